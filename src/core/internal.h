@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Engine-internal helpers shared by the src/core files and the unit tests.
+ * Not installed; operations sets and front-ends use damon/damon.h only.
+ */
+#ifndef DAMON_CORE_INTERNAL_H
+#define DAMON_CORE_INTERNAL_H
+
+#include "damon/damon.h"
+
+/* ---- region.c: region surgery ---- */
+
+/* Split @r so that its left part is @sz_r bytes long; the new right part
+ * inherits the access information. */
+void damon_split_region_at(struct damon_target *t, struct damon_region *r,
+		uint64_t sz_r);
+/* Merge @r into @l (adjacent, @l first); size-weighted nr_accesses/age. */
+void damon_merge_two_regions(struct damon_target *t, struct damon_region *l,
+		struct damon_region *r);
+/* Update ages against @thres, as every aggregation does before merging. */
+void damon_update_ages_of(struct damon_target *t, unsigned int thres);
+/* Merge adjacent regions whose nr_accesses differ by <= @thres, never
+ * making a region larger than @sz_limit. */
+void damon_merge_regions_of(struct damon_target *t, unsigned int thres,
+		uint64_t sz_limit);
+/* Split every region of @t into @nr_subs pieces at random 10-90% points. */
+void damon_split_regions_of(struct damon_ctx *ctx, struct damon_target *t,
+		unsigned int nr_subs);
+/* Largest size a merge may produce: total / min_nr_regions. */
+uint64_t damon_region_sz_limit(const struct damon_ctx *ctx);
+/* Check the region invariants of @t; 0 or -EINVAL with a text. */
+int damon_check_target_invariants(const struct damon_target *t,
+		uint64_t min_sz_region, char *err, size_t errlen);
+
+/* ---- ctx.c ---- */
+
+/* The context's clock (injected or CLOCK_MONOTONIC), in microseconds. */
+uint64_t damon_clock_now_us(const struct damon_ctx *ctx);
+/* Print into @err if it is not NULL; always returns -EINVAL. */
+int damon_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- kdamond.c: the monitoring loop ---- */
+
+/* The worker's merge step: ages, then merges, raising the threshold
+ * until the region count fits max_nr_regions. */
+void kdamond_merge_regions(struct damon_ctx *ctx, unsigned int threshold,
+		uint64_t sz_limit);
+void kdamond_split_regions(struct damon_ctx *ctx);
+void kdamond_reset_aggregated(struct damon_ctx *ctx);
+
+/* ---- damos.c: schemes, run from the loop ---- */
+
+/* Called once when a context begins: schedules every scheme. */
+void kdamond_init_schemes(struct damon_ctx *ctx);
+/* Called every sample interval after check_accesses (and, on aggregation,
+ * after merging): applies the schemes whose apply interval is due. */
+void kdamond_apply_schemes(struct damon_ctx *ctx);
+/* Evaluate watermarks at ctx->now_us.  Returns 0 when monitoring should
+ * go on (no schemes, or one is active), otherwise the microseconds until
+ * the next watermark check. */
+uint64_t kdamond_wmarks_wait_us(struct damon_ctx *ctx);
+/* Rescale scheme scheduling after the sample interval changed. */
+void damos_attrs_changed(struct damon_ctx *ctx,
+		const struct damon_attrs *old_attrs);
+
+#endif /* DAMON_CORE_INTERNAL_H */
