@@ -29,4 +29,18 @@ void tu_assert_regions(struct damon_target *t, const uint64_t (*ranges)[2],
  * result.  The fake clock follows the deadlines. */
 int tu_run_until(struct damon_ctx *ctx, struct tu_clock *c, uint64_t until_us);
 
+/*
+ * A deterministic operations set for engine tests: the sampled page is
+ * accessed in every sample interval iff it lies in [hot_start, hot_end).
+ * It counts its callbacks so tests can see what the loop called.
+ */
+struct tu_hot_ops {
+	uint64_t hot_start, hot_end;
+	bool valid;		/* target_valid() answer */
+	unsigned int nr_init, nr_update, nr_prepare, nr_check, nr_reset,
+		nr_cleanup;
+};
+/* Install on @ctx; call after adding the targets (their priv is set). */
+void tu_set_hot_ops(struct damon_ctx *ctx, struct tu_hot_ops *h);
+
 #endif

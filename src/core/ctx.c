@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Monitoring contexts: lifetime, attributes, clock and random source.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/internal.h"
+
+/* Seed used until damon_set_seed(): runs are reproducible by default. */
+#define DAMON_DEFAULT_SEED	0x9e3779b97f4a7c15ULL
+
+int damon_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+uint64_t damon_clock_now_us(const struct damon_ctx *ctx)
+{
+	struct timespec ts;
+
+	if (ctx->clock.now_us)
+		return ctx->clock.now_us(ctx->clock.opaque);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/**
+ * damon_attrs_default() - Fill @attrs with Linux DAMON's defaults.
+ * @attrs:	attributes to fill: 5 ms sampling, 100 ms aggregation,
+ *		1 s ops update, 10 to 1000 regions.
+ */
+void damon_attrs_default(struct damon_attrs *attrs)
+{
+	attrs->sample_interval = 5000;
+	attrs->aggr_interval = 100000;
+	attrs->ops_update_interval = 1000000;
+	attrs->min_nr_regions = 10;
+	attrs->max_nr_regions = 1000;
+}
+
+/**
+ * damon_new_ctx() - Allocate a context with default attributes.
+ *
+ * Return: the context, with no ops, targets or schemes, or NULL.
+ */
+struct damon_ctx *damon_new_ctx(void)
+{
+	struct damon_ctx *ctx = calloc(1, sizeof(*ctx));
+	pthread_condattr_t ca;
+
+	if (!ctx)
+		return NULL;
+	damon_attrs_default(&ctx->attrs);
+	ctx->min_sz_region = DAMON_MIN_REGION_DEFAULT;
+	damon_list_init(&ctx->targets_list);
+	damon_list_init(&ctx->schemes_list);
+	damon_set_seed(ctx, DAMON_DEFAULT_SEED);
+	pthread_mutex_init(&ctx->lock, NULL);
+	/* the worker sleeps against CLOCK_MONOTONIC, immune to clock steps */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctx->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return ctx;
+}
+
+/**
+ * damon_destroy_ctx() - Stop @ctx if it runs, then free it and its
+ * targets and schemes.
+ * @ctx:	context, or NULL.
+ *
+ * Locking: must not be called from the context's own worker.
+ */
+void damon_destroy_ctx(struct damon_ctx *ctx)
+{
+	struct damon_target *t, *tn;
+	struct damos *s, *sn;
+
+	if (!ctx)
+		return;
+	damon_stop(&ctx, 1);
+	if (ctx->begun)
+		damon_ctx_end(ctx);
+	damon_for_each_target_safe(t, tn, ctx)
+		damon_destroy_target(t, ctx);
+	damon_for_each_scheme_safe(s, sn, ctx)
+		damon_destroy_scheme(s);
+	pthread_cond_destroy(&ctx->cond);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+/**
+ * damon_validate_attrs() - Check monitoring attributes.
+ * @attrs:	attributes.
+ * @err:	optional buffer for a text naming the field and its range.
+ * @errlen:	size of @err.
+ *
+ * Return: 0, or -EINVAL.
+ */
+int damon_validate_attrs(const struct damon_attrs *attrs, char *err,
+		size_t errlen)
+{
+	if (attrs->min_nr_regions < 3)
+		return damon_err(err, errlen,
+			"min_nr_regions must be >= 3 (got %u)",
+			attrs->min_nr_regions);
+	if (attrs->max_nr_regions < attrs->min_nr_regions)
+		return damon_err(err, errlen,
+			"max_nr_regions must be >= min_nr_regions (%u) (got %u)",
+			attrs->min_nr_regions, attrs->max_nr_regions);
+	if (attrs->sample_interval == 0)
+		return damon_err(err, errlen,
+			"sample_interval must be > 0 us (got 0)");
+	if (attrs->aggr_interval < attrs->sample_interval)
+		return damon_err(err, errlen,
+			"aggr_interval must be >= sample_interval (%" PRIu64 " us) (got %" PRIu64 ")",
+			attrs->sample_interval, attrs->aggr_interval);
+	if (attrs->aggr_interval / attrs->sample_interval > DAMON_MAX_NR_ACCESSES)
+		return damon_err(err, errlen,
+			"aggr_interval must be <= %u * sample_interval (got %" PRIu64 " us for %" PRIu64 " us)",
+			DAMON_MAX_NR_ACCESSES, attrs->aggr_interval,
+			attrs->sample_interval);
+	if (attrs->ops_update_interval < attrs->sample_interval)
+		return damon_err(err, errlen,
+			"ops_update_interval must be >= sample_interval (%" PRIu64 " us) (got %" PRIu64 ")",
+			attrs->sample_interval, attrs->ops_update_interval);
+	return 0;
+}
+
+/* nr_accesses counted under @old, expressed for @new's sampling ratio. */
+static unsigned int rescale_nr_accesses(unsigned int nr,
+		const struct damon_attrs *old, const struct damon_attrs *new)
+{
+	return (unsigned int)((uint64_t)nr * damon_max_nr_accesses(new) /
+			damon_max_nr_accesses(old));
+}
+
+/* Keep results comparable when a running context gets new intervals. */
+static void rescale_results(struct damon_ctx *ctx,
+		const struct damon_attrs *old, const struct damon_attrs *new)
+{
+	struct damon_target *t;
+	struct damon_region *r;
+
+	damon_for_each_target(t, ctx) {
+		damon_for_each_region(r, t) {
+			r->last_nr_accesses = rescale_nr_accesses(
+					r->last_nr_accesses, old, new);
+			r->nr_accesses_bp = r->last_nr_accesses * 10000;
+			r->nr_accesses = 0;
+			r->age = (unsigned int)((uint64_t)r->age *
+					old->aggr_interval / new->aggr_interval);
+		}
+	}
+}
+
+/**
+ * damon_set_attrs() - Validate @attrs and make them @ctx's.
+ * @ctx:	context.
+ * @attrs:	new attributes.
+ * @err:	optional buffer for a text naming the field and its range.
+ * @errlen:	size of @err.
+ *
+ * On a context that has begun, ages and access counts are rescaled to the
+ * new intervals, the current aggregation restarts, and the next
+ * aggregation and update are rescheduled, as Linux DAMON's online commit
+ * does.
+ *
+ * Return: 0, or -EINVAL with @ctx unchanged.
+ * Locking: call it on the context's owner: before damon_start(), from a
+ * callback, or through damon_call().
+ */
+int damon_set_attrs(struct damon_ctx *ctx, const struct damon_attrs *attrs,
+		char *err, size_t errlen)
+{
+	struct damon_attrs old = ctx->attrs;
+	int rc = damon_validate_attrs(attrs, err, errlen);
+
+	if (rc)
+		return rc;
+	ctx->attrs = *attrs;
+	if (!ctx->begun)
+		return 0;
+	rescale_results(ctx, &old, attrs);
+	ctx->next_aggregation_sis = ctx->passed_sample_intervals +
+		attrs->aggr_interval / attrs->sample_interval;
+	ctx->next_ops_update_sis = ctx->passed_sample_intervals +
+		attrs->ops_update_interval / attrs->sample_interval;
+	ctx->sz_limit = damon_region_sz_limit(ctx);
+	damos_attrs_changed(ctx, &old);
+	return 0;
+}
+
+/**
+ * damon_set_seed() - Seed @ctx's random source.
+ * @ctx:	context.
+ * @seed:	seed; the same seed gives the same split points.
+ */
+void damon_set_seed(struct damon_ctx *ctx, uint64_t seed)
+{
+	ctx->rnd_state = seed;
+}
+
+/* splitmix64: tiny, fast, and good enough for picking split points. */
+static uint64_t damon_rand64(struct damon_ctx *ctx)
+{
+	uint64_t z = (ctx->rnd_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/**
+ * damon_rand() - A pseudo-random number in [@l, @r).
+ * @ctx:	context whose seeded source to draw from.
+ * @l:		lower bound, inclusive.
+ * @r:		upper bound, exclusive.
+ *
+ * Return: the number, or @l when the range is empty.
+ */
+uint64_t damon_rand(struct damon_ctx *ctx, uint64_t l, uint64_t r)
+{
+	if (r <= l)
+		return l;
+	return l + damon_rand64(ctx) % (r - l);
+}
+
+/**
+ * damon_ctx_now_us() - The time of the step being run.
+ * @ctx:	context.
+ *
+ * Return: the clock value, in microseconds, passed to the current step;
+ * operations sets use it instead of reading a clock themselves.
+ */
+uint64_t damon_ctx_now_us(const struct damon_ctx *ctx)
+{
+	return ctx->now_us;
+}
+
+/**
+ * damon_max_nr_accesses() - Largest nr_accesses an aggregation can give.
+ * @attrs:	attributes.
+ *
+ * Return: aggr_interval / sample_interval, at least 1.
+ */
+unsigned int damon_max_nr_accesses(const struct damon_attrs *attrs)
+{
+	uint64_t m = attrs->sample_interval ?
+		attrs->aggr_interval / attrs->sample_interval : 1;
+
+	return m ? (unsigned int)m : 1;
+}
+
+/**
+ * damon_update_region_access_rate() - Record one sample of @r.
+ * @r:		region.
+ * @accessed:	whether the sampled page was accessed in the interval.
+ * @attrs:	the context's attributes.
+ *
+ * Counts the access in nr_accesses and keeps nr_accesses_bp a moving sum
+ * over one aggregation window: each sample removes an average sample of
+ * the previous window and adds the new one.  Operations sets call this
+ * from check_accesses.
+ */
+void damon_update_region_access_rate(struct damon_region *r, bool accessed,
+		const struct damon_attrs *attrs)
+{
+	unsigned int len = damon_max_nr_accesses(attrs);
+	uint64_t old = (uint64_t)r->last_nr_accesses * 10000 / len;
+	uint64_t bp = r->nr_accesses_bp;
+
+	bp = bp > old ? bp - old : 0;
+	if (accessed) {
+		bp += 10000;
+		r->nr_accesses++;
+	}
+	r->nr_accesses_bp = bp > UINT32_MAX ? UINT32_MAX : (unsigned int)bp;
+}

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The monitoring loop, as a step machine.
+ *
+ * Linux DAMON's kdamond_fn() is a loop that sleeps between samples.  Here
+ * the loop body is damon_ctx_step(): each call does what is due at the
+ * time it is given and says, through damon_ctx_next_deadline_us(), when
+ * the next call is wanted.  The worker thread (thread.c) is that loop
+ * with real sleeps; QEMU's virtual-clock driver and the tests call the
+ * steps themselves, so runs are deterministic.
+ *
+ * One sample interval takes two half-steps: "arm" calls the ops'
+ * prepare_access_checks; one sample interval later, "sample" reads the
+ * checks and does whatever the aggregation, scheme and update intervals
+ * make due, then arms again at once.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/internal.h"
+
+static uint64_t intervals_in_samples(const struct damon_attrs *attrs,
+		uint64_t interval_us)
+{
+	return interval_us / attrs->sample_interval;
+}
+
+/* Record why the loop ends; the caller then returns 1. */
+static int kdamond_finish(struct damon_ctx *ctx, enum damon_stop_reason why)
+{
+	ctx->finished = true;
+	if (ctx->stop_reason == DAMON_STOP_NONE)
+		ctx->stop_reason = why;
+	return 1;
+}
+
+/* Whether the loop must end: a stop request, or no valid target left. */
+static bool kdamond_need_stop(struct damon_ctx *ctx)
+{
+	struct damon_target *t;
+
+	if (ctx->self_stop) {
+		kdamond_finish(ctx, DAMON_STOP_REQUESTED);
+		return true;
+	}
+	if (!ctx->ops.target_valid)
+		return false;
+	damon_for_each_target(t, ctx)
+		if (ctx->ops.target_valid(t))
+			return false;
+	kdamond_finish(ctx, DAMON_STOP_TARGETS_INVALID);
+	return true;
+}
+
+/**
+ * kdamond_merge_regions() - The aggregation's merge step.
+ * @ctx:	context.
+ * @threshold:	nr_accesses difference that still merges (max / 10).
+ * @sz_limit:	largest merged region.
+ *
+ * Ages are updated once against @threshold.  Merging then repeats with a
+ * doubled threshold while the region count exceeds max_nr_regions.
+ * (Linux DAMON updates ages on every pass, so ages grow faster when the
+ * threshold is raised; one update per aggregation keeps age in units of
+ * aggregations.)
+ */
+void kdamond_merge_regions(struct damon_ctx *ctx, unsigned int threshold,
+		uint64_t sz_limit)
+{
+	unsigned int max_thres = damon_max_nr_accesses(&ctx->attrs);
+	unsigned int nr_regions;
+	struct damon_target *t;
+
+	damon_for_each_target(t, ctx)
+		damon_update_ages_of(t, threshold);
+	do {
+		nr_regions = 0;
+		damon_for_each_target(t, ctx) {
+			damon_merge_regions_of(t, threshold, sz_limit);
+			nr_regions += t->nr_regions;
+		}
+		threshold = threshold ? threshold * 2 : 1;
+	} while (nr_regions > ctx->attrs.max_nr_regions &&
+		 threshold / 2 < max_thres);
+}
+
+/**
+ * kdamond_split_regions() - The aggregation's split step.
+ * @ctx:	context.
+ *
+ * Splits every region in two, or in three when the count did not change
+ * since the last split (a region's middle may differ from its ends).
+ * Nothing is split while there are more than max_nr_regions / 2 regions,
+ * so a split can never exceed max_nr_regions.
+ */
+void kdamond_split_regions(struct damon_ctx *ctx)
+{
+	unsigned int nr_regions = damon_nr_regions_total(ctx);
+	unsigned int nr_subs = 2;
+	struct damon_target *t;
+
+	if (nr_regions > ctx->attrs.max_nr_regions / 2)
+		return;
+	if (ctx->last_nr_regions == nr_regions &&
+	    nr_regions < ctx->attrs.max_nr_regions / 3)
+		nr_subs = 3;
+	damon_for_each_target(t, ctx)
+		damon_split_regions_of(ctx, t, nr_subs);
+	ctx->last_nr_regions = nr_regions;
+}
+
+/**
+ * kdamond_reset_aggregated() - Start a new aggregation window.
+ * @ctx:	context.
+ */
+void kdamond_reset_aggregated(struct damon_ctx *ctx)
+{
+	struct damon_target *t;
+	struct damon_region *r;
+
+	damon_for_each_target(t, ctx) {
+		damon_for_each_region(r, t) {
+			r->last_nr_accesses = r->nr_accesses;
+			r->nr_accesses = 0;
+		}
+	}
+}
+
+/* Arm the access checks of the next sample interval. */
+static int kdamond_arm(struct damon_ctx *ctx)
+{
+	if (ctx->ops.prepare_access_checks)
+		ctx->ops.prepare_access_checks(ctx);
+	ctx->sampling_armed = true;
+	ctx->next_deadline_us = ctx->now_us + ctx->attrs.sample_interval;
+	if (ctx->callback.after_sampling && ctx->callback.after_sampling(ctx))
+		return kdamond_finish(ctx, DAMON_STOP_CALLBACK);
+	return 0;
+}
+
+static void kdamond_aggregate_end(struct damon_ctx *ctx)
+{
+	ctx->next_aggregation_sis += intervals_in_samples(&ctx->attrs,
+			ctx->attrs.aggr_interval);
+	kdamond_reset_aggregated(ctx);
+	kdamond_split_regions(ctx);
+	if (ctx->ops.reset_aggregated)
+		ctx->ops.reset_aggregated(ctx);
+}
+
+static void kdamond_update(struct damon_ctx *ctx)
+{
+	ctx->next_ops_update_sis += intervals_in_samples(&ctx->attrs,
+			ctx->attrs.ops_update_interval);
+	if (ctx->ops.update)
+		ctx->ops.update(ctx);
+	ctx->sz_limit = damon_region_sz_limit(ctx);
+}
+
+/* One sample interval has passed: read it, then do what became due. */
+static int kdamond_sample(struct damon_ctx *ctx)
+{
+	bool aggregate;
+
+	ctx->sampling_armed = false;
+	ctx->passed_sample_intervals++;
+	ctx->max_nr_accesses = ctx->ops.check_accesses ?
+		ctx->ops.check_accesses(ctx) : 0;
+	aggregate = ctx->passed_sample_intervals >= ctx->next_aggregation_sis;
+	if (aggregate) {
+		kdamond_merge_regions(ctx, ctx->max_nr_accesses / 10,
+				ctx->sz_limit);
+		ctx->nr_aggregations++;
+		ctx->last_aggregation_us = ctx->now_us;
+		if (ctx->callback.after_aggregation &&
+		    ctx->callback.after_aggregation(ctx))
+			return kdamond_finish(ctx, DAMON_STOP_CALLBACK);
+	}
+	if (!damon_list_empty(&ctx->schemes_list))
+		kdamond_apply_schemes(ctx);
+	if (aggregate)
+		kdamond_aggregate_end(ctx);
+	if (ctx->passed_sample_intervals >= ctx->next_ops_update_sis)
+		kdamond_update(ctx);
+	return 0;
+}
+
+/**
+ * damon_ctx_begin() - Start monitoring @ctx on the caller's thread.
+ * @ctx:	context with ops, targets and schemes set.
+ * @now_us:	current time on the driver's clock, in microseconds.
+ *
+ * Runs the ops' init, splits the initial regions evenly until there are
+ * min_nr_regions of them, and runs the before_start callback.  The first
+ * step is
+ * due at once.  A context begun here is driven by damon_ctx_step() and
+ * ended by damon_ctx_end(); damon_start() does the same on a thread.
+ *
+ * Return: 0, -EBUSY if it has already begun, or the ops' init error.
+ * Locking: the caller owns @ctx until damon_ctx_end().
+ */
+int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us)
+{
+	int rc;
+
+	if (ctx->begun)
+		return -EBUSY;
+	ctx->now_us = now_us;
+	ctx->passed_sample_intervals = 0;
+	ctx->nr_aggregations = 0;
+	ctx->last_aggregation_us = now_us;
+	ctx->next_aggregation_sis = intervals_in_samples(&ctx->attrs,
+			ctx->attrs.aggr_interval);
+	ctx->next_ops_update_sis = intervals_in_samples(&ctx->attrs,
+			ctx->attrs.ops_update_interval);
+	ctx->sampling_armed = false;
+	ctx->finished = false;
+	ctx->self_stop = false;
+	ctx->stop_reason = DAMON_STOP_NONE;
+	ctx->last_nr_regions = 0;
+	ctx->next_deadline_us = now_us;
+	if (ctx->ops.init) {
+		rc = ctx->ops.init(ctx);
+		if (rc) {
+			ctx->stop_reason = DAMON_STOP_OPS_ERROR;
+			return rc;
+		}
+	}
+	/* start from min_nr_regions even regions, as vaddr's init does */
+	if (damon_nr_regions_total(ctx) < ctx->attrs.min_nr_regions) {
+		rc = damon_split_to_min_nr_regions(ctx);
+		if (rc) {
+			if (ctx->ops.cleanup)
+				ctx->ops.cleanup(ctx);
+			ctx->stop_reason = DAMON_STOP_OPS_ERROR;
+			return rc;
+		}
+	}
+	ctx->begun = true;
+	ctx->sz_limit = damon_region_sz_limit(ctx);
+	kdamond_init_schemes(ctx);
+	if (ctx->callback.before_start && ctx->callback.before_start(ctx))
+		kdamond_finish(ctx, DAMON_STOP_CALLBACK);
+	return 0;
+}
+
+/**
+ * damon_ctx_step() - Do what is due for @ctx at @now_us.
+ * @ctx:	begun context.
+ * @now_us:	current time on the driver's clock; never goes backwards.
+ *
+ * A call before damon_ctx_next_deadline_us() does nothing, so a driver
+ * may wake early.  A late call still counts as one sample interval: like
+ * Linux DAMON, the engine counts intervals, it does not catch up.
+ *
+ * Return: 0 to go on, 1 when monitoring has ended (see @ctx->stop_reason;
+ * call damon_ctx_end() next), or -EINVAL if @ctx has not begun.
+ */
+int damon_ctx_step(struct damon_ctx *ctx, uint64_t now_us)
+{
+	uint64_t wait;
+
+	if (!ctx->begun)
+		return -EINVAL;
+	if (ctx->finished)
+		return 1;
+	if (now_us > ctx->now_us)
+		ctx->now_us = now_us;
+	if (kdamond_need_stop(ctx))
+		return 1;
+	if (ctx->now_us < ctx->next_deadline_us)
+		return 0;
+	if (ctx->sampling_armed && kdamond_sample(ctx))
+		return 1;
+	if (kdamond_need_stop(ctx))
+		return 1;
+	wait = kdamond_wmarks_wait_us(ctx);
+	if (wait) {
+		/* every scheme is inactive: only watch the watermarks */
+		ctx->next_deadline_us = ctx->now_us + wait;
+		return 0;
+	}
+	return kdamond_arm(ctx);
+}
+
+/**
+ * damon_ctx_next_deadline_us() - When @ctx wants its next step.
+ * @ctx:	begun context.
+ *
+ * Return: the driver-clock time, in microseconds; a finished context
+ * returns its current time so that the driver notices at once.
+ */
+uint64_t damon_ctx_next_deadline_us(const struct damon_ctx *ctx)
+{
+	if (ctx->finished || ctx->self_stop)
+		return ctx->now_us;
+	return ctx->next_deadline_us;
+}
+
+/**
+ * damon_ctx_request_stop() - Make the next step end monitoring.
+ * @ctx:	context.
+ *
+ * Locking: the owner only (the step driver, or a callback on the
+ * worker); other threads use damon_stop().
+ */
+void damon_ctx_request_stop(struct damon_ctx *ctx)
+{
+	ctx->self_stop = true;
+}
+
+/**
+ * damon_ctx_end() - Finish monitoring @ctx.
+ * @ctx:	begun context.
+ *
+ * Calls before_terminate and the ops' cleanup, and drops the regions, as
+ * Linux DAMON does when kdamond exits; the targets and schemes stay, so
+ * the context can begin again.
+ *
+ * Locking: the owner only.
+ */
+void damon_ctx_end(struct damon_ctx *ctx)
+{
+	struct damon_target *t;
+	struct damon_region *r, *next;
+
+	if (!ctx->begun)
+		return;
+	if (!ctx->finished)
+		kdamond_finish(ctx, DAMON_STOP_REQUESTED);
+	if (ctx->callback.before_terminate)
+		ctx->callback.before_terminate(ctx);
+	damon_for_each_target(t, ctx)
+		damon_for_each_region_safe(r, next, t)
+			damon_destroy_region(r, t);
+	if (ctx->ops.cleanup)
+		ctx->ops.cleanup(ctx);
+	ctx->begun = false;
+	ctx->sampling_armed = false;
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Monitoring attributes: validation and online changes. */
+#include <errno.h>
+#include <string.h>
+
+#include "test-util.h"
+#include "core/internal.h"
+
+struct attrs_case {
+	const char *name;
+	struct damon_attrs attrs;
+	int rc;
+	const char *needle;	/* the field the error text must name */
+};
+
+static const struct attrs_case attrs_cases[] = {
+	{ "defaults", { 5000, 100000, 1000000, 10, 1000 }, 0, NULL },
+	{ "min-3", { 5000, 100000, 1000000, 3, 3 }, 0, NULL },
+	{ "min-too-small", { 5000, 100000, 1000000, 2, 1000 }, -EINVAL,
+		"min_nr_regions must be >= 3" },
+	{ "max-below-min", { 5000, 100000, 1000000, 10, 9 }, -EINVAL,
+		"max_nr_regions must be >= min_nr_regions" },
+	{ "sample-zero", { 0, 100000, 1000000, 10, 1000 }, -EINVAL,
+		"sample_interval must be > 0" },
+	{ "aggr-below-sample", { 5000, 4999, 1000000, 10, 1000 }, -EINVAL,
+		"aggr_interval must be >= sample_interval" },
+	{ "aggr-equals-sample", { 5000, 5000, 5000, 10, 1000 }, 0, NULL },
+	{ "update-below-sample", { 5000, 100000, 4000, 10, 1000 }, -EINVAL,
+		"ops_update_interval must be >= sample_interval" },
+	{ "too-many-samples", { 1, 2000000, 2000000, 10, 1000 }, -EINVAL,
+		"aggr_interval must be <=" },
+};
+
+static void test_validate(void)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(attrs_cases); i++) {
+		const struct attrs_case *c = &attrs_cases[i];
+		struct damon_ctx *ctx = damon_new_ctx();
+		struct damon_attrs before = ctx->attrs;
+		char err[DAMON_ERR_LEN] = "";
+		int rc;
+
+		g_test_message("case %s", c->name);
+		rc = damon_set_attrs(ctx, &c->attrs, err, sizeof(err));
+		g_assert_cmpint(rc, ==, c->rc);
+		if (c->needle) {
+			g_assert_nonnull(strstr(err, c->needle));
+			/* a rejected change leaves the context as it was */
+			g_assert_cmpmem(&ctx->attrs, sizeof(before), &before,
+					sizeof(before));
+		} else {
+			g_assert_cmpmem(&ctx->attrs, sizeof(c->attrs),
+					&c->attrs, sizeof(c->attrs));
+		}
+		damon_destroy_ctx(ctx);
+	}
+}
+
+static void test_error_names_value(void)
+{
+	struct damon_attrs a;
+	char err[DAMON_ERR_LEN];
+
+	damon_attrs_default(&a);
+	a.min_nr_regions = 1;
+	g_assert_cmpint(damon_validate_attrs(&a, err, sizeof(err)), ==,
+			-EINVAL);
+	g_assert_cmpstr(err, ==, "min_nr_regions must be >= 3 (got 1)");
+	/* a NULL buffer is allowed */
+	g_assert_cmpint(damon_validate_attrs(&a, NULL, 0), ==, -EINVAL);
+}
+
+/* Online change: access counts and ages follow the new intervals. */
+static void test_online_rescale(void)
+{
+	const uint64_t in[][2] = { { 0, 64 * 4096 } };
+	struct damon_ctx *ctx = damon_new_ctx();
+	struct tu_hot_ops h = { .hot_start = 0, .hot_end = 64 * 4096,
+		.valid = true };
+	struct tu_clock clk = { 0 };
+	struct damon_attrs a;
+	struct damon_target *t;
+	struct damon_region *r;
+
+	t = tu_add_target(ctx, in, 1);
+	tu_set_hot_ops(ctx, &h);
+	tu_use_fake_clock(ctx, &clk);
+	g_assert_cmpint(damon_ctx_begin(ctx, 0), ==, 0);
+	/* after 3 aggregations everything is hot: last_nr_accesses = 20 */
+	g_assert_cmpint(tu_run_until(ctx, &clk, 300000), ==, 0);
+	damon_for_each_region(r, t) {
+		g_assert_cmpuint(r->last_nr_accesses, ==, 20);
+		r->age = 10;
+	}
+	/* 4x aggregation interval: 80 samples per aggregation, age / 4 */
+	damon_attrs_default(&a);
+	a.aggr_interval = 400000;
+	g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
+	damon_for_each_region(r, t) {
+		g_assert_cmpuint(r->last_nr_accesses, ==, 80);
+		g_assert_cmpuint(r->nr_accesses_bp, ==, 800000);
+		g_assert_cmpuint(r->age, ==, 2);
+	}
+	/* the next aggregation is a full new interval away */
+	g_assert_cmpuint(ctx->next_aggregation_sis, ==,
+			ctx->passed_sample_intervals + 80);
+	damon_ctx_end(ctx);
+	damon_destroy_ctx(ctx);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/damon/attrs/validate", test_validate);
+	g_test_add_func("/damon/attrs/error_names_value",
+			test_error_names_value);
+	g_test_add_func("/damon/attrs/online_rescale", test_online_rescale);
+	return g_test_run();
+}
