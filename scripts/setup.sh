@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Install what qdamon needs on a fresh Debian 12 machine.  Idempotent:
+# nothing is fetched when everything is already there.
+#
+#   scripts/setup.sh           engine, tests and benchmarks
+#
+# Needs root (or sudo) for apt-get.  meson >= 1.5 comes from
+# bookworm-backports, which is added when missing.
+set -euo pipefail
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+BACKPORTS=/etc/apt/sources.list.d/qdamon-bookworm-backports.sources
+ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev)
+
+apt_updated=0
+apt_update_once() {
+	if [ "$apt_updated" -eq 0 ]; then
+		$SUDO apt-get update -q
+		apt_updated=1
+	fi
+}
+
+has_backports() {
+	grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+
+add_backports() {
+	has_backports && return 0
+	echo "setup: adding bookworm-backports (for meson >= 1.5)"
+	$SUDO tee "$BACKPORTS" >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	apt_updated=0
+}
+
+missing_pkgs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || echo "$p"
+	done
+}
+
+meson_ok() {
+	command -v meson >/dev/null &&
+		dpkg --compare-versions "$(meson --version)" ge 1.5
+}
+
+main() {
+	local missing
+	missing=$(missing_pkgs "${ENGINE_PKGS[@]}")
+	if [ -n "$missing" ]; then
+		apt_update_once
+		# shellcheck disable=SC2086
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+	fi
+	if ! meson_ok; then
+		add_backports
+		apt_update_once
+		$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q -t bookworm-backports meson
+	fi
+	echo "setup: engine dependencies present (meson $(meson --version))"
+}
+
+main "$@"

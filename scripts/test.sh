@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build and run every test, then print "N passed, N failed".
+#
+#   1. the plain build (debugoptimized): all unit and convergence tests;
+#   2. ASan + UBSan: all unit tests;
+#   3. TSan: the tests that start worker threads (suite 'threads').
+#
+# Build directories build, build-asan and build-tsan are git-ignored and
+# reused, so a second run only rebuilds what changed.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+passed=0
+failed=0
+
+# meson test prints "Ok: N" and "Fail: N" lines; add them up.
+count() {
+	local log=$1 ok fail timeout
+	ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
+	fail=$(awk '/^Fail:/ {print $2}' "$log" | tail -1)
+	timeout=$(awk '/^Timeout:/ {print $2}' "$log" | tail -1)
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${fail:-0} + ${timeout:-0}))
+}
+
+# run NAME SETUP-ARGS -- TEST-ARGS
+run() {
+	local name=$1 dir=build${1#plain} log
+	shift
+	local setup=() testargs=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do setup+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	testargs=("$@")
+	log=$(mktemp)
+	echo "== $name"
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "${setup[@]}" >"$log" 2>&1 ||
+			{ cat "$log"; failed=$((failed + 1)); return; }
+	fi
+	if ! ninja -C "$dir" >"$log" 2>&1; then
+		cat "$log"
+		echo "$name: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	meson test -C "$dir" --print-errorlogs "${testargs[@]}" 2>&1 | tee "$log"
+	count "$log"
+	rm -f "$log"
+}
+
+run plain -- --suite unit
+run -asan -Db_sanitize=address,undefined -Db_lundef=false -- \
+	--suite unit --no-suite slow
+# TSan needs a fixed address-space layout on kernels with high mmap
+# entropy; setarch -R gives it one.
+TSAN_OPTIONS="halt_on_error=1" \
+	run -tsan -Db_sanitize=thread -Db_lundef=false -- --suite threads \
+	--wrapper "setarch $(uname -m) -R"
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
