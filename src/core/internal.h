@@ -63,5 +63,9 @@ uint64_t kdamond_wmarks_wait_us(struct damon_ctx *ctx);
 /* Rescale scheme scheduling after the sample interval changed. */
 void damos_attrs_changed(struct damon_ctx *ctx,
 		const struct damon_attrs *old_attrs);
+/* Drop the quota charge points that refer to @t, which is going away.
+ * damon_destroy_target() should call it before freeing @t. */
+void damos_forget_target(struct damon_ctx *ctx,
+		const struct damon_target *t);
 
 #endif /* DAMON_CORE_INTERNAL_H */

@@ -533,6 +533,8 @@ void damon_destroy_target(struct damon_target *t, struct damon_ctx *ctx)
 	damon_for_each_region_safe(r, next, t)
 		damon_destroy_region(r, t);
 	if (ctx) {
+		/* no scheme may resume its quota window at a freed target */
+		damos_forget_target(ctx, t);
 		damon_list_del(&t->list);
 		ctx->nr_targets--;
 	}
