@@ -17,19 +17,21 @@ cd "$top"
 passed=0
 failed=0
 
-# meson test prints "Ok: N" and "Fail: N" lines; add them up.
+# Count GLib subtests from meson's "N subtests passed" lines; a failing
+# or timed-out test program counts as one failure.
 count() {
 	local log=$1 ok fail timeout
-	ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
+	ok=$(grep -oE '[0-9]+ subtests passed' "$log" | awk '{s += $1} END {print s + 0}')
 	fail=$(awk '/^Fail:/ {print $2}' "$log" | tail -1)
 	timeout=$(awk '/^Timeout:/ {print $2}' "$log" | tail -1)
-	passed=$((passed + ${ok:-0}))
+	passed=$((passed + ok))
 	failed=$((failed + ${fail:-0} + ${timeout:-0}))
 }
 
 # run NAME SETUP-ARGS -- TEST-ARGS
 run() {
-	local name=$1 dir=build${1#plain} log
+	local name=$1 dir=build log
+	[ "$name" = plain ] || dir=build-$name
 	shift
 	local setup=() testargs=()
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do setup+=("$1"); shift; done
@@ -53,12 +55,12 @@ run() {
 }
 
 run plain -- --suite unit
-run -asan -Db_sanitize=address,undefined -Db_lundef=false -- \
+run asan -Db_sanitize=address,undefined -Db_lundef=false -- \
 	--suite unit --no-suite slow
 # TSan needs a fixed address-space layout on kernels with high mmap
 # entropy; setarch -R gives it one.
 TSAN_OPTIONS="halt_on_error=1" \
-	run -tsan -Db_sanitize=thread -Db_lundef=false -- --suite threads \
+	run tsan -Db_sanitize=thread -Db_lundef=false -- --suite threads \
 	--wrapper "setarch $(uname -m) -R"
 
 echo
