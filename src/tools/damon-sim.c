@@ -131,10 +131,10 @@ static struct damon_sim *make_sim(uint64_t sz)
 	if (!strcmp(p, "static"))
 		return damon_sim_new_static(sz, 0.1, 0.95, (uint64_t)opt_seed);
 	if (!strcmp(p, "stairs"))
-		return damon_sim_new_stairs(sz, 5, 3000000, 0.95,
+		return damon_sim_new_stairs(sz, 7, 3000000, 0.95,
 				(uint64_t)opt_seed);
 	if (!strcmp(p, "zigzag"))
-		return damon_sim_new_zigzag(sz, 5, 3000000, 0.95,
+		return damon_sim_new_zigzag(sz, 7, 3000000, 0.95,
 				(uint64_t)opt_seed);
 	return NULL;
 }
