@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# build-qemu.sh - build qemu-system-x86_64 with qdamon built in.
+#
+# Steps, each skipped when its result is already there and up to date:
+#   1. install the build dependencies (apt; meson >= 1.5 from
+#      bookworm-backports);
+#   2. fetch Debian's trixie source package "qemu", at the version in
+#      qemu-patches/QEMU_VERSION (the only place it is recorded), into
+#      _work/;
+#   3. unpack it with dpkg-source -x (Debian's own patches applied);
+#   4. apply qemu-patches/series with patch -p1;
+#   5. link this repository in as _work/qemu-src/qdamon, plus the two
+#      files QEMU's build wants at fixed paths (qapi/damon.json and, once
+#      it exists, tests/qtest/damon-test.c); nothing is copied;
+#   6. configure into _work/qemu-build (with ccache) and build with ninja.
+#
+# Steps 3-4 build a fresh tree whenever QEMU_VERSION, the series or a
+# patch changes, and copy into _work/qemu-src only the files whose
+# content differs, so the following build stays incremental.
+#
+# _work/ is git-ignored: no QEMU source or build output is committed.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$ROOT/_work
+SRC=$WORK/qemu-src
+BUILD=$WORK/qemu-build
+PATCHES=$ROOT/qemu-patches
+VERSION_FILE=$PATCHES/QEMU_VERSION
+SERIES=$PATCHES/series
+
+CONFIGURE_ARGS=(
+    --cc="ccache cc"
+    --python=/usr/bin/python3
+    --disable-install-blobs
+    --disable-rust
+    --target-list=x86_64-softmmu
+    --without-default-features
+    --enable-kvm
+    --enable-tcg
+    --enable-fdt=system
+)
+
+# What the configuration above needs, checked by building on Debian 12:
+# a C compiler, ninja, pkg-config, python3-venv (configure's pyvenv),
+# GLib, zlib and libfdt.  pixman, flex and bison are not needed with
+# --without-default-features, nor is pycotap (Debian's
+# disable-pycotap.patch drops it).  The rest serves this script
+# (dpkg-source, xz, rsync, ccache), and seabios serves -L at run time.
+APT_PACKAGES=(
+    build-essential ninja-build pkg-config python3-venv
+    libglib2.0-dev zlib1g-dev libfdt-dev
+    dpkg-dev xz-utils rsync ccache
+    seabios
+)
+MESON_MIN=1.5.0     # QEMU 10.0's pythondeps.toml; bookworm has 1.0
+
+SOURCES_DIR=/etc/apt/sources.list.d
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+usage()
+{
+    cat <<EOF
+Usage: scripts/build-qemu.sh [--qtests] [--clean] [--help]
+
+Build _work/qemu-build/qemu-system-x86_64 from Debian's trixie qemu
+source package ($(qemu_version_spec 2>/dev/null || echo '?')) with
+qemu-patches/series applied and qdamon built in, and print its path.
+Re-runs redo only what changed.
+
+  --qtests  also build the qtests qdamon needs: qmp-cmd-test (it calls
+            every query-* command, query-damon included) and, once
+            tests/qtest/damon-test.c exists, damon-test
+  --clean   delete _work/qemu-src and _work/qemu-build and exit; the
+            downloaded source package in _work/ is kept
+  --help    show this text
+
+Run the result with -L /usr/share/seabios (Debian's source package has
+no firmware blobs).
+EOF
+}
+
+log()
+{
+    printf '==> %s\n' "$*" >&2
+}
+
+die()
+{
+    printf 'build-qemu.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------------------
+# 1. Dependencies
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+fi
+
+APT_UPDATED=false
+
+apt_update_once()
+{
+    if ! $APT_UPDATED; then
+        log "apt-get update"
+        $SUDO apt-get update -q >&2
+        APT_UPDATED=true
+    fi
+}
+
+apt_install()
+{
+    apt_update_once
+    log "apt-get install $*"
+    $SUDO env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "$@" >&2
+}
+
+# has_index_target RELEASE CREATED_BY: is an apt source for that suite
+# and type (Packages for deb, Sources for deb-src) configured?
+has_index_target()
+{
+    # shellcheck disable=SC2016  # apt expands $(...) itself
+    apt-get indextargets --no-release-info \
+        --format '$(RELEASE) $(CREATED_BY)' 2>/dev/null |
+        grep -x "$1 $2" >/dev/null
+}
+
+# add_sources FILE TYPE SUITE: write a deb822 .sources entry.
+add_sources()
+{
+    log "adding $SOURCES_DIR/$1 ($2 $3)"
+    printf 'Types: %s\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+        "$2" "$3" "$KEYRING" | $SUDO tee "$SOURCES_DIR/$1" >/dev/null
+    APT_UPDATED=false
+}
+
+installed()
+{
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = 'install ok installed' ]
+}
+
+install_deps()
+{
+    local missing=() p
+
+    for p in "${APT_PACKAGES[@]}"; do
+        installed "$p" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+
+    if ! command -v meson >/dev/null ||
+       ! dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN"; then
+        if ! has_index_target bookworm-backports Packages; then
+            add_sources bookworm-backports.sources deb bookworm-backports
+        fi
+        apt_update_once
+        log "meson >= $MESON_MIN from bookworm-backports"
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends -t bookworm-backports meson >&2
+        dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN" ||
+            die "meson $(meson --version) is older than $MESON_MIN"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# 2. The source package
+
+# The version line of qemu-patches/QEMU_VERSION: an exact Debian version
+# or a shell pattern such as 1:10.0.*.
+qemu_version_spec()
+{
+    local spec
+    [ -f "$VERSION_FILE" ] || die "$VERSION_FILE is missing"
+    spec=$(awk '{ sub(/#.*/, ""); gsub(/[[:space:]]/, "") } NF { print; exit }' \
+        "$VERSION_FILE")
+    [ -n "$spec" ] || die "$VERSION_FILE names no version"
+    printf '%s\n' "$spec"
+}
+
+# Versions of source package qemu that apt can fetch, one per line.
+served_versions()
+{
+    apt-cache showsrc --only-source qemu 2>/dev/null |
+        sed -n 's/^Version: //p' | sort -u
+}
+
+is_served()
+{
+    served_versions | grep -xF "$1" >/dev/null
+}
+
+ensure_deb_src()
+{
+    if ! has_index_target trixie Sources; then
+        add_sources trixie-src.sources deb-src trixie
+    fi
+    if [ -z "$(served_versions)" ]; then
+        apt_update_once
+    fi
+}
+
+# newest_matching PATTERN: the newest served version matching PATTERN.
+newest_matching()
+{
+    local v best=
+    while read -r v; do
+        # shellcheck disable=SC2053  # $1 is a pattern on purpose
+        if [[ $v == $1 ]] &&
+           { [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; }; then
+            best=$v
+        fi
+    done < <(served_versions)
+    printf '%s\n' "$best"
+}
+
+not_served()
+{
+    die "QEMU source version '$1' (from $VERSION_FILE) is not served by the
+configured deb-src entries (trixie).  Versions available now:
+$(served_versions | sed 's/^/    /')
+Update qemu-patches/QEMU_VERSION (an exact version, or a pattern such as
+1:10.0.*) and check that qemu-patches/series still applies."
+}
+
+# Sets QEMU_VERSION (exact) and DSC; downloads the package when needed.
+fetch_source()
+{
+    local spec
+    spec=$(qemu_version_spec)
+
+    if [[ $spec == *[*?[]* ]]; then
+        ensure_deb_src
+        QEMU_VERSION=$(newest_matching "$spec")
+        [ -n "$QEMU_VERSION" ] || not_served "$spec"
+    else
+        QEMU_VERSION=$spec
+    fi
+    DSC=$WORK/qemu_${QEMU_VERSION#*:}.dsc
+    [ -f "$DSC" ] && return 0
+
+    ensure_deb_src
+    if ! is_served "$QEMU_VERSION"; then
+        apt_update_once
+        is_served "$QEMU_VERSION" || not_served "$QEMU_VERSION"
+    fi
+    log "fetching source package qemu=$QEMU_VERSION into _work/"
+    mkdir -p "$WORK"
+    (cd "$WORK" && apt-get source -q --download-only "qemu=$QEMU_VERSION" >&2)
+    [ -f "$DSC" ] || die "apt-get source did not produce $DSC"
+}
+
+# ---------------------------------------------------------------------------
+# 3-4. Unpack and patch
+
+# Patch file names from the series file, in order.
+series_patches()
+{
+    sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$SERIES"
+}
+
+# What the patched tree is made from; its hash is the tree's stamp.
+tree_key()
+{
+    local p
+    printf 'version %s\n' "$QEMU_VERSION"
+    while read -r p; do
+        printf 'patch %s %s\n' "$p" "$(sha256sum < "$PATCHES/$p" | cut -d' ' -f1)"
+    done < <(series_patches)
+}
+
+# Files this script adds to the tree; the sync leaves them alone.
+OUR_LINKS=(qdamon qapi/damon.json tests/qtest/damon-test.c)
+
+prepare_tree()
+{
+    local key stamp=$SRC/.qdamon-tree new=$WORK/qemu-src.new p ex=()
+
+    [ -f "$SERIES" ] || die "qemu-patches/series is missing"
+    while read -r p; do
+        [ -f "$PATCHES/$p" ] || die "qemu-patches/series names a missing patch: $p"
+    done < <(series_patches)
+    key=$(tree_key | sha256sum | cut -d' ' -f1)
+    if [ -d "$SRC" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+        return 0
+    fi
+
+    log "unpacking $(basename "$DSC") and applying qemu-patches/series"
+    rm -rf "$new"
+    dpkg-source -q -x "$DSC" "$new" >&2
+    while read -r p; do
+        log "  patch -p1 < qemu-patches/$p"
+        patch -d "$new" -p1 --batch --forward --no-backup-if-mismatch \
+            --quiet < "$PATCHES/$p" >&2 ||
+            die "qemu-patches/$p does not apply to qemu $QEMU_VERSION"
+    done < <(series_patches)
+
+    if [ -d "$SRC" ]; then
+        # Copy only files whose content changed, so that unchanged files
+        # keep their modification times and ninja rebuilds only what
+        # the new tree really changes.
+        log "updating _work/qemu-src (changed files only)"
+        rm -f "$stamp"
+        for p in "${OUR_LINKS[@]}"; do
+            ex+=(--exclude="/$p")
+        done
+        rsync -rlpc --delete "${ex[@]}" "$new/" "$SRC/"
+        rm -rf "$new"
+    else
+        mv "$new" "$SRC"
+    fi
+    printf '%s\n' "$key" > "$stamp"
+}
+
+# ---------------------------------------------------------------------------
+# 5. Link qdamon in
+
+# link_to LINK TARGET: make symlink LINK point to TARGET (relative).
+link_to()
+{
+    if [ "$(readlink "$1" 2>/dev/null)" != "$2" ]; then
+        ln -sfn "$2" "$1"
+    fi
+}
+
+link_qdamon()
+{
+    local qtest=$SRC/tests/qtest/damon-test.c had_qtest=false
+
+    [ -f "$ROOT/src/qemu/meson.build" ] ||
+        die "src/qemu/meson.build is missing (0001-qdamon-build-wiring.patch enters it)"
+    [ -f "$ROOT/qmp/damon.json" ] ||
+        die "qmp/damon.json is missing (0002-qdamon-qapi-schema.patch includes it)"
+
+    link_to "$SRC/qdamon" "$(realpath --relative-to="$SRC" "$ROOT")"
+    link_to "$SRC/qapi/damon.json" ../qdamon/qmp/damon.json
+
+    # meson decides at configure time whether damon-test exists (see
+    # 0003-qdamon-qtest.patch): make it look again when that changes.
+    [ -L "$qtest" ] && had_qtest=true
+    if [ -f "$ROOT/tests/qtest/damon-test.c" ]; then
+        link_to "$qtest" ../../qdamon/tests/qtest/damon-test.c
+        $had_qtest || touch "$SRC/tests/qtest/meson.build"
+    elif $had_qtest; then
+        rm -f "$qtest"
+        touch "$SRC/tests/qtest/meson.build"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# 6. Configure and build
+
+configure_qemu()
+{
+    local key stamp=$BUILD/.qdamon-configure
+
+    key=$(printf '%s\n' "qemu $QEMU_VERSION" "${CONFIGURE_ARGS[@]}")
+    if [ -f "$BUILD/build.ninja" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+        return 0
+    fi
+    log "configuring _work/qemu-build"
+    rm -rf "$BUILD"
+    mkdir -p "$BUILD"
+    (cd "$BUILD" && "$SRC/configure" "${CONFIGURE_ARGS[@]}" >&2) ||
+        die "configure failed; see $BUILD/meson-logs/meson-log.txt"
+    printf '%s\n' "$key" > "$stamp"
+}
+
+build_qemu()
+{
+    local targets=(qemu-system-x86_64)
+
+    if $WANT_QTESTS; then
+        targets+=(tests/qtest/qmp-cmd-test)
+        [ -L "$SRC/tests/qtest/damon-test.c" ] && targets+=(tests/qtest/damon-test)
+    fi
+    log "ninja ${targets[*]}"
+    ninja -C "$BUILD" "${targets[@]}" >&2
+}
+
+# ---------------------------------------------------------------------------
+
+WANT_QTESTS=false
+for arg in "$@"; do
+    case $arg in
+    --help|-h)
+        usage
+        exit 0
+        ;;
+    --qtests)
+        WANT_QTESTS=true
+        ;;
+    --clean)
+        log "removing _work/qemu-src and _work/qemu-build"
+        rm -rf "$SRC" "$SRC.new" "$BUILD"
+        exit 0
+        ;;
+    *)
+        usage >&2
+        die "unknown option: $arg"
+        ;;
+    esac
+done
+
+# One run at a time: the tree and the build directory are shared.
+mkdir -p "$WORK"
+exec 9> "$WORK/.build-qemu.lock"
+if ! flock -n 9; then
+    log "waiting for another build-qemu.sh to finish"
+    flock 9
+fi
+
+install_deps
+fetch_source
+prepare_tree
+link_qdamon
+configure_qemu
+build_qemu
+
+if $WANT_QTESTS; then
+    log "run a qtest with: cd _work/qemu-build &&" \
+        "QTEST_QEMU_BINARY=./qemu-system-x86_64 tests/qtest/qmp-cmd-test"
+fi
+log "built qemu $QEMU_VERSION; run it with -L /usr/share/seabios"
+printf '%s\n' "$BUILD/qemu-system-x86_64"
