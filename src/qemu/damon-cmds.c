@@ -1,20 +1,284 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * qdamon QMP commands (schema: qmp/damon.json).
- *
- * query-damon lists the DAMON monitors of this VM.  No command creates
- * a monitor yet, so the list is always empty.  It takes no arguments
- * and never fails, so QEMU's qmp-cmd-test exercises it.
+ * qdamon QMP commands (schema: qmp/damon.json).  The handlers only turn
+ * arguments into a configuration and results into replies; monitors
+ * live in damon-monitor.c.  All run in the main loop with the BQL held.
  */
-
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-damon.h"
+#include "damon-monitor.h"
+#include "damon-source.h"
 #include "trace.h"
 
-/* Return: one entry per monitor; NULL (the empty list) while there is none. */
-DamonMonitorInfoList *qmp_query_damon(Error **errp)
+#define DAMON_DEFAULT_ID "damon0"
+
+static const uint8_t default_percentiles[] = { 0, 25, 50, 75, 100 };
+
+static void attrs_apply(struct damon_attrs *a,
+                        bool has_sample, uint64_t sample,
+                        bool has_aggr, uint64_t aggr,
+                        bool has_update, uint64_t update,
+                        bool has_min, uint32_t min,
+                        bool has_max, uint32_t max)
 {
-    trace_damon_qmp_query_damon(0);
-    return NULL;
+    if (has_sample) {
+        a->sample_interval = sample;
+    }
+    if (has_aggr) {
+        a->aggr_interval = aggr;
+    }
+    if (has_update) {
+        a->ops_update_interval = update;
+    }
+    if (has_min) {
+        a->min_nr_regions = min;
+    }
+    if (has_max) {
+        a->max_nr_regions = max;
+    }
+}
+
+static bool ranges_from_qapi(DamonRangeList *list, DamonConfig *cfg,
+                             Error **errp)
+{
+    DamonRangeList *l;
+    unsigned int n = 0;
+
+    for (l = list; l; l = l->next) {
+        n++;
+    }
+    cfg->ranges = g_new0(struct damon_addr_range, MAX(n, 1));
+    cfg->nr_ranges = n;
+    n = 0;
+    for (l = list; l; l = l->next, n++) {
+        cfg->ranges[n].start = l->value->start;
+        cfg->ranges[n].end = l->value->end;
+    }
+    return damon_check_ranges(cfg->ranges, cfg->nr_ranges, errp);
+}
+
+void qmp_damon_start(const char *id, bool has_source, DamonSource source,
+                     bool has_sample_us, uint64_t sample_us,
+                     bool has_aggr_us, uint64_t aggr_us,
+                     bool has_update_us, uint64_t update_us,
+                     bool has_min_nr_regions, uint32_t min_nr_regions,
+                     bool has_max_nr_regions, uint32_t max_nr_regions,
+                     bool has_regions, DamonRangeList *regions,
+                     bool has_clock, DamonClock clock, Error **errp)
+{
+    DamonConfig cfg = { 0 };
+
+    cfg.id = g_strdup(id ? id : DAMON_DEFAULT_ID);
+    cfg.source = has_source ? source : damon_source_default();
+    cfg.clock = has_clock ? clock : DAMON_CLOCK_REALTIME;
+    damon_attrs_default(&cfg.attrs);
+    attrs_apply(&cfg.attrs, has_sample_us, sample_us, has_aggr_us, aggr_us,
+                has_update_us, update_us, has_min_nr_regions, min_nr_regions,
+                has_max_nr_regions, max_nr_regions);
+    if (damon_check_id(cfg.id, errp) && damon_check_attrs(&cfg.attrs, errp) &&
+        (!has_regions || ranges_from_qapi(regions, &cfg, errp))) {
+        damon_monitor_start(&cfg, errp);
+    }
+    damon_config_free(&cfg);
+}
+
+void qmp_damon_stop(const char *id, Error **errp)
+{
+    damon_monitor_stop(id ? id : DAMON_DEFAULT_ID, errp);
+}
+
+void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
+                    bool has_aggr_us, uint64_t aggr_us,
+                    bool has_update_us, uint64_t update_us,
+                    bool has_min_nr_regions, uint32_t min_nr_regions,
+                    bool has_max_nr_regions, uint32_t max_nr_regions,
+                    Error **errp)
+{
+    const char *name = id ? id : DAMON_DEFAULT_ID;
+    struct damon_attrs a;
+
+    if (!damon_monitor_get_attrs(name, &a, errp)) {
+        return;
+    }
+    attrs_apply(&a, has_sample_us, sample_us, has_aggr_us, aggr_us,
+                has_update_us, update_us, has_min_nr_regions, min_nr_regions,
+                has_max_nr_regions, max_nr_regions);
+    damon_monitor_tune(name, &a, errp);
+}
+
+static DamonAttrs *attrs_to_qapi(const struct damon_attrs *a)
+{
+    DamonAttrs *q = g_new0(DamonAttrs, 1);
+
+    q->sample_us = a->sample_interval;
+    q->aggr_us = a->aggr_interval;
+    q->update_us = a->ops_update_interval;
+    q->min_nr_regions = a->min_nr_regions;
+    q->max_nr_regions = a->max_nr_regions;
+    return q;
+}
+
+static DamonInfo *info_of(DamonResults *r)
+{
+    DamonInfo *i = g_new0(DamonInfo, 1);
+
+    i->id = g_strdup(r->id);
+    i->state = r->state;
+    i->has_stop_reason = r->state == DAMON_STATE_STOPPED;
+    i->stop_reason = r->stop_reason;
+    i->source = r->source;
+    i->clock = r->clock;
+    i->attrs = attrs_to_qapi(&r->attrs);
+    i->nr_regions = r->regions->len;
+    i->monitored_bytes = r->total_bytes;
+    i->nr_aggregations = r->nr_aggregations;
+    i->nr_samples = r->nr_samples;
+    i->cpu_ns = r->cpu_ns;
+    i->has_last_aggregation_age_us = r->has_last_aggregation;
+    i->last_aggregation_age_us = r->last_aggregation_age_us;
+    return i;
+}
+
+DamonInfoList *qmp_query_damon(Error **errp)
+{
+    g_autoptr(GPtrArray) all = damon_monitor_results_all();
+    DamonInfoList *head = NULL, **tail = &head;
+    guint i;
+
+    for (i = 0; i < all->len; i++) {
+        QAPI_LIST_APPEND(tail, info_of(g_ptr_array_index(all, i)));
+    }
+    trace_damon_qmp_query_damon(all->len);
+    return head;
+}
+
+static unsigned int max_nr_accesses(const struct damon_attrs *a)
+{
+    return damon_max_nr_accesses(a);
+}
+
+DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
+{
+    g_autoptr(DamonResults) r = damon_monitor_results(
+        id ? id : DAMON_DEFAULT_ID, false, errp);
+    DamonRegionList **tail;
+    DamonRegions *out;
+    unsigned int max;
+    guint i;
+
+    if (!r) {
+        return NULL;
+    }
+    max = max_nr_accesses(&r->attrs);
+    out = g_new0(DamonRegions, 1);
+    out->id = g_strdup(r->id);
+    out->nr_aggregations = r->nr_aggregations;
+    out->max_nr_accesses = max;
+    out->total_bytes = r->total_bytes;
+    tail = &out->regions;
+    for (i = 0; i < r->regions->len; i++) {
+        DamonSnapRegion *s = &g_array_index(r->regions, DamonSnapRegion, i);
+        DamonRegion *q = g_new0(DamonRegion, 1);
+
+        q->start = s->start;
+        q->end = s->end;
+        q->nr_accesses = s->nr_accesses;
+        q->access_rate_percent = 100.0 * s->nr_accesses / max;
+        q->access_hz = s->nr_accesses * 1e6 / r->attrs.aggr_interval;
+        q->age = s->age;
+        q->age_ms = (uint64_t)s->age * r->attrs.aggr_interval / 1000;
+        QAPI_LIST_APPEND(tail, q);
+    }
+    return out;
+}
+
+static gint u64_cmp(gconstpointer a, gconstpointer b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The @pct-th percentile of sorted @v (nearest rank, rounding down). */
+static uint64_t percentile_of(GArray *v, unsigned int pct)
+{
+    if (!v->len) {
+        return 0;
+    }
+    return g_array_index(v, uint64_t, (v->len - 1) * pct / 100);
+}
+
+static bool check_percentiles(uint8List *list, Error **errp)
+{
+    unsigned int n = 0;
+
+    for (; list; list = list->next, n++) {
+        if (list->value > 100) {
+            error_setg(errp, "'percentiles[%u]' must be 0 to 100 (got %u)",
+                       n, list->value);
+            return false;
+        }
+    }
+    if (n > 101) {
+        error_setg(errp, "'percentiles' must have at most 101 entries "
+                   "(got %u)", n);
+        return false;
+    }
+    return true;
+}
+
+DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
+                              uint32_t min_nr_accesses,
+                              bool has_percentiles, uint8List *percentiles,
+                              Error **errp)
+{
+    g_autoptr(DamonResults) r = damon_monitor_results(
+        id ? id : DAMON_DEFAULT_ID, true, errp);
+    g_autoptr(GArray) wss = g_array_new(false, false, sizeof(uint64_t));
+    unsigned int min = has_min_nr_accesses ? min_nr_accesses : 1, max;
+    DamonWssPercentileList **tail;
+    DamonWss *out;
+    guint i;
+
+    if (!r || (has_percentiles && !check_percentiles(percentiles, errp))) {
+        return NULL;
+    }
+    max = max_nr_accesses(&r->attrs);
+    if (min < 1 || min > max) {
+        error_setg(errp, "'min-nr-accesses' must be 1 to %u (aggr-us / "
+                   "sample-us) (got %u)", max, min);
+        return NULL;
+    }
+    for (i = 0; i < r->history->len; i++) {
+        uint64_t w = damon_wss_of(g_ptr_array_index(r->history, i), min);
+
+        g_array_append_val(wss, w);
+    }
+    out = g_new0(DamonWss, 1);
+    out->id = g_strdup(r->id);
+    out->min_nr_accesses = min;
+    out->wss_bytes = wss->len ? g_array_index(wss, uint64_t, wss->len - 1) : 0;
+    out->total_bytes = r->total_bytes;
+    out->nr_aggregations = wss->len;
+    g_array_sort(wss, u64_cmp);
+    tail = &out->percentiles;
+    if (has_percentiles) {
+        for (; percentiles; percentiles = percentiles->next) {
+            DamonWssPercentile *p = g_new0(DamonWssPercentile, 1);
+
+            p->percentile = percentiles->value;
+            p->wss_bytes = percentile_of(wss, p->percentile);
+            QAPI_LIST_APPEND(tail, p);
+        }
+    } else {
+        for (i = 0; i < G_N_ELEMENTS(default_percentiles); i++) {
+            DamonWssPercentile *p = g_new0(DamonWssPercentile, 1);
+
+            p->percentile = default_percentiles[i];
+            p->wss_bytes = percentile_of(wss, p->percentile);
+            QAPI_LIST_APPEND(tail, p);
+        }
+    }
+    return out;
 }

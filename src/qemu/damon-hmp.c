@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon HMP commands: info damon, damon_start, damon_stop.  Each wraps
+ * its QMP command and reports failures with hmp_handle_error().
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-damon.h"
+#include "qapi/qapi-visit-damon.h"
+#include "qapi/util.h"
+#include "qemu/cutils.h"
+#include "qobject/qdict.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+
+void hmp_damon_start(Monitor *mon, const QDict *qdict)
+{
+    const char *id = qdict_get_try_str(qdict, "id");
+    const char *source = qdict_get_try_str(qdict, "source");
+    Error *err = NULL;
+    int kind = 0;
+
+    if (source) {
+        kind = qapi_enum_parse(&DamonSource_lookup, source, -1, &err);
+    }
+    if (!err) {
+        qmp_damon_start(id, source != NULL, kind, false, 0, false, 0,
+                        false, 0, false, 0, false, 0, false, NULL, false, 0,
+                        &err);
+    }
+    hmp_handle_error(mon, err);
+}
+
+void hmp_damon_stop(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+
+    qmp_damon_stop(qdict_get_try_str(qdict, "id"), &err);
+    hmp_handle_error(mon, err);
+}
+
+static gint by_nr_accesses_desc(gconstpointer a, gconstpointer b)
+{
+    const DamonRegion *x = *(DamonRegion * const *)a;
+    const DamonRegion *y = *(DamonRegion * const *)b;
+
+    return x->nr_accesses < y->nr_accesses ? 1 :
+        x->nr_accesses > y->nr_accesses ? -1 : 0;
+}
+
+static void print_hot(Monitor *mon, const char *id)
+{
+    g_autoptr(DamonRegions) regs = qmp_query_damon_regions(id, NULL);
+    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+    DamonRegionList *l;
+    guint i;
+
+    if (!regs) {
+        return;
+    }
+    for (l = regs->regions; l; l = l->next) {
+        g_ptr_array_add(sorted, l->value);
+    }
+    g_ptr_array_sort(sorted, by_nr_accesses_desc);
+    for (i = 0; i < sorted->len && i < 5; i++) {
+        DamonRegion *r = g_ptr_array_index(sorted, i);
+        g_autofree char *sz = size_to_str(r->end - r->start);
+
+        if (!r->nr_accesses) {
+            break;
+        }
+        monitor_printf(mon, "    hot [0x%016" PRIx64 ", 0x%016" PRIx64
+                       ") %9s  access %5.1f%%  age %u (%" PRIu64 " ms)\n",
+                       r->start, r->end, sz, r->access_rate_percent, r->age,
+                       r->age_ms);
+    }
+}
+
+void hmp_info_damon(Monitor *mon, const QDict *qdict)
+{
+    g_autoptr(DamonInfoList) list = qmp_query_damon(NULL);
+    DamonInfoList *l;
+
+    if (!list) {
+        monitor_printf(mon, "No DAMON monitor; start one with damon_start\n");
+        return;
+    }
+    for (l = list; l; l = l->next) {
+        DamonInfo *i = l->value;
+        g_autoptr(DamonWss) wss = qmp_query_damon_wss(i->id, false, 0,
+                                                      false, NULL, NULL);
+        g_autofree char *mon_sz = size_to_str(i->monitored_bytes);
+        g_autofree char *wss_sz = wss ? size_to_str(wss->wss_bytes) : NULL;
+
+        monitor_printf(mon, "%s: %s, source %s, clock %s\n", i->id,
+                       DamonState_str(i->state), DamonSource_str(i->source),
+                       DamonClock_str(i->clock));
+        monitor_printf(mon, "  sample %" PRIu64 " us, aggr %" PRIu64
+                       " us, update %" PRIu64 " us, regions %u (%u..%u)\n",
+                       i->attrs->sample_us, i->attrs->aggr_us,
+                       i->attrs->update_us, i->nr_regions,
+                       i->attrs->min_nr_regions, i->attrs->max_nr_regions);
+        monitor_printf(mon, "  aggregations %" PRIu64 ", samples %" PRIu64
+                       ", monitor cpu %" PRIu64 " ms\n", i->nr_aggregations,
+                       i->nr_samples, i->cpu_ns / 1000000);
+        monitor_printf(mon, "  working set %s of %s monitored\n",
+                       wss_sz ? wss_sz : "-", mon_sz);
+        print_hot(mon, i->id);
+    }
+}

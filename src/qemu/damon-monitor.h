@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon monitors: one DAMON context on guest physical memory, its access
+ * source, its driver (a thread on real time, or a virtual-clock timer),
+ * and the results the QMP and HMP commands read.
+ *
+ * Locking:
+ *  - The list of monitors and each monitor's lifecycle fields (state,
+ *    stop_reason, the thread handle) are protected by the BQL; only QMP,
+ *    HMP, bottom halves and exit notifiers touch them.
+ *  - The engine context, its regions and the ops state belong to the
+ *    driver: the monitor thread, or the main loop for the virtual clock.
+ *  - DamonMonitor.lock guards what crosses between the two: the results
+ *    (snapshot, WSS history, counters), the committed attributes, a
+ *    pending tune, and the thread's stop request.
+ */
+#ifndef QDAMON_DAMON_MONITOR_H
+#define QDAMON_DAMON_MONITOR_H
+
+#include "qapi/qapi-types-damon.h"
+#include "damon/damon.h"
+
+/* Most aggregations the WSS distribution covers. */
+#define DAMON_WSS_HISTORY 600
+
+typedef struct DamonMonitor DamonMonitor;
+
+/* A monitor's configuration, as damon-start gives it. */
+typedef struct DamonConfig {
+    char *id;
+    DamonSource source;
+    DamonClock clock;
+    struct damon_attrs attrs;
+    struct damon_addr_range *ranges;    /* NULL: all guest RAM */
+    unsigned int nr_ranges;
+} DamonConfig;
+
+/* One region of an aggregated snapshot. */
+typedef struct DamonSnapRegion {
+    uint64_t start, end;
+    unsigned int nr_accesses, age;
+} DamonSnapRegion;
+
+/* Bytes of a snapshot's regions that had one nr_accesses value. */
+typedef struct DamonWssBin {
+    unsigned int nr_accesses;
+    uint64_t bytes;
+} DamonWssBin;
+
+/* A copy of a monitor's results, taken under its lock. */
+typedef struct DamonResults {
+    char *id;
+    DamonState state;
+    DamonStopReason stop_reason;
+    DamonSource source;
+    DamonClock clock;
+    struct damon_attrs attrs;
+    uint64_t nr_aggregations, nr_samples, cpu_ns;
+    bool has_last_aggregation;
+    uint64_t last_aggregation_age_us;
+    uint64_t total_bytes;
+    GArray *regions;            /* DamonSnapRegion of the last aggregation */
+    /* per recent aggregation, oldest first: GArray of DamonWssBin */
+    GPtrArray *history;
+} DamonResults;
+
+/* Validation of QMP-level ranges; errors name the argument. */
+bool damon_check_id(const char *id, Error **errp);
+bool damon_check_attrs(const struct damon_attrs *a, Error **errp);
+bool damon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
+                        Error **errp);
+void damon_config_free(DamonConfig *cfg);
+
+/* Working-set bytes of @bins counting nr_accesses >= @min_nr. */
+uint64_t damon_wss_of(GArray *bins, unsigned int min_nr);
+
+/* Start a monitor.  Context: BQL held. */
+bool damon_monitor_start(DamonConfig *cfg, Error **errp);
+/* Stop a running monitor and wait for it.  Context: BQL held. */
+bool damon_monitor_stop(const char *id, Error **errp);
+/* Commit new attributes to a running monitor.  Context: BQL held. */
+bool damon_monitor_tune(const char *id, const struct damon_attrs *attrs,
+                        Error **errp);
+/* The committed attributes of a running monitor.  Context: BQL held. */
+bool damon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
+                             Error **errp);
+
+/*
+ * Copy results.  @with_history also copies the WSS history.
+ * Returns NULL with @errp set if no monitor is named @id.
+ * Context: BQL held.
+ */
+DamonResults *damon_monitor_results(const char *id, bool with_history,
+                                    Error **errp);
+/* Results of every monitor, in start order.  Context: BQL held. */
+GPtrArray *damon_monitor_results_all(void);
+void damon_results_free(DamonResults *res);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DamonResults, damon_results_free)
+
+#endif /* QDAMON_DAMON_MONITOR_H */

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon guest-physical operations set ("paddr").
+ *
+ * Regions are guest-physical address ranges.  Only guest RAM is
+ * monitored: memory whose region belongs to a memory backend (main RAM,
+ * pc-dimm and other memory devices), never ROM, device RAM such as VGA
+ * memory, or MMIO.  Like vaddr's "three regions" skipping the big
+ * unmapped gaps, the initial regions skip holes such as the PCI hole.
+ *
+ * The layout comes from a memory listener on the system address space.
+ * Listener callbacks run under the BQL; the monitor may run on its own
+ * thread, so the merged layout is published under @lock with a
+ * generation number, and the ops' update (every update interval) takes a
+ * copy when the generation moved.  Regions are plain addresses: nothing
+ * here holds a RAMBlock or MemoryRegion pointer between callbacks, so an
+ * unplugged DIMM cannot leave a dangling pointer; the access source
+ * translates each sampled address under RCU when it uses it, and an
+ * address that stopped being RAM reads as not accessed until the next
+ * update drops it.
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/thread.h"
+#include "qemu/lockable.h"
+#include "qemu/units.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
+#include "system/hostmem.h"
+#include "damon-paddr.h"
+#include "trace.h"
+
+#define DAMON_PADDR_PAGE 4096ULL
+
+struct DamonPaddr {
+    DamonAccessSource *src;
+    MemoryListener listener;
+    /* raw RAM sections; only the listener (BQL) touches it */
+    GArray *sections;
+    /* explicit ranges, or NULL for all of RAM; immutable */
+    GArray *explicit;
+    /* guards layout and layout_gen */
+    QemuMutex lock;
+    GArray *layout;             /* merged struct damon_addr_range */
+    uint64_t layout_gen;
+    /* owned by the monitor's driver */
+    uint64_t seen_gen;
+    GArray *gpas;               /* sampled addresses of the last prepare */
+    GArray *accessed;           /* bool per gpa */
+};
+
+static bool section_is_guest_ram(MemoryRegionSection *section)
+{
+    MemoryRegion *mr = section->mr;
+    Object *owner;
+
+    if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr) ||
+        memory_region_is_rom(mr) || memory_region_is_romd(mr)) {
+        return false;
+    }
+    owner = memory_region_owner(mr);
+    return owner && object_dynamic_cast(owner, TYPE_MEMORY_BACKEND);
+}
+
+static struct damon_addr_range section_range(MemoryRegionSection *section)
+{
+    uint64_t start = section->offset_within_address_space;
+
+    return (struct damon_addr_range) {
+        start, start + int128_get64(section->size)
+    };
+}
+
+static void paddr_region_add(MemoryListener *l, MemoryRegionSection *sec)
+{
+    DamonPaddr *p = container_of(l, DamonPaddr, listener);
+    struct damon_addr_range r;
+
+    if (!section_is_guest_ram(sec)) {
+        return;
+    }
+    r = section_range(sec);
+    g_array_append_val(p->sections, r);
+}
+
+static void paddr_region_del(MemoryListener *l, MemoryRegionSection *sec)
+{
+    DamonPaddr *p = container_of(l, DamonPaddr, listener);
+    struct damon_addr_range r;
+    guint i;
+
+    if (!section_is_guest_ram(sec)) {
+        return;
+    }
+    r = section_range(sec);
+    for (i = 0; i < p->sections->len; i++) {
+        struct damon_addr_range *s = &g_array_index(p->sections,
+                                                    struct damon_addr_range,
+                                                    i);
+        if (s->start == r.start && s->end == r.end) {
+            g_array_remove_index_fast(p->sections, i);
+            return;
+        }
+    }
+}
+
+static gint range_cmp(gconstpointer a, gconstpointer b)
+{
+    const struct damon_addr_range *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sorted, with adjacent or overlapping ranges merged. */
+static GArray *merge_ranges(GArray *in)
+{
+    GArray *out = g_array_new(false, false, sizeof(struct damon_addr_range));
+    g_autoptr(GArray) tmp = g_array_copy(in);
+    guint i;
+
+    g_array_sort(tmp, range_cmp);
+    for (i = 0; i < tmp->len; i++) {
+        struct damon_addr_range r = g_array_index(tmp,
+                                                  struct damon_addr_range, i);
+        struct damon_addr_range *last = out->len ?
+            &g_array_index(out, struct damon_addr_range, out->len - 1) : NULL;
+
+        if (last && r.start <= last->end) {
+            last->end = MAX(last->end, r.end);
+        } else {
+            g_array_append_val(out, r);
+        }
+    }
+    return out;
+}
+
+static void paddr_commit(MemoryListener *l)
+{
+    DamonPaddr *p = container_of(l, DamonPaddr, listener);
+    GArray *merged = merge_ranges(p->sections);
+
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        g_array_unref(p->layout);
+        p->layout = merged;
+        p->layout_gen++;
+    }
+    trace_damon_paddr_layout(merged->len, p->layout_gen);
+}
+
+struct damon_addr_range *damon_paddr_ram_ranges(DamonPaddr *p,
+                                                unsigned int *nr)
+{
+    struct damon_addr_range *out;
+
+    QEMU_LOCK_GUARD(&p->lock);
+    *nr = p->layout->len;
+    out = g_memdup2(p->layout->data,
+                    p->layout->len * sizeof(struct damon_addr_range));
+    return out;
+}
+
+/* Whether [start, end) lies inside one range of @layout. */
+static bool inside(GArray *layout, uint64_t start, uint64_t end)
+{
+    guint i;
+
+    for (i = 0; i < layout->len; i++) {
+        struct damon_addr_range *r = &g_array_index(layout,
+                                                    struct damon_addr_range,
+                                                    i);
+        if (start >= r->start && end <= r->end) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool check_explicit(DamonPaddr *p, Error **errp)
+{
+    guint i;
+
+    for (i = 0; i < p->explicit->len; i++) {
+        struct damon_addr_range *r = &g_array_index(p->explicit,
+                                                    struct damon_addr_range,
+                                                    i);
+        if (!inside(p->layout, r->start, r->end)) {
+            error_setg(errp, "regions[%u]: [0x%" PRIx64 ", 0x%" PRIx64
+                       ") is not inside guest RAM; see 'info mtree -f' "
+                       "for the RAM ranges", i, r->start, r->end);
+            return false;
+        }
+    }
+    return true;
+}
+
+DamonPaddr *damon_paddr_new(DamonAccessSource *src,
+                            const struct damon_addr_range *ranges,
+                            unsigned int nr, Error **errp)
+{
+    DamonPaddr *p = g_new0(DamonPaddr, 1);
+
+    p->src = src;
+    p->sections = g_array_new(false, false, sizeof(struct damon_addr_range));
+    p->layout = g_array_new(false, false, sizeof(struct damon_addr_range));
+    p->gpas = g_array_new(false, false, sizeof(uint64_t));
+    p->accessed = g_array_new(false, true, sizeof(bool));
+    qemu_mutex_init(&p->lock);
+    if (ranges) {
+        p->explicit = g_array_new(false, false,
+                                  sizeof(struct damon_addr_range));
+        g_array_append_vals(p->explicit, ranges, nr);
+    }
+    p->listener = (MemoryListener) {
+        .name = "qdamon",
+        .region_add = paddr_region_add,
+        .region_del = paddr_region_del,
+        .commit = paddr_commit,
+        .priority = MEMORY_LISTENER_PRIORITY_MIN,
+    };
+    /* replays the current map: the layout is complete on return */
+    memory_listener_register(&p->listener, &address_space_memory);
+    if (p->explicit && !check_explicit(p, errp)) {
+        damon_paddr_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void damon_paddr_free(DamonPaddr *p)
+{
+    if (!p) {
+        return;
+    }
+    memory_listener_unregister(&p->listener);
+    g_array_unref(p->sections);
+    g_array_unref(p->layout);
+    if (p->explicit) {
+        g_array_unref(p->explicit);
+    }
+    g_array_unref(p->gpas);
+    g_array_unref(p->accessed);
+    qemu_mutex_destroy(&p->lock);
+    g_free(p);
+}
+
+/* The ranges to monitor now: the layout, or explicit ranges clipped to it. */
+static GArray *wanted_ranges(DamonPaddr *p)
+{
+    GArray *out = g_array_new(false, false, sizeof(struct damon_addr_range));
+    unsigned int nr, i, j;
+    g_autofree struct damon_addr_range *ram =
+        damon_paddr_ram_ranges(p, &nr);
+
+    if (!p->explicit) {
+        g_array_append_vals(out, ram, nr);
+        return out;
+    }
+    for (i = 0; i < p->explicit->len; i++) {
+        struct damon_addr_range *e = &g_array_index(p->explicit,
+                                                    struct damon_addr_range,
+                                                    i);
+        for (j = 0; j < nr; j++) {
+            struct damon_addr_range c = {
+                MAX(e->start, ram[j].start), MIN(e->end, ram[j].end)
+            };
+            if (c.start < c.end) {
+                g_array_append_val(out, c);
+            }
+        }
+    }
+    g_array_sort(out, range_cmp);
+    return out;
+}
+
+static int paddr_set_regions(DamonPaddr *p, struct damon_target *t,
+                             uint64_t min_sz)
+{
+    g_autoptr(GArray) want = wanted_ranges(p);
+
+    return damon_set_regions(t, (struct damon_addr_range *)want->data,
+                             want->len, min_sz, NULL, 0);
+}
+
+static int paddr_init(struct damon_ctx *ctx)
+{
+    DamonPaddr *p = ctx->ops_priv;
+    struct damon_target *t;
+
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        p->seen_gen = p->layout_gen;
+    }
+    damon_for_each_target(t, ctx) {
+        int rc = paddr_set_regions(p, t, ctx->min_sz_region);
+
+        if (rc) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void paddr_update(struct damon_ctx *ctx)
+{
+    DamonPaddr *p = ctx->ops_priv;
+    struct damon_target *t;
+    uint64_t gen;
+
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        gen = p->layout_gen;
+    }
+    if (gen == p->seen_gen) {
+        return;
+    }
+    p->seen_gen = gen;
+    damon_for_each_target(t, ctx) {
+        paddr_set_regions(p, t, ctx->min_sz_region);
+    }
+    trace_damon_paddr_update(gen, damon_nr_regions_total(ctx));
+}
+
+static void paddr_prepare(struct damon_ctx *ctx)
+{
+    DamonPaddr *p = ctx->ops_priv;
+    struct damon_target *t;
+    struct damon_region *r;
+
+    g_array_set_size(p->gpas, 0);
+    damon_for_each_target(t, ctx) {
+        damon_for_each_region(r, t) {
+            uint64_t pages = damon_sz_region(r) / DAMON_PADDR_PAGE;
+            uint64_t gpa = r->ar.start +
+                damon_rand(ctx, 0, pages ? pages : 1) * DAMON_PADDR_PAGE;
+
+            r->sampling_addr = gpa;
+            g_array_append_val(p->gpas, gpa);
+        }
+    }
+    p->src->cls->prepare(p->src, (uint64_t *)p->gpas->data, p->gpas->len);
+}
+
+static unsigned int paddr_check(struct damon_ctx *ctx)
+{
+    DamonPaddr *p = ctx->ops_priv;
+    struct damon_target *t;
+    struct damon_region *r;
+    unsigned int max = 0;
+    guint i = 0;
+    bool *acc;
+
+    g_array_set_size(p->accessed, p->gpas->len);
+    acc = (bool *)p->accessed->data;
+    memset(acc, 0, p->gpas->len * sizeof(bool));
+    p->src->cls->check(p->src, (uint64_t *)p->gpas->data, p->gpas->len,
+                       acc);
+    damon_for_each_target(t, ctx) {
+        damon_for_each_region(r, t) {
+            /* regions do not change between prepare and check */
+            bool hit = i < p->gpas->len &&
+                g_array_index(p->gpas, uint64_t, i) == r->sampling_addr &&
+                acc[i];
+
+            damon_update_region_access_rate(r, hit, &ctx->attrs);
+            max = MAX(max, r->nr_accesses);
+            i++;
+        }
+    }
+    return max;
+}
+
+static bool paddr_action_supported(enum damos_action action)
+{
+    /* acting on guest memory is not built yet; statistics only */
+    return action == DAMOS_STAT;
+}
+
+static bool paddr_target_valid(struct damon_target *t)
+{
+    return true;
+}
+
+int damon_paddr_attach(DamonPaddr *p, struct damon_ctx *ctx)
+{
+    struct damon_target *t = damon_new_target(p);
+
+    if (!t) {
+        return -ENOMEM;
+    }
+    ctx->ops = (struct damon_operations) {
+        .name = "paddr",
+        .init = paddr_init,
+        .update = paddr_update,
+        .prepare_access_checks = paddr_prepare,
+        .check_accesses = paddr_check,
+        .action_supported = paddr_action_supported,
+        .target_valid = paddr_target_valid,
+    };
+    ctx->ops_priv = p;
+    damon_add_target(ctx, t);
+    return 0;
+}

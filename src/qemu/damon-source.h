@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon access sources: how a monitor learns that a sampled guest page
+ * was accessed.
+ *
+ * The guest-physical operations set (damon-paddr.c) picks one sampling
+ * page per region.  At "prepare" it hands the source the page addresses
+ * to arm; one sample interval later, at "check", it asks which of them
+ * were accessed since their prepare.  Both calls take whole batches, so
+ * a source can do one dirty-log sync per sample, not one per region.
+ *
+ * Context: prepare and check run on the monitor's driver: its own
+ * thread (registered with RCU, BQL not held) for the realtime clock, or
+ * the main loop (BQL held) for the virtual clock.  A source that needs
+ * the BQL takes it with BQL_LOCK_GUARD(), which works in both.  create
+ * and destroy run under the BQL, from the QMP handlers.
+ */
+#ifndef QDAMON_DAMON_SOURCE_H
+#define QDAMON_DAMON_SOURCE_H
+
+#include "qapi/qapi-types-damon.h"
+
+typedef struct DamonAccessSource DamonAccessSource;
+
+/**
+ * DamonAccessSourceClass: one access source implementation.
+ * @kind: its QAPI name.
+ * @create: start tracking for a new monitor; NULL with @errp set when
+ *     the source cannot work in this VM (e.g. KVM's dirty ring is off).
+ * @destroy: stop tracking and free.  Tracking that other users
+ *     (migration, dirty-limit, other monitors) need stays on.
+ * @prepare: arm the checks of @n page-aligned guest-physical addresses.
+ * @check: for each address of the last prepare, set @accessed[i] to
+ *     whether the page was accessed since.  @gpa and @n are the same as
+ *     at the matching prepare.
+ */
+typedef struct DamonAccessSourceClass {
+    DamonSource kind;
+    DamonAccessSource *(*create)(Error **errp);
+    void (*destroy)(DamonAccessSource *src);
+    void (*prepare)(DamonAccessSource *src, const uint64_t *gpa, size_t n);
+    void (*check)(DamonAccessSource *src, const uint64_t *gpa, size_t n,
+                  bool *accessed);
+} DamonAccessSourceClass;
+
+/* Every access source starts with this header. */
+struct DamonAccessSource {
+    const DamonAccessSourceClass *cls;
+};
+
+extern const DamonAccessSourceClass damon_source_dirty_bitmap;
+extern const DamonAccessSourceClass damon_source_page_hash;
+extern const DamonAccessSourceClass damon_source_dirty_ring;
+
+/**
+ * damon_source_default: the best source available in this VM.
+ *
+ * Returns: dirty-ring when KVM's dirty ring is enabled, else
+ * dirty-bitmap.
+ */
+DamonSource damon_source_default(void);
+
+/**
+ * damon_source_create: create a source of @kind.
+ *
+ * Returns: the source, or NULL with @errp set (unknown or unavailable).
+ */
+DamonAccessSource *damon_source_create(DamonSource kind, Error **errp);
+
+/* Destroy @src (may be NULL). */
+void damon_source_destroy(DamonAccessSource *src);
+
+#endif /* QDAMON_DAMON_SOURCE_H */
