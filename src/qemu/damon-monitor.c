@@ -166,6 +166,8 @@ static void monitor_account(DamonMonitor *m, uint64_t cpu_ns)
     m->cpu_ns += cpu_ns;
     m->nr_samples = m->ctx->passed_sample_intervals;
     m->now_us = damon_ctx_now_us(m->ctx);
+    /* monitored bytes change with hotplug, not only at aggregations */
+    m->total_bytes = damon_sz_total(m->ctx);
     if (m->has_pending_attrs) {
         /* validated by damon_monitor_tune(); cannot fail here */
         damon_set_attrs(m->ctx, &m->pending_attrs, NULL, 0);

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config.h - the workload guest's configuration and its text format.
+ *
+ * The configuration is the fw_cfg file "opt/qdamon/workload", e.g.
+ *
+ *   -fw_cfg name=opt/qdamon/workload,string=hot_start=0x1000000,hot_size=16M
+ *
+ * Format: "key=value" items separated by commas, semicolons, blanks or
+ * newlines; '#' starts a comment that runs to the end of the line (for
+ * "-fw_cfg name=...,file=PATH").  Note that QEMU's option parser splits
+ * "string=" at commas unless they are doubled (",,"): on the command
+ * line, separate the items with ",," or with blanks/semicolons, or
+ * pass them in a file.
+ *
+ * Values are decimal, or hexadecimal with a "0x" prefix, optionally
+ * followed by K, M or G (times 2^10, 2^20, 2^30).  Unknown keys and bad
+ * values are reported on the console and ignored.
+ */
+#ifndef QDAMON_GUEST_CONFIG_H
+#define QDAMON_GUEST_CONFIG_H
+
+#include <stdint.h>
+
+#define WL_CONFIG_FILE		"opt/qdamon/workload"
+#define WL_CONFIG_MAX		1024	/* bytes read from the file */
+
+#define WL_DEFAULT_HOT_START	0x1000000ULL	/* 16 MiB */
+#define WL_DEFAULT_HOT_SIZE	0x1000000ULL	/* 16 MiB */
+#define WL_DEFAULT_PHASE_COUNT	2
+
+/**
+ * struct wl_config - the configuration as given (before any clamping).
+ * @hot_start: first byte of the hot range, guest-physical (key
+ *	hot_start, default 16 MiB).
+ * @hot_size: bytes in the hot range (key hot_size, default 16 MiB;
+ *	0 with no second range: an idle guest that only halts).
+ * @hot2_start: first byte of an optional second hot range (hot2_start).
+ * @hot2_size: its size in bytes; 0, the default, means none (hot2_size).
+ * @phase_passes: move the first hot range every this many passes
+ *	(phase_passes; 0, the default, means never).
+ * @phase_secs: or every this many seconds of the CMOS clock
+ *	(phase_secs; 0 means never; phase_passes wins when both are set).
+ * @phase_count: number of positions the moving range cycles through
+ *	(phase_count, default 2).
+ * @phase_stride: bytes between consecutive positions (phase_stride;
+ *	0, the default, means @hot_size: the positions are adjacent).
+ *
+ * Position k of the moving range starts at hot_start + k * phase_stride;
+ * after the last position it goes back to position 0.
+ */
+struct wl_config {
+	uint64_t hot_start;
+	uint64_t hot_size;
+	uint64_t hot2_start;
+	uint64_t hot2_size;
+	uint64_t phase_passes;
+	uint64_t phase_secs;
+	uint64_t phase_count;
+	uint64_t phase_stride;
+};
+
+/* Fill @cfg with the defaults above. */
+void wl_config_defaults(struct wl_config *cfg);
+
+/*
+ * wl_config_parse - apply the items of @text (@len bytes, need not be
+ * NUL-terminated) to @cfg, reporting bad items on the console.
+ *
+ * Return: the number of items ignored because they were bad.
+ */
+unsigned int wl_config_parse(struct wl_config *cfg, const char *text,
+			     uint32_t len);
+
+#endif /* QDAMON_GUEST_CONFIG_H */
