@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon access source "dirty-bitmap": QEMU's dirty logging.
+ *
+ * A sampled page was accessed when it was written since its prepare.
+ * The writes come from QEMU's dirty-memory bitmaps, through a client of
+ * qdamon's own, DIRTY_MEMORY_DAMON, turned on by a global dirty-logging
+ * flag of its own, GLOBAL_DIRTY_DAMON (qemu-patches/0005-qdamon-dirty-
+ * memory-client.patch).  Every writer fills that client: TCG's notdirty
+ * path, device and qtest writes through the region's dirty-log mask,
+ * and KVM's dirty log (or dirty rings) at each sync.
+ *
+ * Migration safety: this file only ever clears DIRTY_MEMORY_DAMON bits.
+ * Clearing one also re-arms the page below QEMU: under TCG the TLB
+ * entries get TLB_NOTDIRTY again, so the next store takes the notdirty
+ * path, which sets every client's bit but CODE; under KVM it issues
+ * KVM_CLEAR_DIRTY_LOG for that page, and KVM clears only the bits the
+ * last sync already copied into every client's bitmap (VGA always,
+ * MIGRATION while any global flag is on, DAMON while ours is), so
+ * migration, dirty rate, dirty limit and displays keep all they need.
+ * The one exception is the fault-injection switch below, for tests.
+ *
+ * Several monitors: all dirty-bitmap sources of the VM share the one
+ * client, so they form a hub (the list below).  A bit is cleared only
+ * when a prepare arms its page, and whoever clears a set bit hands it on
+ * to every other source that has the same page armed, before discarding
+ * it for its own new sample.  A check only reads bits, so it takes
+ * nothing from anybody.  Thus no monitor's clear eats another's
+ * information, whatever pages they sample.
+ *
+ * Cost per sample interval and monitor: one dirty-log sync (at check;
+ * the prepare that follows at once reuses it), one bitmap read per
+ * sampled page, and one clear per sampled page that was written.  With
+ * TCG and qtest the sync is free.  With KVM's dirty log it copies the
+ * kernel's bitmap of every logged slot, so it grows with guest RAM
+ * (a bit per 4 KiB page: 32 KiB per GiB).  Only written sampled pages
+ * are re-protected, so the guest takes write faults on at most one page
+ * per region per sample interval; pages qdamon does not sample stay
+ * writable.  Nothing here snapshots whole blocks.
+ *
+ * A RAMBlock starts all dirty when it is added or resized.  The first
+ * prepare of each page clears whatever the bit held, so that initial
+ * state never counts as a write.
+ *
+ * Context: prepare and check take the BQL (dirty-log syncs and clears
+ * walk the memory listeners); create and destroy run with it held.
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/queue.h"
+#include "qemu/rcu.h"
+#include "qemu/accel.h"
+#include "exec/memory.h"
+#include "exec/ram_addr.h"
+#include "system/kvm.h"
+#include "system/qtest.h"
+#include "system/tcg.h"
+#include "damon-source-priv.h"
+#include "trace.h"
+
+/*
+ * Fault injection for tests only: when this environment variable is
+ * "1" at create, the source also clears DIRTY_MEMORY_MIGRATION on every
+ * page it samples, at prepare and at check.  That deliberately loses
+ * writes a running migration needs; the migration test sets it to
+ * prove that it can detect such a loss.  Never set it otherwise.
+ */
+#define DIRTY_BITMAP_STEAL_ENV "QDAMON_TEST_STEAL_MIGRATION_BITS"
+
+typedef struct DirtyBitmapSample {
+    uint64_t gpa;
+    ram_addr_t addr;    /* RAM_ADDR_INVALID: not guest RAM at prepare */
+    /*
+     * Written since prepare, learnt from another source that cleared the
+     * page's bit.  Otherwise the bit itself still says it.
+     */
+    bool accessed;
+} DirtyBitmapSample;
+
+typedef struct DirtyBitmapSource DirtyBitmapSource;
+
+struct DirtyBitmapSource {
+    DamonAccessSource base;
+    QLIST_ENTRY(DirtyBitmapSource) next;
+    DirtyBitmapSample *samples;     /* those of the last prepare */
+    size_t n;
+    size_t alloc;
+    uint32_t ram_version;           /* ram_list.version at prepare */
+    /* the last call was a check, whose sync the next prepare may use */
+    bool synced;
+    bool steal_migration;           /* DIRTY_BITMAP_STEAL_ENV */
+};
+
+/* The hub: every dirty-bitmap source of the VM.  Protected by the BQL. */
+static QLIST_HEAD(, DirtyBitmapSource) dirty_bitmap_sources =
+    QLIST_HEAD_INITIALIZER(dirty_bitmap_sources);
+static unsigned int dirty_bitmap_nr_sources;
+/* scratch of prepare: the pages whose bit it cleared, to hand on */
+static GArray *dirty_bitmap_cleared;
+
+/* ram_addr_t of the guest RAM page at @gpa, or RAM_ADDR_INVALID. */
+static ram_addr_t dirty_bitmap_ram_addr(uint64_t gpa)
+{
+    MemoryRegion *mr;
+    hwaddr xlat;
+
+    mr = damon_source_ram_page(gpa, &xlat);
+    if (!mr || !mr->ram_block) {
+        return RAM_ADDR_INVALID;
+    }
+    return memory_region_get_ram_addr(mr) + xlat;
+}
+
+static bool dirty_bitmap_written(ram_addr_t addr)
+{
+    return cpu_physical_memory_get_dirty_flag(addr, DIRTY_MEMORY_DAMON);
+}
+
+/*
+ * Clear the page's DAMON bit and re-arm its write tracking.  Reading
+ * first keeps clean pages, the common case, free of the clear's costs
+ * (a KVM_CLEAR_DIRTY_LOG ioctl, a walk of every vCPU's TLB).
+ *
+ * Returns: whether the bit was set.
+ * Context: BQL and RCU read lock held; @addr translated under both.
+ */
+static bool dirty_bitmap_clear(ram_addr_t addr)
+{
+    return dirty_bitmap_written(addr) &&
+        cpu_physical_memory_test_and_clear_dirty(addr,
+                                                 DAMON_SOURCE_PAGE_SIZE,
+                                                 DIRTY_MEMORY_DAMON);
+}
+
+/* Fault injection (DIRTY_BITMAP_STEAL_ENV): eat migration's bit. */
+static void dirty_bitmap_steal(DirtyBitmapSource *s, ram_addr_t addr)
+{
+    if (s->steal_migration &&
+        cpu_physical_memory_test_and_clear_dirty(addr,
+                                                 DAMON_SOURCE_PAGE_SIZE,
+                                                 DIRTY_MEMORY_MIGRATION)) {
+        trace_damon_source_dirty_bitmap_steal(s, addr);
+    }
+}
+
+static int dirty_bitmap_cmp_addr(gconstpointer a, gconstpointer b)
+{
+    ram_addr_t x = *(const ram_addr_t *)a;
+    ram_addr_t y = *(const ram_addr_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * @self cleared the bits of the pages in @cleared: tell every other
+ * source that has one of them armed that it was written.  BQL held.
+ */
+static void dirty_bitmap_hand_on(DirtyBitmapSource *self, GArray *cleared)
+{
+    DirtyBitmapSource *o;
+    size_t i;
+
+    g_array_sort(cleared, dirty_bitmap_cmp_addr);
+    QLIST_FOREACH(o, &dirty_bitmap_sources, next) {
+        if (o == self) {
+            continue;
+        }
+        for (i = 0; i < o->n; i++) {
+            DirtyBitmapSample *e = &o->samples[i];
+
+            if (!e->accessed && e->addr != RAM_ADDR_INVALID &&
+                bsearch(&e->addr, cleared->data, cleared->len,
+                        sizeof(ram_addr_t), dirty_bitmap_cmp_addr)) {
+                e->accessed = true;
+            }
+        }
+    }
+}
+
+static bool dirty_bitmap_accel_logs(Error **errp)
+{
+    /*
+     * These fill the dirty bitmaps; other accelerators (hvf, whpx,
+     * nvmm) never report a write, and a source that always says "not
+     * accessed" would pass for an idle guest.
+     */
+    if (tcg_enabled() || kvm_enabled() || qtest_enabled()) {
+        return true;
+    }
+    error_setg(errp, "source 'dirty-bitmap' needs KVM, TCG or qtest: "
+               "accelerator '%s' does not log dirty pages; "
+               "use 'page-hash'", current_accel_name());
+    return false;
+}
+
+static DamonAccessSource *dirty_bitmap_create(Error **errp)
+{
+    DirtyBitmapSource *s;
+    const char *steal = getenv(DIRTY_BITMAP_STEAL_ENV);
+
+    assert(bql_locked());
+    if (!dirty_bitmap_accel_logs(errp)) {
+        return NULL;
+    }
+    /*
+     * The flag nests with migration's and the others': the first source
+     * turns it on, the last one off (dirty_bitmap_destroy).
+     */
+    if (!dirty_bitmap_nr_sources) {
+        if (!memory_global_dirty_log_start(GLOBAL_DIRTY_DAMON, errp)) {
+            error_prepend(errp, "source 'dirty-bitmap' cannot start "
+                          "dirty logging: ");
+            return NULL;
+        }
+        dirty_bitmap_cleared = g_array_new(false, false, sizeof(ram_addr_t));
+    }
+    s = g_new0(DirtyBitmapSource, 1);
+    s->steal_migration = steal && !strcmp(steal, "1");
+    if (s->steal_migration) {
+        warn_report("qdamon: %s=1: the dirty-bitmap source clears "
+                    "migration's dirty bits (test fault injection); "
+                    "migration will lose guest writes",
+                    DIRTY_BITMAP_STEAL_ENV);
+    }
+    QLIST_INSERT_HEAD(&dirty_bitmap_sources, s, next);
+    dirty_bitmap_nr_sources++;
+    trace_damon_source_dirty_bitmap_create(s, dirty_bitmap_nr_sources,
+                                           s->steal_migration);
+    return &s->base;
+}
+
+static void dirty_bitmap_destroy(DamonAccessSource *src)
+{
+    DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
+
+    assert(bql_locked());
+    QLIST_REMOVE(s, next);
+    dirty_bitmap_nr_sources--;
+    trace_damon_source_dirty_bitmap_destroy(s, dirty_bitmap_nr_sources);
+    if (!dirty_bitmap_nr_sources) {
+        /*
+         * Bits this source cleared stay clear; under TCG the next store
+         * to such a page takes the notdirty path once and sets them.
+         */
+        memory_global_dirty_log_stop(GLOBAL_DIRTY_DAMON);
+        g_array_free(dirty_bitmap_cleared, true);
+        dirty_bitmap_cleared = NULL;
+    }
+    g_free(s->samples);
+    g_free(s);
+}
+
+static void dirty_bitmap_reserve(DirtyBitmapSource *s, size_t n)
+{
+    if (n > s->alloc) {
+        s->alloc = MAX(n, s->alloc * 2);
+        s->samples = g_renew(DirtyBitmapSample, s->samples, s->alloc);
+    }
+}
+
+static void dirty_bitmap_prepare(DamonAccessSource *src, const uint64_t *gpa,
+                                 size_t n)
+{
+    DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
+    GArray *cleared;
+    size_t i, nr_cleared = 0;
+
+    BQL_LOCK_GUARD();
+    /*
+     * Writes made before now must not count: pull them out of the
+     * accelerator, unless the check just before did (the engine arms
+     * right after checking, so a second sync would find next to
+     * nothing; a write in between counts in the new interval).
+     */
+    if (!s->synced) {
+        memory_global_dirty_log_sync(false);
+    }
+    s->synced = false;
+    dirty_bitmap_reserve(s, n);
+    cleared = dirty_bitmap_cleared;
+    g_array_set_size(cleared, 0);
+    WITH_RCU_READ_LOCK_GUARD() {
+        s->ram_version = ram_list.version;
+        for (i = 0; i < n; i++) {
+            DirtyBitmapSample *e = &s->samples[i];
+
+            e->gpa = gpa[i];
+            e->addr = dirty_bitmap_ram_addr(gpa[i]);
+            e->accessed = false;
+            if (e->addr == RAM_ADDR_INVALID) {
+                continue;
+            }
+            dirty_bitmap_steal(s, e->addr);
+            if (!dirty_bitmap_clear(e->addr)) {
+                continue;
+            }
+            nr_cleared++;
+            if (dirty_bitmap_nr_sources > 1) {
+                g_array_append_val(cleared, e->addr);
+            }
+        }
+    }
+    s->n = n;
+    if (cleared->len) {
+        dirty_bitmap_hand_on(s, cleared);
+    }
+    trace_damon_source_dirty_bitmap_prepare(s, n, nr_cleared);
+}
+
+static void dirty_bitmap_check(DamonAccessSource *src, const uint64_t *gpa,
+                               size_t n, bool *accessed)
+{
+    DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
+    size_t i, nr_accessed = 0;
+    bool moved;
+
+    BQL_LOCK_GUARD();
+    memory_global_dirty_log_sync(false);
+    s->synced = true;
+    WITH_RCU_READ_LOCK_GUARD() {
+        /*
+         * A RAMBlock added or removed since prepare may have moved the
+         * pages: look each up again rather than read another block's
+         * bits (or, when stealing, clear them).
+         */
+        moved = ram_list.version != s->ram_version;
+        for (i = 0; i < n; i++) {
+            DirtyBitmapSample *e = &s->samples[i];
+
+            accessed[i] = false;
+            if (i >= s->n || e->gpa != gpa[i] ||
+                e->addr == RAM_ADDR_INVALID) {
+                continue;
+            }
+            if (moved && dirty_bitmap_ram_addr(gpa[i]) != e->addr) {
+                e->addr = RAM_ADDR_INVALID;
+                continue;
+            }
+            dirty_bitmap_steal(s, e->addr);
+            accessed[i] = e->accessed || dirty_bitmap_written(e->addr);
+            nr_accessed += accessed[i];
+        }
+    }
+    trace_damon_source_dirty_bitmap_check(s, n, nr_accessed);
+}
+
+const DamonAccessSourceClass damon_source_dirty_bitmap = {
+    .kind = DAMON_SOURCE_DIRTY_BITMAP,
+    .create = dirty_bitmap_create,
+    .destroy = dirty_bitmap_destroy,
+    .prepare = dirty_bitmap_prepare,
+    .check = dirty_bitmap_check,
+};

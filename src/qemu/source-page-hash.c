@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon access source "page-hash": a sampled page was accessed when
+ * its contents changed.
+ *
+ * prepare hashes each sampled page; check hashes it again, and the page
+ * counts as accessed when the two hashes differ.  Nothing is armed in
+ * the guest or in the accelerator: no write protection, no dirty
+ * logging, no exits, so it works with every accelerator and costs the
+ * guest nothing.  It only reads guest RAM through its host mapping,
+ * which touches neither guest memory nor any dirty bitmap.
+ *
+ * What it cannot see:
+ *  - reads, like every source;
+ *  - writes that leave the page's bytes as they were (a value written
+ *    back unchanged, a lock taken and released within one sample
+ *    interval);
+ *  - a change whose hash collides with the old one: the lanes of the
+ *    hash are bijective in their state, so a change confined to one
+ *    lane (in particular any single 8-byte word) is always seen; other
+ *    changes are missed with a probability of about 2^-64.
+ *
+ * Cost: reading 4 KiB per sampled page, twice per sample interval (at
+ * prepare and at check).  The hash itself runs near memory speed; a
+ * page that is not in the host's caches costs about one microsecond
+ * (see docs/notes/access-sources.md for measurements).
+ *
+ * Context: prepare and check need only the RCU read lock, which they
+ * take; the driver's thread is registered with RCU.  The BQL is not
+ * needed.
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/host-utils.h"
+#include "qemu/rcu.h"
+#include "exec/memory.h"
+#include "damon-source-priv.h"
+#include "trace.h"
+
+#define PAGE_HASH_WORDS (DAMON_SOURCE_PAGE_SIZE / sizeof(uint64_t))
+#define PAGE_HASH_LANES 8
+/* odd, so multiplying by it is a bijection; 2^64 divided by phi */
+#define PAGE_HASH_MUL 0x9e3779b97f4a7c15ULL
+
+typedef struct PageHashSample {
+    uint64_t gpa;       /* the page hashed */
+    uint64_t hash;      /* its contents at prepare, or at the last check */
+    bool ram;           /* @gpa was guest RAM when hashed */
+} PageHashSample;
+
+typedef struct PageHashSource {
+    DamonAccessSource base;
+    PageHashSample *samples;    /* one per address of the last prepare */
+    const uint8_t **host;       /* scratch: host pointers of a batch */
+    uint64_t *hashes;           /* scratch: their hashes */
+    size_t n;
+    size_t alloc;
+    /*
+     * The hashes are those the check just took.  The engine arms the
+     * next sample right after a check, so a prepare may keep them for
+     * addresses it samples again instead of reading the page twice.
+     */
+    bool fresh;
+} PageHashSource;
+
+/*
+ * Eight independent lanes keep the multiplier busy while each lane
+ * waits for its previous product.  Each step, state = rotl((state ^
+ * word) * odd, 29), is a bijection of the state for a given word, so
+ * two pages differing in one lane's words end in different lane states;
+ * the rotation carries high bits down so that changes cannot cancel
+ * out in the top bit, as they would with multiply-xor alone.
+ */
+static uint64_t page_hash(const uint8_t *page)
+{
+    const uint64_t *w = (const uint64_t *)page;
+    uint64_t lane[PAGE_HASH_LANES];
+    uint64_t h = 0;
+    size_t i, j;
+
+    for (j = 0; j < PAGE_HASH_LANES; j++) {
+        lane[j] = j + 1;
+    }
+    for (i = 0; i < PAGE_HASH_WORDS; i += PAGE_HASH_LANES) {
+        for (j = 0; j < PAGE_HASH_LANES; j++) {
+            lane[j] = rol64((lane[j] ^ w[i + j]) * PAGE_HASH_MUL, 29);
+        }
+    }
+    /* rotating each lane differently keeps the sum injective per lane */
+    for (j = 0; j < PAGE_HASH_LANES; j++) {
+        h += rol64(lane[j], j * 8);
+    }
+    h ^= h >> 31;
+    h *= PAGE_HASH_MUL;
+    return h ^ (h >> 29);
+}
+
+/* Start loading @page while the previous page is hashed. */
+static void page_prefetch(const uint8_t *page)
+{
+    size_t off;
+
+    for (off = 0; off < DAMON_SOURCE_PAGE_SIZE; off += 64) {
+        __builtin_prefetch(page + off);
+    }
+}
+
+/* Host address of the RAM page at @gpa, or NULL.  RCU read lock held. */
+static const uint8_t *page_host(uint64_t gpa)
+{
+    MemoryRegion *mr;
+    hwaddr xlat;
+
+    mr = damon_source_ram_page(gpa, &xlat);
+    if (!mr) {
+        return NULL;
+    }
+    return (const uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
+}
+
+/* The first index from @i on whose page is to be hashed, or @n. */
+static size_t next_host(PageHashSource *s, size_t i, size_t n)
+{
+    while (i < n && !s->host[i]) {
+        i++;
+    }
+    return i;
+}
+
+/*
+ * Hash the pages of s->host[0..n) whose pointer is set into
+ * s->hashes[], prefetching one page ahead.  RCU read lock held.
+ */
+static void hash_batch(PageHashSource *s, size_t n)
+{
+    size_t i = next_host(s, 0, n);
+
+    while (i < n) {
+        size_t next = next_host(s, i + 1, n);
+
+        if (next < n) {
+            page_prefetch(s->host[next]);
+        }
+        s->hashes[i] = page_hash(s->host[i]);
+        i = next;
+    }
+}
+
+static void page_hash_reserve(PageHashSource *s, size_t n)
+{
+    if (n > s->alloc) {
+        s->alloc = MAX(n, s->alloc * 2);
+        s->samples = g_renew(PageHashSample, s->samples, s->alloc);
+        s->host = g_renew(const uint8_t *, s->host, s->alloc);
+        s->hashes = g_renew(uint64_t, s->hashes, s->alloc);
+    }
+}
+
+static DamonAccessSource *page_hash_create(Error **errp)
+{
+    PageHashSource *s = g_new0(PageHashSource, 1);
+
+    return &s->base;
+}
+
+static void page_hash_destroy(DamonAccessSource *src)
+{
+    PageHashSource *s = container_of(src, PageHashSource, base);
+
+    g_free(s->samples);
+    g_free(s->host);
+    g_free(s->hashes);
+    g_free(s);
+}
+
+static void page_hash_prepare(DamonAccessSource *src, const uint64_t *gpa,
+                              size_t n)
+{
+    PageHashSource *s = container_of(src, PageHashSource, base);
+    size_t i, nr_hashed = 0, nr_kept = 0;
+
+    page_hash_reserve(s, n);
+    WITH_RCU_READ_LOCK_GUARD() {
+        for (i = 0; i < n; i++) {
+            PageHashSample *e = &s->samples[i];
+
+            s->host[i] = NULL;
+            if (s->fresh && i < s->n && e->gpa == gpa[i]) {
+                nr_kept++;
+                continue;
+            }
+            e->gpa = gpa[i];
+            s->host[i] = page_host(gpa[i]);
+            e->ram = s->host[i] != NULL;
+            nr_hashed += e->ram;
+        }
+        hash_batch(s, n);
+    }
+    for (i = 0; i < n; i++) {
+        if (s->host[i]) {
+            s->samples[i].hash = s->hashes[i];
+        }
+    }
+    s->n = n;
+    s->fresh = false;
+    trace_damon_source_page_hash_prepare(src, n, nr_hashed, nr_kept);
+}
+
+static void page_hash_check(DamonAccessSource *src, const uint64_t *gpa,
+                            size_t n, bool *accessed)
+{
+    PageHashSource *s = container_of(src, PageHashSource, base);
+    size_t i, nr_accessed = 0;
+
+    page_hash_reserve(s, n);
+    WITH_RCU_READ_LOCK_GUARD() {
+        for (i = 0; i < n; i++) {
+            PageHashSample *e = &s->samples[i];
+
+            /* an address the last prepare did not hash has no "before" */
+            s->host[i] = NULL;
+            if (i < s->n && e->ram && e->gpa == gpa[i]) {
+                s->host[i] = page_host(gpa[i]);
+            }
+        }
+        hash_batch(s, n);
+    }
+    for (i = 0; i < n; i++) {
+        PageHashSample *e = &s->samples[i];
+
+        accessed[i] = false;
+        if (i >= s->n || !e->ram || e->gpa != gpa[i]) {
+            continue;
+        }
+        if (!s->host[i]) {
+            /* unplugged since prepare: no longer guest RAM */
+            e->ram = false;
+            continue;
+        }
+        accessed[i] = s->hashes[i] != e->hash;
+        e->hash = s->hashes[i];
+        nr_accessed += accessed[i];
+    }
+    s->fresh = true;
+    trace_damon_source_page_hash_check(src, n, nr_accessed);
+}
+
+const DamonAccessSourceClass damon_source_page_hash = {
+    .kind = DAMON_SOURCE_PAGE_HASH,
+    .create = page_hash_create,
+    .destroy = page_hash_destroy,
+    .prepare = page_hash_prepare,
+    .check = page_hash_check,
+};
