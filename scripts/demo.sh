@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The main job: build, then monitor a guest and print a live working-set
-# and hot-region report for about 30 s.
+# The main job: build qdamon's QEMU and the bundled workload guest, boot
+# the guest under TCG, start monitoring over QMP and print a live
+# working-set and hot-region report for about 30 s (scripts/demo.py).
 #
-# Until the QEMU part is built, the guest is simulated: damon-sim runs the
-# engine with a real monitor thread over a 4 GiB simulated guest whose hot
-# set moves (the "stairs" pattern), and prints the simulation's ground
-# truth beside each report.
+#   scripts/demo.sh [--duration S] [--source dirty-bitmap|page-hash]
+#
+# The first run builds QEMU from Debian's source package (about 10 min on
+# 2 cores); later runs rebuild only what changed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+scripts/build-qemu.sh
 [ -f build/build.ninja ] || meson setup build
-ninja -C build src/tools/damon-sim
-exec build/src/tools/damon-sim --pattern stairs --size 4096 --duration 30 "$@"
+ninja -C build tests/guest/workload.bin
+exec python3 scripts/demo.py "$@"
