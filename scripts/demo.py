@@ -26,8 +26,8 @@ def mib(n):
 
 
 def report(vm, t0, hot_now):
-    wss = vm.qmp.execute("query-damon-wss")
-    regs = vm.qmp.execute("query-damon-regions")
+    wss = vm.qmp.execute("query-damon-wss", {"id": "damon0"})
+    regs = vm.qmp.execute("query-damon-regions", {"id": "damon0"})
     hot = sorted((r for r in regs["regions"] if r["nr-accesses"]),
                  key=lambda r: -r["nr-accesses"])[:3]
     print("t=%5.1fs  aggr=%-4d regions=%-3d  wss=%-10s (guest writes %s)  "

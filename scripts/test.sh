@@ -5,7 +5,9 @@
 #
 #   1. the plain build (debugoptimized): all unit and convergence tests;
 #   2. ASan + UBSan: all unit tests;
-#   3. TSan: the tests that start worker threads (suite 'threads').
+#   3. TSan: the tests that start worker threads (suite 'threads');
+#   4. QEMU (scripts/build-qemu.sh --qtests): qdamon's qtests, QEMU's
+#      qmp-cmd-test, and the TCG end-to-end test with each source.
 #
 # Build directories build, build-asan and build-tsan are git-ignored and
 # reused, so a second run only rebuilds what changed.
@@ -62,6 +64,63 @@ run asan -Db_sanitize=address,undefined -Db_lundef=false -- \
 TSAN_OPTIONS="halt_on_error=1" \
 	run tsan -Db_sanitize=thread -Db_lundef=false -- --suite threads \
 	--wrapper "setarch $(uname -m) -R"
+
+# ---- QEMU: qtests and end-to-end tests on the patched QEMU ----
+
+# Count TAP "ok"/"not ok" lines of a qtest run.
+count_tap() {
+	local log=$1 ok bad
+	ok=$(grep -cE '^ok ' "$log" || true)
+	bad=$(grep -cE '^not ok ' "$log" || true)
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+# Count PASS/FAIL lines of an e2e script; a script that fails without
+# one counts once.
+count_e2e() {
+	local log=$1 rc=$2 ok bad
+	ok=$(grep -cE '^PASS ' "$log" || true)
+	bad=$(grep -cE '^FAIL ' "$log" || true)
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+qemu_tests() {
+	local qbuild=_work/qemu-build log rc qtest
+	log=$(mktemp)
+	echo "== qemu"
+	if ! scripts/build-qemu.sh --qtests >"$log" 2>&1; then
+		tail -40 "$log"
+		echo "qemu: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	for qtest in damon-test qmp-cmd-test; do
+		[ -x "$qbuild/tests/qtest/$qtest" ] || continue
+		echo "== qtest $qtest"
+		(cd "$qbuild" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+			timeout 900 "./tests/qtest/$qtest" --tap -k) >"$log" 2>&1
+		rc=$?
+		grep -E '^(ok|not ok|# )' "$log" | grep -vE '^# (Start|End) of' | tail -60
+		count_tap "$log"
+		[ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log" && failed=$((failed + 1))
+	done
+	ninja -C build tests/guest/workload.bin >/dev/null
+	for src in dirty-bitmap page-hash; do
+		echo "== e2e tcg-workload --source $src"
+		timeout 300 python3 tests/e2e/tcg-workload.py --source "$src" \
+			>"$log" 2>&1
+		rc=$?
+		grep -E '^(PASS|FAIL|RESULT) ' "$log"
+		count_e2e "$log" "$rc"
+	done
+	rm -f "$log"
+}
+
+# QDAMON_SKIP_QEMU=1 runs only the engine tests (for quick iterations).
+[ "${QDAMON_SKIP_QEMU:-0}" = 1 ] || qemu_tests
 
 echo
 echo "$passed passed, $failed failed"

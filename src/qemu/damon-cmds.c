@@ -160,8 +160,7 @@ static unsigned int max_nr_accesses(const struct damon_attrs *a)
 
 DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
 {
-    g_autoptr(DamonResults) r = damon_monitor_results(
-        id ? id : DAMON_DEFAULT_ID, false, errp);
+    g_autoptr(DamonResults) r = damon_monitor_results(id, false, errp);
     DamonRegionList **tail;
     DamonRegions *out;
     unsigned int max;
@@ -233,8 +232,7 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
                               bool has_percentiles, uint8List *percentiles,
                               Error **errp)
 {
-    g_autoptr(DamonResults) r = damon_monitor_results(
-        id ? id : DAMON_DEFAULT_ID, true, errp);
+    g_autoptr(DamonResults) r = damon_monitor_results(id, true, errp);
     g_autoptr(GArray) wss = g_array_new(false, false, sizeof(uint64_t));
     unsigned int min = has_min_nr_accesses ? min_nr_accesses : 1, max;
     DamonWssPercentileList **tail;

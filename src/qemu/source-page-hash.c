@@ -71,25 +71,32 @@ typedef struct PageHashSource {
  * the rotation carries high bits down so that changes cannot cancel
  * out in the top bit, as they would with multiply-xor alone.
  */
+static inline uint64_t page_hash_step(uint64_t lane, uint64_t word)
+{
+    return rol64((lane ^ word) * PAGE_HASH_MUL, 29);
+}
+
 static uint64_t page_hash(const uint8_t *page)
 {
     const uint64_t *w = (const uint64_t *)page;
-    uint64_t lane[PAGE_HASH_LANES];
-    uint64_t h = 0;
-    size_t i, j;
+    /* named lanes, so that they stay in registers */
+    uint64_t l0 = 1, l1 = 2, l2 = 3, l3 = 4, l4 = 5, l5 = 6, l6 = 7, l7 = 8;
+    uint64_t h;
+    size_t i;
 
-    for (j = 0; j < PAGE_HASH_LANES; j++) {
-        lane[j] = j + 1;
-    }
     for (i = 0; i < PAGE_HASH_WORDS; i += PAGE_HASH_LANES) {
-        for (j = 0; j < PAGE_HASH_LANES; j++) {
-            lane[j] = rol64((lane[j] ^ w[i + j]) * PAGE_HASH_MUL, 29);
-        }
+        l0 = page_hash_step(l0, w[i]);
+        l1 = page_hash_step(l1, w[i + 1]);
+        l2 = page_hash_step(l2, w[i + 2]);
+        l3 = page_hash_step(l3, w[i + 3]);
+        l4 = page_hash_step(l4, w[i + 4]);
+        l5 = page_hash_step(l5, w[i + 5]);
+        l6 = page_hash_step(l6, w[i + 6]);
+        l7 = page_hash_step(l7, w[i + 7]);
     }
     /* rotating each lane differently keeps the sum injective per lane */
-    for (j = 0; j < PAGE_HASH_LANES; j++) {
-        h += rol64(lane[j], j * 8);
-    }
+    h = l0 + rol64(l1, 8) + rol64(l2, 16) + rol64(l3, 24) +
+        rol64(l4, 32) + rol64(l5, 40) + rol64(l6, 48) + rol64(l7, 56);
     h ^= h >> 31;
     h *= PAGE_HASH_MUL;
     return h ^ (h >> 29);

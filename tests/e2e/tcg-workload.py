@@ -214,8 +214,8 @@ def step_find_hot_set(vm, rep, hot_start, hot_size, timeout, verbose):
     regions = wss = None
     best = (0.0, float("inf"))
     while time.monotonic() - t0 < timeout:
-        regions = vm.qmp.execute("query-damon-regions")
-        wss = vm.qmp.execute("query-damon-wss")
+        regions = vm.qmp.execute("query-damon-regions", {"id": "damon0"})
+        wss = vm.qmp.execute("query-damon-wss", {"id": "damon0"})
         if regions["nr-aggregations"] == 0 or regions["nr-aggregations"] == last_aggr:
             time.sleep(0.1)
             continue
