@@ -169,7 +169,7 @@ DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
     if (!r) {
         return NULL;
     }
-    max = max_nr_accesses(&r->attrs);
+    max = max_nr_accesses(&r->snap_attrs);
     out = g_new0(DamonRegions, 1);
     out->id = g_strdup(r->id);
     out->nr_aggregations = r->nr_aggregations;
@@ -184,9 +184,9 @@ DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
         q->end = s->end;
         q->nr_accesses = s->nr_accesses;
         q->access_rate_percent = 100.0 * s->nr_accesses / max;
-        q->access_hz = s->nr_accesses * 1e6 / r->attrs.aggr_interval;
+        q->access_hz = s->nr_accesses * 1e6 / r->snap_attrs.aggr_interval;
         q->age = s->age;
-        q->age_ms = (uint64_t)s->age * r->attrs.aggr_interval / 1000;
+        q->age_ms = (uint64_t)s->age * r->snap_attrs.aggr_interval / 1000;
         QAPI_LIST_APPEND(tail, q);
     }
     return out;
@@ -242,7 +242,7 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
     if (!r || (has_percentiles && !check_percentiles(percentiles, errp))) {
         return NULL;
     }
-    max = max_nr_accesses(&r->attrs);
+    max = max_nr_accesses(&r->snap_attrs);
     if (min < 1 || min > max) {
         error_setg(errp, "'min-nr-accesses' must be 1 to %u (aggr-us / "
                    "sample-us) (got %u)", max, min);

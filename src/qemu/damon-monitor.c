@@ -46,6 +46,7 @@ struct DamonMonitor {
     bool has_pending_attrs;
     struct damon_attrs pending_attrs;
     GArray *snapshot;           /* DamonSnapRegion */
+    struct damon_attrs snap_attrs;  /* what @snapshot was counted with */
     uint64_t total_bytes;
     GPtrArray *history;         /* GArray of DamonWssBin, oldest first */
     uint64_t nr_aggregations, nr_samples, cpu_ns;
@@ -146,6 +147,7 @@ static int monitor_after_aggregation(struct damon_ctx *ctx)
     WITH_QEMU_LOCK_GUARD(&m->lock) {
         g_array_unref(m->snapshot);
         m->snapshot = snap;
+        m->snap_attrs = ctx->attrs;
         m->total_bytes = total;
         if (m->history->len >= DAMON_WSS_HISTORY) {
             g_ptr_array_remove_index(m->history, 0);
@@ -172,6 +174,8 @@ static void monitor_account(DamonMonitor *m, uint64_t cpu_ns)
         /* validated by damon_monitor_tune(); cannot fail here */
         damon_set_attrs(m->ctx, &m->pending_attrs, NULL, 0);
         m->has_pending_attrs = false;
+        /* counts from other intervals do not mix in one distribution */
+        g_ptr_array_set_size(m->history, 0);
     }
 }
 
@@ -531,7 +535,9 @@ bool damon_monitor_tune(const char *id, const struct damon_attrs *attrs,
     }
     QEMU_LOCK_GUARD(&m->lock);
     m->cfg.attrs = *attrs;
-    if (m->cfg.clock == DAMON_CLOCK_REALTIME) {
+    if (m->cfg.clock == DAMON_CLOCK_VIRTUAL) {
+        g_ptr_array_set_size(m->history, 0);
+    } else {
         m->pending_attrs = *attrs;
         m->has_pending_attrs = true;
         qemu_cond_broadcast(&m->cond);
@@ -551,6 +557,7 @@ static DamonResults *results_of(DamonMonitor *m, bool with_history)
     res->clock = m->cfg.clock;
     QEMU_LOCK_GUARD(&m->lock);
     res->attrs = m->cfg.attrs;
+    res->snap_attrs = m->nr_aggregations ? m->snap_attrs : m->cfg.attrs;
     res->nr_aggregations = m->nr_aggregations;
     res->nr_samples = m->nr_samples;
     res->cpu_ns = m->cpu_ns;

@@ -55,6 +55,7 @@ typedef struct DamonResults {
     DamonSource source;
     DamonClock clock;
     struct damon_attrs attrs;
+    struct damon_attrs snap_attrs;      /* @regions and @history's */
     uint64_t nr_aggregations, nr_samples, cpu_ns;
     bool has_last_aggregation;
     uint64_t last_aggregation_age_us;
