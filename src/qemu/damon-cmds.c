@@ -256,7 +256,14 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
     out = g_new0(DamonWss, 1);
     out->id = g_strdup(r->id);
     out->min_nr_accesses = min;
-    out->wss_bytes = wss->len ? g_array_index(wss, uint64_t, wss->len - 1) : 0;
+    out->wss_bytes = 0;
+    for (i = 0; i < r->regions->len; i++) {
+        DamonSnapRegion *sr = &g_array_index(r->regions, DamonSnapRegion, i);
+
+        if (sr->nr_accesses >= min) {
+            out->wss_bytes += sr->end - sr->start;
+        }
+    }
     out->total_bytes = r->total_bytes;
     out->nr_aggregations = wss->len;
     g_array_sort(wss, u64_cmp);
