@@ -24,12 +24,11 @@ QEMU_BUILD_BUG_ON(ARRAY_SIZE(damon_source_classes) != DAMON_SOURCE__MAX);
 DamonSource damon_source_default(void)
 {
     /*
-     * The dirty ring is the cheapest way to learn about writes when KVM
-     * has it: nothing scans a whole bitmap per sample.
+     * The dirty ring would be the cheapest way to learn about writes
+     * when KVM has it, but its source is not built yet (it only says
+     * so), so the best available source is always the dirty bitmap,
+     * which also works with a dirty ring (reaping fills our client).
      */
-    if (kvm_enabled() && kvm_dirty_ring_enabled()) {
-        return DAMON_SOURCE_DIRTY_RING;
-    }
     return DAMON_SOURCE_DIRTY_BITMAP;
 }
 

@@ -120,8 +120,8 @@ static bool dirty_bitmap_written(ram_addr_t addr)
 
 /*
  * Clear the page's DAMON bit and re-arm its write tracking.  Reading
- * first keeps clean pages, the common case, free of the clear's costs
- * (a KVM_CLEAR_DIRTY_LOG ioctl, a walk of every vCPU's TLB).
+ * first spares pages that were not written the clear's costs (a
+ * KVM_CLEAR_DIRTY_LOG ioctl, a walk of every vCPU's TLB).
  *
  * Returns: whether the bit was set.
  * Context: BQL and RCU read lock held; @addr translated under both.
@@ -327,11 +327,10 @@ static void dirty_bitmap_check(DamonAccessSource *src, const uint64_t *gpa,
          */
         moved = ram_list.version != s->ram_version;
         for (i = 0; i < n; i++) {
-            DirtyBitmapSample *e = &s->samples[i];
+            DirtyBitmapSample *e = i < s->n ? &s->samples[i] : NULL;
 
             accessed[i] = false;
-            if (i >= s->n || e->gpa != gpa[i] ||
-                e->addr == RAM_ADDR_INVALID) {
+            if (!e || e->gpa != gpa[i] || e->addr == RAM_ADDR_INVALID) {
                 continue;
             }
             if (moved && dirty_bitmap_ram_addr(gpa[i]) != e->addr) {
