@@ -74,6 +74,8 @@ Re-runs redo only what changed.
   --qtests  also build the qtests qdamon needs: qmp-cmd-test (it calls
             every query-* command, query-damon included) and, once
             tests/qtest/damon-test.c exists, damon-test
+  --asan    build into _work/qemu-build-asan with AddressSanitizer and
+            UBSan (--enable-asan --enable-ubsan) instead
   --clean   delete _work/qemu-src and _work/qemu-build and exit; the
             downloaded source package in _work/ is kept
   --help    show this text
@@ -365,7 +367,7 @@ configure_qemu()
     if [ -f "$BUILD/build.ninja" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
         return 0
     fi
-    log "configuring _work/qemu-build"
+    log "configuring ${BUILD#"$ROOT"/}"
     rm -rf "$BUILD"
     mkdir -p "$BUILD"
     (cd "$BUILD" && "$SRC/configure" "${CONFIGURE_ARGS[@]}" >&2) ||
@@ -390,6 +392,15 @@ build_qemu()
 WANT_QTESTS=false
 for arg in "$@"; do
     case $arg in
+    --asan)
+        # a second build with AddressSanitizer and UBSan, for the qtests
+        BUILD=$WORK/qemu-build-asan
+        CONFIGURE_ARGS+=(--enable-asan --enable-ubsan)
+        ;;
+    esac
+done
+for arg in "$@"; do
+    case $arg in
     --help|-h)
         usage
         exit 0
@@ -397,9 +408,11 @@ for arg in "$@"; do
     --qtests)
         WANT_QTESTS=true
         ;;
+    --asan)
+        ;;
     --clean)
-        log "removing _work/qemu-src and _work/qemu-build"
-        rm -rf "$SRC" "$SRC.new" "$BUILD"
+        log "removing _work/qemu-src and the build directories"
+        rm -rf "$SRC" "$SRC.new" "$WORK/qemu-build" "$WORK/qemu-build-asan"
         exit 0
         ;;
     *)
