@@ -1,0 +1,1277 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * QTest for qdamon, DAMON-style access monitoring of guest physical
+ * memory (QMP schema: qmp/damon.json).
+ *
+ * The monitors under test run on the virtual clock, which only
+ * clock_step moves under qtest: every sample, aggregation and update
+ * happens at a known point, so counts are exact.  The guest's "accesses"
+ * are qtest memset writes; a monitor samples one random page per region,
+ * so a test writes every page of its hot ranges once per sample
+ * interval, changing the byte each time so that page-hash sees it too.
+ * The region split points are random (a fresh seed per monitor), so
+ * checks on where the monitor put region boundaries use margins, while
+ * checks on counters are exact.
+ *
+ * The machine is "-machine none -m 64M": its RAM comes from a memory
+ * backend, as the monitors want it, sits at GPA 0 and needs no firmware.
+ * Memory hotplug and the holes of a real memory map need a pc, and so
+ * SeaBIOS; the test plays the guest's part in ACPI unplug and maps the
+ * VGA's memory the way a guest would.
+ */
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "qapi/error.h"
+#include "qobject/qdict.h"
+#include "qobject/qjson.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+
+#define NONE_RAM            (64 * MiB)
+/* a CPU only so that qtest has an address space to write through */
+#define NONE_ARGS           "-machine none -cpu qemu64,apic-id=0 -m 64M"
+
+/* pc with room for one 128 MiB DIMM; SeaBIOS as Debian installs it */
+#define PC_FIRMWARE_DIR     "/usr/share/seabios"
+#define PC_RAM              (128 * MiB)
+#define PC_DIMM_SIZE        (128 * MiB)
+#define PC_ARGS             "-M pc -m 128M,slots=2,maxmem=1G -nodefaults " \
+                            "-vga std -global apic-common.vapic=off " \
+                            "-L " PC_FIRMWARE_DIR
+
+/* VGA sequencer registers: all planes, chain-4 maps VRAM at 0xa0000 */
+#define VGA_SEQ_INDEX       0x3c4
+#define VGA_SEQ_DATA        0x3c5
+#define VGA_SEQ_PLANE_WRITE 0x02
+#define VGA_SEQ_MEMORY_MODE 0x04
+#define VGA_ALL_PLANES      0x0f
+#define VGA_CHAIN4          0x08
+#define VGA_WINDOW          0xa0000
+#define VGA_WINDOW_END      0xc0000
+
+/* ACPI memory hotplug registers of piix4 (docs/specs/acpi_mem_hotplug) */
+#define MEMHP_BASE          0x0a00
+#define MEMHP_SLOT          (MEMHP_BASE + 0x0)
+#define MEMHP_CTRL          (MEMHP_BASE + 0x14)
+#define MEMHP_CTRL_EJECT    0x08
+
+/* The monitors' intervals: 20 samples per aggregation */
+#define SAMPLE_US           5000
+#define AGGR_US             100000
+#define SAMPLE_NS           ((int64_t)SAMPLE_US * 1000)
+#define AGGR_NS             ((int64_t)AGGR_US * 1000)
+#define UPDATE_NS           (1000 * 1000 * 1000LL)     /* the default */
+
+/* How long hot ranges are written before a monitor is checked */
+#define SETTLE_NS           (3 * 1000 * 1000 * 1000LL)
+
+/* How long a realtime monitor may take to do something, in real time */
+#define REALTIME_WAIT_US    (30 * G_USEC_PER_SEC)
+
+typedef struct GpaRange {
+    uint64_t start, end;
+} GpaRange;
+
+static uint64_t gpa_range_size(const GpaRange *r)
+{
+    return r->end - r->start;
+}
+
+static uint64_t overlap(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
+{
+    uint64_t s = MAX(s1, s2), e = MIN(e1, e2);
+
+    return s < e ? e - s : 0;
+}
+
+/* ---- QMP helpers, one per command ---- */
+
+static uint64_t get_u64(QDict *d, const char *key)
+{
+    QNum *n = qobject_to(QNum, qdict_get(d, key));
+    uint64_t v;
+
+    g_assert(n);
+    g_assert(qnum_get_try_uint(n, &v));
+    return v;
+}
+
+/* @json: a JSON object, single quotes allowed; NULL for none. */
+static QDict *damon_args(const char *json)
+{
+    return qobject_to(QDict, qobject_from_json(json ? json : "{}",
+                                               &error_abort));
+}
+
+static void damon_start(QTestState *qts, const char *args)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'damon-start', "
+                             "'arguments': %p}", damon_args(args));
+}
+
+static void damon_stop(QTestState *qts, const char *id)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'damon-stop', "
+                             "'arguments': {'id': %s}}", id);
+}
+
+static void damon_tune(QTestState *qts, const char *args)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'damon-tune', "
+                             "'arguments': %p}", damon_args(args));
+}
+
+/* query-damon; the caller unrefs the list. */
+static QList *damon_query(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-damon'}");
+    QList *list;
+
+    g_assert(!qdict_haskey(rsp, "error"));
+    list = qdict_get_qlist(rsp, "return");
+    g_assert(list);
+    qobject_ref(list);
+    qobject_unref(rsp);
+    return list;
+}
+
+/* The query-damon entry of monitor @id, which must exist. */
+static QDict *damon_query_one(QTestState *qts, const char *id)
+{
+    g_autoptr(QList) list = damon_query(qts);
+    const QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *info = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(info, "id"), id)) {
+            qobject_ref(info);
+            return info;
+        }
+    }
+    g_test_message("no monitor '%s' in query-damon", id);
+    g_assert_not_reached();
+}
+
+static QDict *damon_regions(QTestState *qts, const char *id)
+{
+    return qtest_qmp_assert_success_ref(qts, "{'execute': "
+                                        "'query-damon-regions', "
+                                        "'arguments': {'id': %s}}", id);
+}
+
+static QDict *damon_wss(QTestState *qts, const char *args)
+{
+    return qtest_qmp_assert_success_ref(qts, "{'execute': "
+                                        "'query-damon-wss', "
+                                        "'arguments': %p}",
+                                        damon_args(args));
+}
+
+/* Run @cmd with @args, expect an error, and return its desc. */
+static char *damon_error(QTestState *qts, const char *cmd, const char *args)
+{
+    g_autoptr(QDict) err = NULL;
+
+    err = qtest_qmp_assert_failure_ref(qts, "{'execute': %s, "
+                                       "'arguments': %p}",
+                                       cmd, damon_args(args));
+    g_assert_cmpstr(qdict_get_str(err, "class"), ==, "GenericError");
+    return g_strdup(qdict_get_str(err, "desc"));
+}
+
+/* Wait for monitor @id's DAMON_STOPPED and check its reason. */
+static void damon_wait_stopped(QTestState *qts, const char *id,
+                               const char *reason)
+{
+    for (;;) {
+        g_autoptr(QDict) ev = qtest_qmp_eventwait_ref(qts, "DAMON_STOPPED");
+        QDict *data = qdict_get_qdict(ev, "data");
+
+        if (!strcmp(qdict_get_str(data, "id"), id)) {
+            g_assert_cmpstr(qdict_get_str(data, "reason"), ==, reason);
+            return;
+        }
+    }
+}
+
+static void assert_vm_answers(QTestState *qts)
+{
+    g_autoptr(QDict) st = qtest_qmp_assert_success_ref(
+        qts, "{'execute': 'query-status'}");
+
+    g_assert(qdict_haskey(st, "status"));
+}
+
+/* ---- guest "accesses" ---- */
+
+/*
+ * Map the VGA's VRAM into the legacy window, as a guest does for
+ * chain-4 graphics modes: that is RAM, but the VGA's, which no monitor
+ * may sample.
+ */
+static void guest_map_vga_vram(QTestState *qts)
+{
+    g_autofree char *mtree = NULL;
+
+    qtest_outb(qts, VGA_SEQ_INDEX, VGA_SEQ_PLANE_WRITE);
+    qtest_outb(qts, VGA_SEQ_DATA, VGA_ALL_PLANES);
+    qtest_outb(qts, VGA_SEQ_INDEX, VGA_SEQ_MEMORY_MODE);
+    qtest_outb(qts, VGA_SEQ_DATA, VGA_CHAIN4);
+    /* the flat view names the alias's target */
+    mtree = qtest_hmp(qts, "info mtree -f");
+    g_assert(strstr(mtree, "ram): vga.vram"));
+}
+
+/* The byte hot pages get next; it changes on every pass. */
+static uint8_t hot_pattern;
+
+/*
+ * Write every page of @hot once per sample interval, for @ns of virtual
+ * time.  A monitor armed its checks at the start of the interval, and
+ * the clock_step that follows runs its check.
+ */
+static int64_t write_hot(QTestState *qts, const GpaRange *hot, int nr,
+                         int64_t ns)
+{
+    int64_t t, now = 0;
+    int i;
+
+    for (t = 0; t < ns; t += SAMPLE_NS) {
+        hot_pattern = hot_pattern % 255 + 1;
+        for (i = 0; i < nr; i++) {
+            qtest_memset(qts, hot[i].start, hot_pattern,
+                         gpa_range_size(&hot[i]));
+        }
+        now = qtest_clock_step(qts, SAMPLE_NS);
+    }
+    return now;
+}
+
+/* ---- checks on a snapshot ---- */
+
+static void dump_regions(QDict *snap)
+{
+    QList *regions = qdict_get_qlist(snap, "regions");
+    const QListEntry *e;
+
+    g_test_message("snapshot of '%s': aggregation %" PRIu64
+                   ", max-nr-accesses %" PRIu64 ", total %" PRIu64,
+                   qdict_get_str(snap, "id"),
+                   get_u64(snap, "nr-aggregations"),
+                   get_u64(snap, "max-nr-accesses"),
+                   get_u64(snap, "total-bytes"));
+    QLIST_FOREACH_ENTRY(regions, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_test_message("  [0x%09" PRIx64 ", 0x%09" PRIx64 ") %3" PRIu64
+                       " age %" PRIu64, get_u64(r, "start"),
+                       get_u64(r, "end"), get_u64(r, "nr-accesses"),
+                       get_u64(r, "age"));
+    }
+}
+
+/*
+ * The snapshot is well formed: regions sorted, page aligned, not
+ * overlapping, each inside one of @within, adding up to total-bytes.
+ */
+static void check_snapshot(QDict *snap, const GpaRange *within, int nr)
+{
+    QList *regions = qdict_get_qlist(snap, "regions");
+    uint64_t max = get_u64(snap, "max-nr-accesses");
+    uint64_t prev_end = 0, sum = 0;
+    const QListEntry *e;
+
+    g_assert(regions);
+    g_assert_cmpuint(max, >=, 1);
+    QLIST_FOREACH_ENTRY(regions, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = get_u64(r, "start"), end = get_u64(r, "end");
+        uint64_t nr_acc = get_u64(r, "nr-accesses");
+        bool inside = false;
+        int i;
+
+        g_assert_cmpuint(start % 4096, ==, 0);
+        g_assert_cmpuint(end % 4096, ==, 0);
+        g_assert_cmpuint(start, <, end);
+        g_assert_cmpuint(start, >=, prev_end);
+        g_assert_cmpuint(nr_acc, <=, max);
+        g_assert_cmpfloat_with_epsilon(qdict_get_double(r,
+                                                        "access-rate-percent"),
+                                       100.0 * nr_acc / max, 1e-6);
+        for (i = 0; i < nr; i++) {
+            inside |= start >= within[i].start && end <= within[i].end;
+        }
+        if (!inside) {
+            dump_regions(snap);
+            g_test_message("region [0x%" PRIx64 ", 0x%" PRIx64 ") is "
+                           "outside the monitored ranges", start, end);
+        }
+        g_assert(inside);
+        prev_end = end;
+        sum += end - start;
+    }
+    g_assert_cmpuint(sum, ==, get_u64(snap, "total-bytes"));
+}
+
+/*
+ * Thresholds on nr-accesses, in the snapshot's max-nr-accesses: hot is
+ * at least 80% of it; warm is above 10% of it, which is where DAMON
+ * itself starts to tell regions apart (it merges neighbours whose counts
+ * differ by no more).  A region with a few hot pages at the edge of a
+ * hot range catches one of them in some samples; below that threshold
+ * it is as cold as its neighbours for DAMON, and for this test.
+ */
+static uint64_t hot_min(uint64_t max)
+{
+    return (max * 8 + 9) / 10;
+}
+
+static uint64_t warm_min(uint64_t max)
+{
+    return max / 10 + 1;
+}
+
+/*
+ * Whether snapshot @snap found @hot and nothing else: at least 90% of
+ * the hot bytes are in hot regions, and the bytes outside @hot in warm
+ * regions add up to at most 10% of the hot size.  @why says how it went.
+ */
+static bool found_hot(QDict *snap, const GpaRange *hot, int nr,
+                      GString *why)
+{
+    QList *regions = qdict_get_qlist(snap, "regions");
+    uint64_t max = get_u64(snap, "max-nr-accesses");
+    uint64_t hot_size = 0, found = 0, stray = 0;
+    const QListEntry *e;
+    int i;
+
+    for (i = 0; i < nr; i++) {
+        hot_size += gpa_range_size(&hot[i]);
+    }
+    QLIST_FOREACH_ENTRY(regions, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = get_u64(r, "start"), end = get_u64(r, "end");
+        uint64_t nr_acc = get_u64(r, "nr-accesses");
+        uint64_t in = 0;
+
+        for (i = 0; i < nr; i++) {
+            in += overlap(start, end, hot[i].start, hot[i].end);
+        }
+        if (nr_acc >= hot_min(max)) {
+            found += in;
+        }
+        if (nr_acc >= warm_min(max)) {
+            stray += end - start - in;
+        }
+    }
+    g_string_printf(why, "'%s': %" PRIu64 " of %" PRIu64 " hot bytes "
+                    "found hot, %" PRIu64 " cold bytes seen warm",
+                    qdict_get_str(snap, "id"), found, hot_size, stray);
+    return get_u64(snap, "nr-aggregations") > 0 &&
+        found * 10 >= hot_size * 9 && stray * 10 <= hot_size;
+}
+
+/* Monitor @id found @hot and nothing else, in ranges @within. */
+static void assert_hot(QTestState *qts, const char *id,
+                       const GpaRange *hot, int nr,
+                       const GpaRange *within, int nr_within)
+{
+    g_autoptr(QDict) snap = damon_regions(qts, id);
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    check_snapshot(snap, within, nr_within);
+    if (!found_hot(snap, hot, nr, why)) {
+        dump_regions(snap);
+        g_test_message("%s", why->str);
+        g_assert_not_reached();
+    }
+}
+
+/* What one monitor must find, and where its regions may be. */
+typedef struct HotCheck {
+    const char *id;
+    const GpaRange *hot;
+    int nr_hot;
+    const GpaRange *within;
+    int nr_within;
+} HotCheck;
+
+/* Aggregations a check may look at before it fails */
+#define HOT_TRIES           5
+
+/*
+ * Write @writes for @ns of virtual time, then check that each monitor of
+ * @checks found its hot ranges and nothing else.
+ *
+ * A snapshot is a sample: a region at the edge of a hot range that holds
+ * a few hot pages catches one of them now and then, and in an unlucky
+ * aggregation it looks warm enough to fail the check.  So when any
+ * monitor fails, write on for one more aggregation and look again, at
+ * most HOT_TRIES times in all.  A monitor that really misses a range or
+ * sees writes where there are none fails every time.  Every snapshot
+ * looked at must be well formed.
+ *
+ * Returns: the virtual clock at the end, in nanoseconds.
+ */
+static int64_t run_hot(QTestState *qts, const GpaRange *writes,
+                       int nr_writes, int64_t ns,
+                       const HotCheck *checks, int nr_checks)
+{
+    g_autoptr(GString) why = g_string_new(NULL);
+    int64_t now = write_hot(qts, writes, nr_writes, ns);
+    int try, i;
+
+    for (try = 1; ; try++) {
+        bool all = true;
+
+        for (i = 0; i < nr_checks; i++) {
+            const HotCheck *c = &checks[i];
+            g_autoptr(QDict) snap = damon_regions(qts, c->id);
+
+            check_snapshot(snap, c->within, c->nr_within);
+            if (!found_hot(snap, c->hot, c->nr_hot, why)) {
+                g_test_message("try %d: %s", try, why->str);
+                if (try == HOT_TRIES) {
+                    dump_regions(snap);
+                }
+                all = false;
+            }
+        }
+        if (all) {
+            return now;
+        }
+        g_assert_cmpint(try, <, HOT_TRIES);
+        now = write_hot(qts, writes, nr_writes, AGGR_NS);
+    }
+}
+
+/* Bytes of the snapshot's regions with nr-accesses >= @min. */
+static uint64_t bytes_accessed(QDict *snap, uint64_t min)
+{
+    const QListEntry *e;
+    uint64_t sum = 0;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(snap, "regions"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (get_u64(r, "nr-accesses") >= min) {
+            sum += get_u64(r, "end") - get_u64(r, "start");
+        }
+    }
+    return sum;
+}
+
+/* query-damon-wss of @id with threshold @min (0: the default). */
+static uint64_t wss_bytes(QTestState *qts, const char *id, uint64_t min)
+{
+    g_autofree char *args = min ?
+        g_strdup_printf("{'id': '%s', 'min-nr-accesses': %" PRIu64 "}",
+                        id, min) :
+        g_strdup_printf("{'id': '%s'}", id);
+    g_autoptr(QDict) wss = damon_wss(qts, args);
+
+    g_assert_cmpuint(get_u64(wss, "min-nr-accesses"), ==, min ? min : 1);
+    return get_u64(wss, "wss-bytes");
+}
+
+/*
+ * The working-set size of @id is what its last snapshot says, at the
+ * default threshold (any access) and at the warm and hot ones; at those
+ * two it is @hot_size within 10%, which follows from a snapshot that
+ * passed run_hot().
+ */
+static void assert_wss(QTestState *qts, const char *id, uint64_t hot_size)
+{
+    g_autoptr(QDict) snap = damon_regions(qts, id);
+    uint64_t max = get_u64(snap, "max-nr-accesses");
+    uint64_t mins[] = { warm_min(max), hot_min(max) };
+    size_t i;
+
+    g_assert_cmpuint(wss_bytes(qts, id, 0), ==, bytes_accessed(snap, 1));
+    for (i = 0; i < ARRAY_SIZE(mins); i++) {
+        uint64_t w = wss_bytes(qts, id, mins[i]);
+
+        g_assert_cmpuint(w, ==, bytes_accessed(snap, mins[i]));
+        g_assert_cmpuint(w * 10, >=, hot_size * 9);
+        g_assert_cmpuint(w * 10, <=, hot_size * 11);
+    }
+}
+
+/* ---- 1. a hot range is found ---- */
+
+static void test_hot_range(const void *opaque)
+{
+    const char *source = opaque;
+    const GpaRange hot = { 16 * MiB, 20 * MiB };
+    const GpaRange ram = { 0, NONE_RAM };
+    g_autofree char *args = g_strdup_printf(
+        "{'id': 'hot', 'source': '%s', 'clock': 'virtual', "
+        "'sample-us': %d, 'aggr-us': %d}", source, SAMPLE_US, AGGR_US);
+    static const uint64_t pcts[] = { 0, 50, 90, 100 };
+    g_autoptr(QDict) info = NULL;
+    g_autoptr(QDict) wss = NULL;
+    QTestState *qts = qtest_init(NONE_ARGS);
+    const QListEntry *e;
+    QDict *attrs;
+    uint64_t prev = 0;
+    int64_t t0, ran;
+    size_t i = 0;
+
+    /* no timer is pending yet: this is just a way to read the clock */
+    t0 = qtest_clock_step(qts, SAMPLE_NS);
+    damon_start(qts, args);
+    ran = run_hot(qts, &hot, 1, SETTLE_NS,
+                  &(HotCheck) { "hot", &hot, 1, &ram, 1 }, 1) - t0;
+    assert_wss(qts, "hot", gpa_range_size(&hot));
+
+    /* the counters follow the virtual clock exactly */
+    info = damon_query_one(qts, "hot");
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "running");
+    g_assert(!qdict_haskey(info, "stop-reason"));
+    g_assert_cmpstr(qdict_get_str(info, "source"), ==, source);
+    g_assert_cmpstr(qdict_get_str(info, "clock"), ==, "virtual");
+    g_assert_cmpuint(get_u64(info, "nr-samples"), ==, ran / SAMPLE_NS);
+    g_assert_cmpuint(get_u64(info, "nr-aggregations"), ==, ran / AGGR_NS);
+    g_assert_cmpuint(get_u64(info, "monitored-bytes"), ==, NONE_RAM);
+    g_assert_cmpuint(get_u64(info, "last-aggregation-age-us"), ==, 0);
+    g_assert_cmpuint(get_u64(info, "cpu-ns"), >, 0);
+    attrs = qdict_get_qdict(info, "attrs");
+    g_assert_cmpuint(get_u64(attrs, "sample-us"), ==, SAMPLE_US);
+    g_assert_cmpuint(get_u64(attrs, "aggr-us"), ==, AGGR_US);
+    g_assert_cmpuint(get_u64(attrs, "update-us"), ==, 1000000);
+    g_assert_cmpuint(get_u64(attrs, "min-nr-regions"), ==, 10);
+    g_assert_cmpuint(get_u64(attrs, "max-nr-regions"), ==, 1000);
+
+    /* the distribution covers every aggregation, percentiles as asked */
+    wss = damon_wss(qts, "{'id': 'hot', 'percentiles': [0, 50, 90, 100]}");
+    g_assert_cmpuint(get_u64(wss, "total-bytes"), ==, NONE_RAM);
+    g_assert_cmpuint(get_u64(wss, "nr-aggregations"), ==, ran / AGGR_NS);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(wss, "percentiles")), ==,
+                     ARRAY_SIZE(pcts));
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(wss, "percentiles"), e) {
+        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t w = get_u64(p, "wss-bytes");
+
+        g_assert_cmpuint(get_u64(p, "percentile"), ==, pcts[i++]);
+        g_assert_cmpuint(w, >=, prev);
+        g_assert_cmpuint(w, <=, NONE_RAM);
+        prev = w;
+    }
+    /* every aggregation saw the hot range written */
+    g_assert_cmpuint(prev, >=, gpa_range_size(&hot));
+
+    damon_stop(qts, "hot");
+    damon_wait_stopped(qts, "hot", "requested");
+    qtest_quit(qts);
+}
+
+/*
+ * The same with a realtime monitor: the writes are not in step with the
+ * samples, so wait until an aggregation shows the hot range.
+ */
+static void test_hot_range_realtime(const void *opaque)
+{
+    const char *source = opaque;
+    const GpaRange hot = { 16 * MiB, 20 * MiB };
+    const GpaRange ram = { 0, NONE_RAM };
+    g_autofree char *args = g_strdup_printf(
+        "{'id': 'rt', 'source': '%s', 'sample-us': %d, 'aggr-us': %d}",
+        source, SAMPLE_US, AGGR_US);
+    g_autoptr(GString) why = g_string_new(NULL);
+    int64_t deadline = g_get_monotonic_time() + REALTIME_WAIT_US;
+    QTestState *qts = qtest_init(NONE_ARGS);
+    uint64_t seen = 0;
+
+    damon_start(qts, args);
+    for (;;) {
+        g_autoptr(QDict) snap = NULL;
+        uint64_t n;
+        int i;
+
+        for (i = 0; i < 20; i++) {
+            hot_pattern = hot_pattern % 255 + 1;
+            qtest_memset(qts, hot.start, hot_pattern, gpa_range_size(&hot));
+        }
+        snap = damon_regions(qts, "rt");
+        n = get_u64(snap, "nr-aggregations");
+        if (n != seen) {
+            seen = n;
+            check_snapshot(snap, &ram, 1);
+            if (n >= 10 && found_hot(snap, &hot, 1, why)) {
+                break;
+            }
+        }
+        if (g_get_monotonic_time() > deadline) {
+            dump_regions(snap);
+            g_test_message("%s", why->str);
+            g_assert_not_reached();
+        }
+    }
+    damon_stop(qts, "rt");
+    damon_wait_stopped(qts, "rt", "requested");
+    qtest_quit(qts);
+}
+
+/* ---- 2. a hot range that moves is followed ---- */
+
+static void test_moving_hot(const void *opaque)
+{
+    const char *source = opaque;
+    const GpaRange first = { 8 * MiB, 12 * MiB };
+    const GpaRange second = { 40 * MiB, 44 * MiB };
+    const GpaRange ram = { 0, NONE_RAM };
+    g_autofree char *args = g_strdup_printf(
+        "{'id': 'mover', 'source': '%s', 'clock': 'virtual', "
+        "'sample-us': %d, 'aggr-us': %d}", source, SAMPLE_US, AGGR_US);
+    QTestState *qts = qtest_init(NONE_ARGS);
+
+    damon_start(qts, args);
+    run_hot(qts, &first, 1, 2 * 1000 * 1000 * 1000LL,
+            &(HotCheck) { "mover", &first, 1, &ram, 1 }, 1);
+
+    /* the old range must go cold, which run_hot() checks as well */
+    run_hot(qts, &second, 1, SETTLE_NS,
+            &(HotCheck) { "mover", &second, 1, &ram, 1 }, 1);
+    assert_wss(qts, "mover", gpa_range_size(&second));
+    qtest_quit(qts);
+}
+
+/* ---- 3. two monitors at once ---- */
+
+typedef struct TwoMonitors {
+    const char *whole_source;   /* monitor "whole": all of RAM */
+    const char *part_source;    /* monitor "part": two explicit ranges */
+} TwoMonitors;
+
+static void test_two_monitors(const void *opaque)
+{
+    const TwoMonitors *t = opaque;
+    const GpaRange ram = { 0, NONE_RAM };
+    /* "part" sees the first hot range only */
+    const GpaRange part[] = { { 8 * MiB, 32 * MiB }, { 36 * MiB, 40 * MiB } };
+    const GpaRange hot[] = { { 16 * MiB, 20 * MiB }, { 48 * MiB, 50 * MiB } };
+    g_autofree char *whole_args = g_strdup_printf(
+        "{'id': 'whole', 'source': '%s', 'clock': 'virtual', "
+        "'sample-us': %d, 'aggr-us': %d}",
+        t->whole_source, SAMPLE_US, AGGR_US);
+    g_autofree char *part_args = g_strdup_printf(
+        "{'id': 'part', 'source': '%s', 'clock': 'virtual', "
+        "'sample-us': %d, 'aggr-us': %d, 'regions': ["
+        "{'start': %" PRIu64 ", 'end': %" PRIu64 "}, "
+        "{'start': %" PRIu64 ", 'end': %" PRIu64 "}]}",
+        t->part_source, SAMPLE_US, AGGR_US,
+        part[0].start, part[0].end, part[1].start, part[1].end);
+    const HotCheck checks[] = {
+        { "whole", hot, ARRAY_SIZE(hot), &ram, 1 },
+        { "part", hot, 1, part, ARRAY_SIZE(part) },
+    };
+    g_autoptr(QDict) snap = NULL;
+    g_autoptr(QList) all = NULL;
+    QTestState *qts = qtest_init(NONE_ARGS);
+
+    damon_start(qts, whole_args);
+    damon_start(qts, part_args);
+    run_hot(qts, hot, ARRAY_SIZE(hot), SETTLE_NS, checks, ARRAY_SIZE(checks));
+    assert_wss(qts, "whole", gpa_range_size(&hot[0]) +
+               gpa_range_size(&hot[1]));
+    assert_wss(qts, "part", gpa_range_size(&hot[0]));
+    snap = damon_regions(qts, "part");
+    g_assert_cmpuint(get_u64(snap, "total-bytes"), ==,
+                     gpa_range_size(&part[0]) + gpa_range_size(&part[1]));
+
+    /* listed in start order; stopping one leaves the other running */
+    all = damon_query(qts);
+    g_assert_cmpuint(qlist_size(all), ==, 2);
+    g_assert_cmpstr(qdict_get_str(qobject_to(QDict, qlist_entry_obj(
+                        qlist_first(all))), "id"), ==, "whole");
+    damon_stop(qts, "whole");
+    damon_wait_stopped(qts, "whole", "requested");
+    run_hot(qts, hot, ARRAY_SIZE(hot), 10 * AGGR_NS, &checks[1], 1);
+    qtest_quit(qts);
+}
+
+/* ---- 4. start, tune and stop, again and again ---- */
+
+static uint64_t info_aggregations(QTestState *qts, const char *id)
+{
+    g_autoptr(QDict) info = damon_query_one(qts, id);
+
+    return get_u64(info, "nr-aggregations");
+}
+
+static uint64_t info_attr(QTestState *qts, const char *id, const char *attr)
+{
+    g_autoptr(QDict) info = damon_query_one(qts, id);
+
+    return get_u64(qdict_get_qdict(info, "attrs"), attr);
+}
+
+/* Let monitor @id run until it did @n more aggregations. */
+static void run_aggregations(QTestState *qts, const char *id, bool virtual,
+                             uint64_t n)
+{
+    uint64_t want = info_aggregations(qts, id) + n;
+    int64_t deadline = g_get_monotonic_time() + REALTIME_WAIT_US;
+
+    if (virtual) {
+        qtest_clock_step(qts, n * info_attr(qts, id, "aggr-us") * 1000);
+        g_assert_cmpuint(info_aggregations(qts, id), ==, want);
+        return;
+    }
+    while (info_aggregations(qts, id) < want) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(2000);
+    }
+}
+
+static void test_start_stop_tune(const void *opaque)
+{
+    const char *clock = opaque;
+    bool virtual = !strcmp(clock, "virtual");
+    static const char *const sources[] = { "dirty-bitmap", "page-hash" };
+    QTestState *qts = qtest_init(NONE_ARGS);
+    g_autoptr(QList) none = damon_query(qts);
+    int cycle;
+
+    g_assert(qlist_empty(none));
+    for (cycle = 0; cycle < 6; cycle++) {
+        const char *source = sources[cycle % ARRAY_SIZE(sources)];
+        g_autofree char *args = g_strdup_printf(
+            "{'id': 'cyc', 'source': '%s', 'clock': '%s', "
+            "'sample-us': 1000, 'aggr-us': 10000}", source, clock);
+        g_autoptr(QDict) info = NULL;
+        g_autoptr(QDict) snap = NULL;
+        g_autoptr(QList) all = NULL;
+        uint64_t stopped_at;
+
+        /* a start of a stopped monitor's id replaces it */
+        damon_start(qts, args);
+        all = damon_query(qts);
+        g_assert_cmpuint(qlist_size(all), ==, 1);
+        info = damon_query_one(qts, "cyc");
+        g_assert_cmpstr(qdict_get_str(info, "state"), ==, "running");
+        g_assert_cmpstr(qdict_get_str(info, "source"), ==, source);
+        g_assert_cmpstr(qdict_get_str(info, "clock"), ==, clock);
+        if (virtual) {
+            /* a realtime monitor may have aggregated already */
+            g_assert_cmpuint(get_u64(info, "nr-aggregations"), ==, 0);
+            g_assert(!qdict_haskey(info, "last-aggregation-age-us"));
+        }
+        run_aggregations(qts, "cyc", virtual, 3);
+
+        /* tune: attrs change at once, aggregation goes on with them */
+        damon_tune(qts, "{'id': 'cyc', 'aggr-us': 20000, "
+                   "'max-nr-regions': 500}");
+        g_assert_cmpuint(info_attr(qts, "cyc", "aggr-us"), ==, 20000);
+        g_assert_cmpuint(info_attr(qts, "cyc", "max-nr-regions"), ==, 500);
+        g_assert_cmpuint(info_attr(qts, "cyc", "sample-us"), ==, 1000);
+        run_aggregations(qts, "cyc", virtual, 3);
+        snap = damon_regions(qts, "cyc");
+        g_assert_cmpuint(get_u64(snap, "max-nr-accesses"), ==, 20);
+
+        damon_stop(qts, "cyc");
+        damon_wait_stopped(qts, "cyc", "requested");
+        qobject_unref(info);
+        info = damon_query_one(qts, "cyc");
+        g_assert_cmpstr(qdict_get_str(info, "state"), ==, "stopped");
+        g_assert_cmpstr(qdict_get_str(info, "stop-reason"), ==,
+                        "requested");
+        stopped_at = get_u64(info, "nr-aggregations");
+        g_assert_cmpuint(stopped_at, >=, 6);
+
+        /* a stopped monitor keeps its results and does no more work */
+        qobject_unref(snap);
+        snap = damon_regions(qts, "cyc");
+        g_assert_cmpuint(get_u64(snap, "nr-aggregations"), ==, stopped_at);
+        check_snapshot(snap, &(GpaRange) { 0, NONE_RAM }, 1);
+        qtest_clock_step(qts, 10 * AGGR_NS);
+        if (!virtual) {
+            g_usleep(50 * 1000);
+        }
+        g_assert_cmpuint(info_aggregations(qts, "cyc"), ==, stopped_at);
+    }
+    qtest_quit(qts);
+}
+
+/* ---- 5. bad arguments ---- */
+
+typedef struct BadArg {
+    const char *cmd;
+    const char *args;       /* JSON object */
+    const char *desc;       /* what the error's desc must contain */
+} BadArg;
+
+/* Run against monitor "ok" (running, 5 ms / 100 ms) and "gone" (stopped) */
+static const BadArg bad_args[] = {
+    /* ids */
+    { "damon-start", "{'id': ''}", "'id'" },
+    { "damon-start", "{'id': 'a123456789b123456789c123456789d12'}", "'id'" },
+    { "damon-start", "{'id': 'a b'}", "'id'" },
+    { "damon-start", "{'id': 'a/b'}", "'id'" },
+    { "damon-start", "{'id': 'ok'}", "already running" },
+    /* intervals */
+    { "damon-start", "{'id': 'x', 'sample-us': 0}", "'sample-us'" },
+    { "damon-start", "{'id': 'x', 'sample-us': 99}", "'sample-us'" },
+    { "damon-start", "{'id': 'x', 'sample-us': 10000001}", "'sample-us'" },
+    { "damon-start", "{'id': 'x', 'sample-us': 5000, 'aggr-us': 4999}",
+      "'aggr-us'" },
+    { "damon-start", "{'id': 'x', 'sample-us': 100, 'aggr-us': 100001}",
+      "'aggr-us'" },
+    { "damon-start", "{'id': 'x', 'sample-us': 5000, 'update-us': 4999}",
+      "'update-us'" },
+    { "damon-start", "{'id': 'x', 'update-us': 3600000001}", "'update-us'" },
+    { "damon-start", "{'id': 'x', 'min-nr-regions': 2}", "'min-nr-regions'" },
+    { "damon-start", "{'id': 'x', 'min-nr-regions': 100001}",
+      "'min-nr-regions'" },
+    { "damon-start", "{'id': 'x', 'min-nr-regions': 10, "
+      "'max-nr-regions': 9}", "'max-nr-regions'" },
+    { "damon-start", "{'id': 'x', 'max-nr-regions': 100001}",
+      "'max-nr-regions'" },
+    /* ranges */
+    { "damon-start", "{'id': 'x', 'regions': []}", "'regions'" },
+    { "damon-start", "{'id': 'x', 'regions': "
+      "[{'start': 4097, 'end': 8192}]}", "regions[0]" },
+    { "damon-start", "{'id': 'x', 'regions': "
+      "[{'start': 4096, 'end': 8193}]}", "regions[0]" },
+    { "damon-start", "{'id': 'x', 'regions': "
+      "[{'start': 8192, 'end': 8192}]}", "regions[0]" },
+    { "damon-start", "{'id': 'x', 'regions': "
+      "[{'start': 8192, 'end': 4096}]}", "regions[0]" },
+    { "damon-start", "{'id': 'x', 'regions': [{'start': 0, 'end': 8192}, "
+      "{'start': 4096, 'end': 12288}]}", "regions[1]" },
+    { "damon-start", "{'id': 'x', 'regions': [{'start': 8192, "
+      "'end': 12288}, {'start': 0, 'end': 4096}]}", "regions[1]" },
+    /* the first page past the 64 MiB of RAM; across its end; far out */
+    { "damon-start", "{'id': 'x', 'regions': [{'start': 0, 'end': 4096}, "
+      "{'start': 67108864, 'end': 67112960}]}", "regions[1]" },
+    { "damon-start", "{'id': 'x', 'regions': "
+      "[{'start': 67104768, 'end': 67112960}]}", "regions[0]" },
+    { "damon-start", "{'id': 'x', 'regions': [{'start': 4294967296, "
+      "'end': 4294971392}]}", "regions[0]" },
+    /* sources and clocks; qtest has no KVM, hence no dirty ring */
+    { "damon-start", "{'id': 'x', 'source': 'nonsense'}", "'source'" },
+    { "damon-start", "{'id': 'x', 'source': 'dirty-ring'}",
+      "dirty-ring-size" },
+    { "damon-start", "{'id': 'x', 'clock': 'sundial'}", "'clock'" },
+    /* unknown or stopped monitors */
+    { "damon-stop", "{'id': 'nosuch'}", "'nosuch'" },
+    { "damon-stop", "{}", "'damon0'" },
+    { "damon-stop", "{'id': 'gone'}", "not running" },
+    { "damon-tune", "{'id': 'nosuch', 'aggr-us': 200000}", "'nosuch'" },
+    { "damon-tune", "{'id': 'gone', 'aggr-us': 200000}", "not running" },
+    { "query-damon-regions", "{'id': 'nosuch'}", "'nosuch'" },
+    { "query-damon-wss", "{'id': 'nosuch'}", "'nosuch'" },
+    /* wss queries */
+    { "query-damon-wss", "{'id': 'ok', 'min-nr-accesses': 0}",
+      "'min-nr-accesses'" },
+    { "query-damon-wss", "{'id': 'ok', 'min-nr-accesses': 21}",
+      "'min-nr-accesses'" },
+    { "query-damon-wss", "{'id': 'ok', 'percentiles': [50, 101]}",
+      "'percentiles[1]'" },
+    /* tunes that must leave "ok" as it was */
+    { "damon-tune", "{'id': 'ok', 'sample-us': 99}", "'sample-us'" },
+    { "damon-tune", "{'id': 'ok', 'aggr-us': 4999}", "'aggr-us'" },
+    { "damon-tune", "{'id': 'ok', 'sample-us': 200000}", "'aggr-us'" },
+    { "damon-tune", "{'id': 'ok', 'update-us': 100}", "'update-us'" },
+    { "damon-tune", "{'id': 'ok', 'min-nr-regions': 2}",
+      "'min-nr-regions'" },
+    { "damon-tune", "{'id': 'ok', 'max-nr-regions': 9}",
+      "'max-nr-regions'" },
+    { "damon-tune", "{'id': 'ok', 'min-nr-regions': 2000}",
+      "'max-nr-regions'" },
+};
+
+static void test_bad_args(void)
+{
+    QTestState *qts = qtest_init(NONE_ARGS);
+    g_autoptr(QList) all = NULL;
+    g_autofree char *many = NULL;
+    g_autofree char *desc = NULL;
+    GString *pct = g_string_new("{'id': 'ok', 'percentiles': [0");
+    size_t i;
+
+    damon_start(qts, "{'id': 'ok', 'clock': 'virtual', 'sample-us': 5000, "
+                "'aggr-us': 100000}");
+    damon_start(qts, "{'id': 'gone', 'clock': 'virtual'}");
+    damon_stop(qts, "gone");
+    qtest_clock_step(qts, 3 * AGGR_NS);
+
+    for (i = 0; i < ARRAY_SIZE(bad_args); i++) {
+        g_autofree char *d = damon_error(qts, bad_args[i].cmd,
+                                         bad_args[i].args);
+
+        if (!strstr(d, bad_args[i].desc)) {
+            g_test_message("%s %s: got \"%s\", want \"%s\" in it",
+                           bad_args[i].cmd, bad_args[i].args, d,
+                           bad_args[i].desc);
+        }
+        g_assert(strstr(d, bad_args[i].desc));
+        assert_vm_answers(qts);
+    }
+
+    /* 102 percentiles: one too many */
+    for (i = 1; i < 102; i++) {
+        g_string_append_printf(pct, ", %zu", i % 101);
+    }
+    g_string_append(pct, "]}");
+    many = g_string_free(pct, false);
+    desc = damon_error(qts, "query-damon-wss", many);
+    g_assert(strstr(desc, "'percentiles'"));
+
+    /* nothing half-made was left behind; "ok" kept its attributes */
+    all = damon_query(qts);
+    g_assert_cmpuint(qlist_size(all), ==, 2);
+    g_assert_cmpuint(info_attr(qts, "ok", "sample-us"), ==, 5000);
+    g_assert_cmpuint(info_attr(qts, "ok", "aggr-us"), ==, 100000);
+    g_assert_cmpuint(info_attr(qts, "ok", "update-us"), ==, 1000000);
+    g_assert_cmpuint(info_attr(qts, "ok", "min-nr-regions"), ==, 10);
+    g_assert_cmpuint(info_attr(qts, "ok", "max-nr-regions"), ==, 1000);
+    run_aggregations(qts, "ok", true, 5);
+    qtest_quit(qts);
+}
+
+static bool have_pc_firmware(void)
+{
+    if (!g_file_test(PC_FIRMWARE_DIR "/bios-256k.bin", G_FILE_TEST_EXISTS)) {
+        g_test_skip("needs SeaBIOS in " PC_FIRMWARE_DIR);
+        return false;
+    }
+    return true;
+}
+
+/* Ranges of a pc that are not guest RAM, with the VGA's VRAM mapped */
+static const GpaRange pc_not_ram[] = {
+    { 0x9f000, 0xa1000 },               /* RAM, then VGA memory */
+    { VGA_WINDOW, VGA_WINDOW + 0x1000 },
+    { 0xc0000, 0xc1000 },               /* option ROM area */
+    { 0xe0000, 0xe1000 },               /* BIOS */
+    { PC_RAM - 0x1000, PC_RAM + 0x1000 },
+    { PC_RAM, PC_RAM + 0x1000 },        /* PCI hole */
+    { 0xfffc0000, 0xfffc1000 },         /* BIOS, high */
+    { 4 * GiB, 4 * GiB + 0x1000 },      /* device memory, no DIMM */
+};
+
+static void test_bad_ranges_pc(void)
+{
+    g_autoptr(QList) all = NULL;
+    QTestState *qts;
+    size_t i;
+
+    if (!have_pc_firmware()) {
+        return;
+    }
+    qts = qtest_init(PC_ARGS);
+    guest_map_vga_vram(qts);
+    for (i = 0; i < ARRAY_SIZE(pc_not_ram); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "{'id': 'x', 'regions': [{'start': %" PRIu64 ", 'end': %"
+            PRIu64 "}]}", pc_not_ram[i].start, pc_not_ram[i].end);
+        g_autofree char *desc = damon_error(qts, "damon-start", args);
+
+        g_assert(strstr(desc, "regions[0]"));
+        assert_vm_answers(qts);
+    }
+    all = damon_query(qts);
+    g_assert(qlist_empty(all));
+    qtest_quit(qts);
+}
+
+/* ---- 6. monitors end cleanly with QEMU ---- */
+
+static void start_quit_monitors(QTestState *qts)
+{
+    damon_start(qts, "{'id': 'rt-bitmap', 'source': 'dirty-bitmap', "
+                "'sample-us': 100, 'aggr-us': 1000}");
+    damon_start(qts, "{'id': 'rt-hash', 'source': 'page-hash', "
+                "'sample-us': 100, 'aggr-us': 1000}");
+    damon_start(qts, "{'id': 'virt', 'clock': 'virtual'}");
+    run_aggregations(qts, "rt-bitmap", false, 2);
+    run_aggregations(qts, "rt-hash", false, 2);
+    write_hot(qts, &(GpaRange) { 0, 4 * MiB }, 1, 2 * AGGR_NS);
+}
+
+/* qtest_quit() sends SIGTERM; it fails if QEMU hangs or crashes */
+static void test_quit_signal(void)
+{
+    QTestState *qts = qtest_init(NONE_ARGS);
+
+    start_quit_monitors(qts);
+    qtest_quit(qts);
+}
+
+static void test_quit_qmp(void)
+{
+    QTestState *qts = qtest_init(NONE_ARGS);
+    int64_t deadline;
+
+    start_quit_monitors(qts);
+    damon_stop(qts, "rt-hash");
+    qtest_qmp_assert_success(qts, "{'execute': 'quit'}");
+    deadline = g_get_monotonic_time() + REALTIME_WAIT_US;
+    while (qtest_probe_child(qts)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+    }
+    qtest_quit(qts);
+}
+
+/* ---- 7. memory hotplug ---- */
+
+typedef struct Dimm {
+    GpaRange range;
+    uint64_t slot;
+} Dimm;
+
+static Dimm query_dimm(QTestState *qts, const char *id)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-memory-devices'}");
+    QList *list = qdict_get_qlist(rsp, "return");
+    const QListEntry *e;
+    Dimm d = { { 0, 0 }, 0 };
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+        QDict *data = qdict_get_qdict(dev, "data");
+
+        if (!strcmp(qdict_get_str(dev, "type"), "dimm") &&
+            !strcmp(qdict_get_str(data, "id"), id)) {
+            d.range.start = get_u64(data, "addr");
+            d.range.end = d.range.start + get_u64(data, "size");
+            d.slot = get_u64(data, "slot");
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_cmpuint(d.range.end, >, d.range.start);
+    return d;
+}
+
+/* Bytes of @id's regions that overlap @r. */
+static uint64_t regions_overlap(QTestState *qts, const char *id,
+                                const GpaRange *r)
+{
+    g_autoptr(QDict) snap = damon_regions(qts, id);
+    const QListEntry *e;
+    uint64_t sum = 0;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(snap, "regions"), e) {
+        QDict *reg = qobject_to(QDict, qlist_entry_obj(e));
+
+        sum += overlap(get_u64(reg, "start"), get_u64(reg, "end"),
+                       r->start, r->end);
+    }
+    return sum;
+}
+
+static uint64_t regions_total(QTestState *qts, const char *id)
+{
+    g_autoptr(QDict) snap = damon_regions(qts, id);
+
+    return get_u64(snap, "total-bytes");
+}
+
+/*
+ * The guest's side of an ACPI memory unplug, as its _EJ0 method does it:
+ * select the DIMM's slot and request the eject.
+ */
+static void guest_eject_dimm(QTestState *qts, const Dimm *d)
+{
+    qtest_outl(qts, MEMHP_SLOT, d->slot);
+    qtest_outb(qts, MEMHP_CTRL, MEMHP_CTRL_EJECT);
+}
+
+static void plug_dimm(QTestState *qts, const char *mem, const char *dev)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'object-add', 'arguments': "
+                             "{'qom-type': 'memory-backend-ram', "
+                             "'id': %s, 'size': %" PRIu64 "}}",
+                             mem, (uint64_t)PC_DIMM_SIZE);
+    qtest_qmp_device_add(qts, "pc-dimm", dev, "{'memdev': %s}", mem);
+}
+
+/*
+ * device_del only asks the guest; the guest ejects through the ACPI
+ * registers, then the backend can go too.
+ */
+static void unplug_dimm(QTestState *qts, const char *mem, const char *dev,
+                        const Dimm *d)
+{
+    qtest_qmp_device_del_send(qts, dev);
+    guest_eject_dimm(qts, d);
+    qtest_qmp_eventwait(qts, "DEVICE_DELETED");
+    qtest_qmp_assert_success(qts, "{'execute': 'object-del', "
+                             "'arguments': {'id': %s}}", mem);
+}
+
+static void assert_not_ram_unmonitored(QTestState *qts, const char *id)
+{
+    /* the VGA window (VGA memory) and the PCI hole are not guest RAM */
+    const GpaRange not_ram[] = {
+        { VGA_WINDOW, VGA_WINDOW_END }, { PC_RAM, 4 * GiB }
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(not_ram); i++) {
+        g_assert_cmpuint(regions_overlap(qts, id, &not_ram[i]), ==, 0);
+    }
+}
+
+/*
+ * Monitor "all" follows guest RAM (the default), "dimm" watches the
+ * DIMM's range only: it loses it on unplug and gets it back when a DIMM
+ * is plugged there again.
+ */
+static void test_hotplug(const void *opaque)
+{
+    const char *source = opaque;
+    g_autofree char *args = g_strdup_printf(
+        "{'id': 'all', 'source': '%s', 'clock': 'virtual', "
+        "'sample-us': %d, 'aggr-us': %d}", source, SAMPLE_US, AGGR_US);
+    g_autofree char *dimm_args = NULL;
+    g_autoptr(QDict) snap = NULL;
+    g_autoptr(QDict) info = NULL;
+    const GpaRange everywhere = { 0, UINT64_MAX };
+    QTestState *qts;
+    uint64_t boot_total;
+    GpaRange hot;
+    Dimm d, d2;
+    HotCheck checks[] = {
+        { "all", &hot, 1, &everywhere, 1 },
+        { "dimm", &hot, 1, &d.range, 1 },
+    };
+
+    if (!have_pc_firmware()) {
+        return;
+    }
+    qts = qtest_init(PC_ARGS);
+    guest_map_vga_vram(qts);
+    qtest_clock_step(qts, SAMPLE_NS);
+    damon_start(qts, args);
+    qtest_clock_step(qts, 2 * AGGR_NS);
+    boot_total = regions_total(qts, "all");
+    g_assert_cmpuint(boot_total, >, PC_RAM - MiB);
+    g_assert_cmpuint(boot_total, <=, PC_RAM);
+    assert_not_ram_unmonitored(qts, "all");
+
+    /*
+     * plug: the regions grow to cover the DIMM at the next update.  That
+     * is due with the tenth aggregation, in the same step but after it:
+     * the snapshot there is still of the old layout, and must say so
+     * consistently.  The next one covers the DIMM.
+     */
+    plug_dimm(qts, "m1", "d1");
+    d = query_dimm(qts, "d1");
+    g_assert_cmpuint(gpa_range_size(&d.range), ==, PC_DIMM_SIZE);
+    qtest_clock_step(qts, UPDATE_NS - 2 * AGGR_NS);
+    snap = damon_regions(qts, "all");
+    check_snapshot(snap, &everywhere, 1);
+    g_assert_cmpuint(get_u64(snap, "total-bytes"), ==, boot_total);
+    qobject_unref(info);
+    info = damon_query_one(qts, "all");
+    g_assert_cmpuint(get_u64(info, "monitored-bytes"), ==,
+                     boot_total + PC_DIMM_SIZE);
+    qtest_clock_step(qts, AGGR_NS);
+    g_assert_cmpuint(regions_total(qts, "all"), ==,
+                     boot_total + PC_DIMM_SIZE);
+    g_assert_cmpuint(regions_overlap(qts, "all", &d.range), ==,
+                     PC_DIMM_SIZE);
+    dimm_args = g_strdup_printf(
+        "{'id': 'dimm', 'source': '%s', 'clock': 'virtual', "
+        "'sample-us': %d, 'aggr-us': %d, 'regions': [{'start': %" PRIu64
+        ", 'end': %" PRIu64 "}]}", source, SAMPLE_US, AGGR_US,
+        d.range.start, d.range.end);
+    damon_start(qts, dimm_args);
+
+    /* accesses to the DIMM are seen */
+    hot.start = d.range.start + 32 * MiB;
+    hot.end = hot.start + 4 * MiB;
+    run_hot(qts, &hot, 1, SETTLE_NS, checks, ARRAY_SIZE(checks));
+    assert_not_ram_unmonitored(qts, "all");
+
+    /*
+     * unplug while the range is hot.  Until the next update the monitors
+     * still sample the old range, which is no RAM any more and must read
+     * as not accessed, whatever the writes to it do.
+     */
+    unplug_dimm(qts, "m1", "d1", &d);
+    write_hot(qts, &hot, 1, 2 * AGGR_NS);
+    qtest_clock_step(qts, UPDATE_NS + 2 * AGGR_NS);
+    g_assert_cmpuint(regions_total(qts, "all"), ==, boot_total);
+    g_assert_cmpuint(regions_overlap(qts, "all", &d.range), ==, 0);
+    assert_hot(qts, "all", &hot, 0, &everywhere, 1);
+    qobject_unref(snap);
+    snap = damon_regions(qts, "dimm");
+    g_assert_cmpuint(get_u64(snap, "total-bytes"), ==, 0);
+    g_assert(qlist_empty(qdict_get_qlist(snap, "regions")));
+    qobject_unref(info);
+    info = damon_query_one(qts, "dimm");
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "running");
+
+    /* a new DIMM in the same place is monitored again */
+    plug_dimm(qts, "m2", "d2");
+    d2 = query_dimm(qts, "d2");
+    g_assert_cmpuint(d2.range.start, ==, d.range.start);
+    qtest_clock_step(qts, UPDATE_NS + 2 * AGGR_NS);
+    g_assert_cmpuint(regions_total(qts, "dimm"), ==, PC_DIMM_SIZE);
+    g_assert_cmpuint(regions_total(qts, "all"), ==,
+                     boot_total + PC_DIMM_SIZE);
+    run_hot(qts, &hot, 1, SETTLE_NS, checks, ARRAY_SIZE(checks));
+
+    damon_stop(qts, "all");
+    damon_wait_stopped(qts, "all", "requested");
+    damon_stop(qts, "dimm");
+    damon_wait_stopped(qts, "dimm", "requested");
+    unplug_dimm(qts, "m2", "d2", &d2);
+    qtest_quit(qts);
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const sources[] = { "dirty-bitmap", "page-hash" };
+    static const TwoMonitors pairs[] = {
+        { "page-hash", "dirty-bitmap" },
+        { "dirty-bitmap", "page-hash" },
+        { "dirty-bitmap", "dirty-bitmap" },
+    };
+    size_t i;
+
+    g_test_init(&argc, &argv, NULL);
+
+    for (i = 0; i < ARRAY_SIZE(sources); i++) {
+        g_autofree char *hot = g_strdup_printf("/damon/hot-range/%s",
+                                               sources[i]);
+        g_autofree char *rt = g_strdup_printf("/damon/hot-range-realtime/%s",
+                                              sources[i]);
+        g_autofree char *moving = g_strdup_printf("/damon/moving-hot/%s",
+                                                  sources[i]);
+
+        qtest_add_data_func(hot, sources[i], test_hot_range);
+        qtest_add_data_func(rt, sources[i], test_hot_range_realtime);
+        qtest_add_data_func(moving, sources[i], test_moving_hot);
+    }
+    for (i = 0; i < ARRAY_SIZE(pairs); i++) {
+        g_autofree char *path = g_strdup_printf("/damon/two-monitors/%s+%s",
+                                                pairs[i].whole_source,
+                                                pairs[i].part_source);
+
+        qtest_add_data_func(path, &pairs[i], test_two_monitors);
+    }
+    qtest_add_data_func("/damon/start-stop-tune/virtual", "virtual",
+                        test_start_stop_tune);
+    qtest_add_data_func("/damon/start-stop-tune/realtime", "realtime",
+                        test_start_stop_tune);
+    qtest_add_func("/damon/bad-args/none", test_bad_args);
+    qtest_add_func("/damon/quit/signal", test_quit_signal);
+    qtest_add_func("/damon/quit/qmp", test_quit_qmp);
+    if (qtest_has_machine("pc") && qtest_has_device("pc-dimm")) {
+        qtest_add_func("/damon/bad-args/pc-ranges", test_bad_ranges_pc);
+        for (i = 0; i < ARRAY_SIZE(sources); i++) {
+            g_autofree char *path = g_strdup_printf("/damon/hotplug/%s",
+                                                    sources[i]);
+
+            qtest_add_data_func(path, sources[i], test_hotplug);
+        }
+    }
+    return g_test_run();
+}
