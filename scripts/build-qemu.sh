@@ -424,7 +424,8 @@ done
 
 # One run at a time: the tree and the build directory are shared.
 mkdir -p "$WORK"
-exec 9> "$WORK/.build-qemu.lock"
+# one lock per build directory, so the ASan build can run beside the plain one
+exec 9> "$BUILD.lock"
 if ! flock -n 9; then
     log "waiting for another build-qemu.sh to finish"
     flock 9

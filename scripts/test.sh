@@ -53,7 +53,42 @@ run() {
 	fi
 	meson test -C "$dir" --print-errorlogs "${testargs[@]}" 2>&1 | tee "$log"
 	count "$log"
+	for args in "" "--steal-migration-bits"; do
+		echo "== e2e migration $args"
+		# shellcheck disable=SC2086
+		timeout 900 python3 tests/e2e/migration.py $args >"$log" 2>&1
+		rc=$?
+		grep -E '^(PASS|FAIL|RESULT) ' "$log"
+		count_e2e "$log" "$rc"
+	done
+	asan_qtests "$log"
 	rm -f "$log"
+}
+
+# qdamon's qtests again on a QEMU built with ASan and UBSan: memory
+# hotplug and unplug must leave no region pointing at freed RAM.
+asan_qtests() {
+	local log=$1 abuild=_work/qemu-build-asan rc
+	echo "== qemu (ASan + UBSan)"
+	if ! scripts/build-qemu.sh --asan --qtests >"$log" 2>&1; then
+		tail -40 "$log"
+		echo "qemu-asan: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "== qtest damon-test (ASan + UBSan)"
+	# QEMU's own leaks at exit are not ours to judge; memory errors are
+	(cd "$abuild" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		timeout 1800 ./tests/qtest/damon-test --tap -k) >"$log" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok)' "$log" | sed 's/^/asan: /'
+	grep -E 'ERROR: AddressSanitizer|runtime error' "$log" | head -5
+	count_tap "$log"
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+		failed=$((failed + 1))
+	fi
 }
 
 run plain -- --suite unit
