@@ -53,15 +53,6 @@ run() {
 	fi
 	meson test -C "$dir" --print-errorlogs "${testargs[@]}" 2>&1 | tee "$log"
 	count "$log"
-	for args in "" "--steal-migration-bits"; do
-		echo "== e2e migration $args"
-		# shellcheck disable=SC2086
-		timeout 900 python3 tests/e2e/migration.py $args >"$log" 2>&1
-		rc=$?
-		grep -E '^(PASS|FAIL|RESULT) ' "$log"
-		count_e2e "$log" "$rc"
-	done
-	asan_qtests "$log"
 	rm -f "$log"
 }
 
@@ -151,6 +142,15 @@ qemu_tests() {
 		grep -E '^(PASS|FAIL|RESULT) ' "$log"
 		count_e2e "$log" "$rc"
 	done
+	for args in "" "--steal-migration-bits"; do
+		echo "== e2e migration $args"
+		# shellcheck disable=SC2086
+		timeout 900 python3 tests/e2e/migration.py $args >"$log" 2>&1
+		rc=$?
+		grep -E '^(PASS|FAIL|RESULT) ' "$log"
+		count_e2e "$log" "$rc"
+	done
+	asan_qtests "$log"
 	rm -f "$log"
 }
 

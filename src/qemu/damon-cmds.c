@@ -174,7 +174,7 @@ DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
     out->id = g_strdup(r->id);
     out->nr_aggregations = r->nr_aggregations;
     out->max_nr_accesses = max;
-    out->total_bytes = r->total_bytes;
+    out->total_bytes = r->snap_total_bytes;
     tail = &out->regions;
     for (i = 0; i < r->regions->len; i++) {
         DamonSnapRegion *s = &g_array_index(r->regions, DamonSnapRegion, i);
@@ -264,7 +264,7 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
             out->wss_bytes += sr->end - sr->start;
         }
     }
-    out->total_bytes = r->total_bytes;
+    out->total_bytes = r->snap_total_bytes;
     out->nr_aggregations = wss->len;
     g_array_sort(wss, u64_cmp);
     tail = &out->percentiles;

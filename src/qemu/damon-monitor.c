@@ -47,6 +47,7 @@ struct DamonMonitor {
     struct damon_attrs pending_attrs;
     GArray *snapshot;           /* DamonSnapRegion */
     struct damon_attrs snap_attrs;  /* what @snapshot was counted with */
+    uint64_t snap_total_bytes;      /* what @snapshot covers */
     uint64_t total_bytes;
     GPtrArray *history;         /* GArray of DamonWssBin, oldest first */
     uint64_t nr_aggregations, nr_samples, cpu_ns;
@@ -148,6 +149,7 @@ static int monitor_after_aggregation(struct damon_ctx *ctx)
         g_array_unref(m->snapshot);
         m->snapshot = snap;
         m->snap_attrs = ctx->attrs;
+        m->snap_total_bytes = total;
         m->total_bytes = total;
         if (m->history->len >= DAMON_WSS_HISTORY) {
             g_ptr_array_remove_index(m->history, 0);
@@ -565,6 +567,8 @@ static DamonResults *results_of(DamonMonitor *m, bool with_history)
     res->last_aggregation_age_us = m->now_us > m->last_aggregation_us ?
         m->now_us - m->last_aggregation_us : 0;
     res->total_bytes = m->total_bytes;
+    res->snap_total_bytes = m->nr_aggregations ? m->snap_total_bytes :
+        m->total_bytes;
     res->regions = g_array_copy(m->snapshot);
     res->history = g_ptr_array_new_with_free_func(
         (GDestroyNotify)g_array_unref);

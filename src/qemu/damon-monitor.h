@@ -59,7 +59,8 @@ typedef struct DamonResults {
     uint64_t nr_aggregations, nr_samples, cpu_ns;
     bool has_last_aggregation;
     uint64_t last_aggregation_age_us;
-    uint64_t total_bytes;
+    uint64_t total_bytes;       /* monitored now */
+    uint64_t snap_total_bytes;  /* covered by @regions */
     GArray *regions;            /* DamonSnapRegion of the last aggregation */
     /* per recent aggregation, oldest first: GArray of DamonWssBin */
     GPtrArray *history;

@@ -184,7 +184,7 @@ static bool check_explicit(DamonPaddr *p, Error **errp)
                                                     struct damon_addr_range,
                                                     i);
         if (!inside(p->layout, r->start, r->end)) {
-            error_setg(errp, "regions[%u]: [0x%" PRIx64 ", 0x%" PRIx64
+            error_setg(errp, "'regions[%u]': [0x%" PRIx64 ", 0x%" PRIx64
                        ") is not inside guest RAM; see 'info mtree -f' "
                        "for the RAM ranges", i, r->start, r->end);
             return false;

@@ -74,7 +74,8 @@ class WorkloadVM:
 
     def __init__(self, qemu=DEFAULT_QEMU, firmware=DEFAULT_FIRMWARE,
                  mem_mib=512, accel="tcg", machine="pc", config=None,
-                 extra_args=(), workdir=None, keep_workdir=False):
+                 extra_args=(), workdir=None, keep_workdir=False, env=None,
+                 preexec_fn=None):
         self.qemu = qemu
         self.firmware = firmware
         self.mem_mib = mem_mib
@@ -82,6 +83,10 @@ class WorkloadVM:
         self.machine = machine
         self.config = config
         self.extra_args = list(extra_args)
+        # Changes to QEMU's environment: a value of None removes the name.
+        self.env = dict(env or {})
+        # Run in the child before QEMU starts (e.g. a prctl), or None.
+        self.preexec_fn = preexec_fn
         self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="qdamon-e2e-")
         self.keep_workdir = keep_workdir
@@ -106,6 +111,16 @@ class WorkloadVM:
             args += ["-fw_cfg", "name=%s,string=%s" % (CONFIG_FILE, text)]
         return args + self.extra_args
 
+    def environment(self):
+        """The environment QEMU runs with: ours, changed by env."""
+        env = dict(os.environ)
+        for name, value in self.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        return env
+
     def start(self, qmp_timeout=30.0):
         for path, what in ((self.qemu, "QEMU"), (self.firmware, "firmware")):
             if not os.path.isfile(path):
@@ -117,7 +132,9 @@ class WorkloadVM:
             self.started_at = time.monotonic()
             self.proc = subprocess.Popen(self.command_line(),
                                          stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=err)
+                                         stdout=err, stderr=err,
+                                         env=self.environment(),
+                                         preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + qmp_timeout
         while not os.path.exists(self.qmp_path):
             self._check_alive()
