@@ -20,8 +20,19 @@
  *    lane (in particular any single 8-byte word) is always seen; other
  *    changes are missed with a probability of about 2^-64.
  *
- * Cost: reading 4 KiB per sampled page, twice per sample interval (at
- * prepare and at check).  The hash itself runs near memory speed; a
+ * Host memory: guest RAM the guest never touched is often not
+ * allocated on the host (reserve=off, or simply never written), and
+ * reading it would allocate it: a page table per 2 MiB, or a whole
+ * 2 MiB huge page where the host backs read faults of MADV_HUGEPAGE
+ * memory with real pages.  So prepare first asks mincore() whether the
+ * page is resident and does not read it when it is not; the page then
+ * counts as accessed at check exactly when it became resident since
+ * (the guest touched it).  Sampling thus never grows QEMU's resident
+ * set, and costs the same for a 1 GiB and a 256 GiB guest.
+ *
+ * Cost: one mincore() per sampled page at prepare, and reading 4 KiB
+ * per resident sampled page, twice per sample interval (at prepare and
+ * at check).  The hash itself runs near memory speed; a
  * page that is not in the host's caches costs about one microsecond
  * (see docs/notes/access-sources.md for measurements).
  *
@@ -46,6 +57,7 @@ typedef struct PageHashSample {
     uint64_t gpa;       /* the page hashed */
     uint64_t hash;      /* its contents at prepare, or at the last check */
     bool ram;           /* @gpa was guest RAM when hashed */
+    bool resident;      /* its host page was resident; else @hash is unset */
 } PageHashSample;
 
 typedef struct PageHashSource {
@@ -53,6 +65,7 @@ typedef struct PageHashSource {
     PageHashSample *samples;    /* one per address of the last prepare */
     const uint8_t **host;       /* scratch: host pointers of a batch */
     uint64_t *hashes;           /* scratch: their hashes */
+    uint8_t *state;             /* scratch: what check found, CHECK_* */
     size_t n;
     size_t alloc;
     /*
@@ -125,6 +138,24 @@ static const uint8_t *page_host(uint64_t gpa)
     return (const uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
 }
 
+/*
+ * Whether the host page holding @page is resident, without faulting it
+ * in.  When mincore() cannot tell (it fails only for unmapped or
+ * unaligned ranges, which guest RAM never is), say yes: reading is
+ * then the only way left to know.
+ */
+static bool page_resident(const uint8_t *page)
+{
+    uintptr_t psz = qemu_real_host_page_size();
+    void *start = (void *)((uintptr_t)page & ~(psz - 1));
+    unsigned char vec;
+
+    if (mincore(start, psz, &vec) < 0) {
+        return true;
+    }
+    return vec & 1;
+}
+
 /* The first index from @i on whose page is to be hashed, or @n. */
 static size_t next_host(PageHashSource *s, size_t i, size_t n)
 {
@@ -160,6 +191,7 @@ static void page_hash_reserve(PageHashSource *s, size_t n)
         s->samples = g_renew(PageHashSample, s->samples, s->alloc);
         s->host = g_renew(const uint8_t *, s->host, s->alloc);
         s->hashes = g_renew(uint64_t, s->hashes, s->alloc);
+        s->state = g_renew(uint8_t, s->state, s->alloc);
     }
 }
 
@@ -177,6 +209,7 @@ static void page_hash_destroy(DamonAccessSource *src)
     g_free(s->samples);
     g_free(s->host);
     g_free(s->hashes);
+    g_free(s->state);
     g_free(s);
 }
 
@@ -199,7 +232,11 @@ static void page_hash_prepare(DamonAccessSource *src, const uint64_t *gpa,
             e->gpa = gpa[i];
             s->host[i] = page_host(gpa[i]);
             e->ram = s->host[i] != NULL;
-            nr_hashed += e->ram;
+            e->resident = e->ram && page_resident(s->host[i]);
+            if (!e->resident) {
+                s->host[i] = NULL;
+            }
+            nr_hashed += e->resident;
         }
         hash_batch(s, n);
     }
@@ -213,6 +250,39 @@ static void page_hash_prepare(DamonAccessSource *src, const uint64_t *gpa,
     trace_damon_source_page_hash_prepare(src, n, nr_hashed, nr_kept);
 }
 
+/* What check found for one address; see page_hash_check(). */
+enum {
+    CHECK_SKIP,         /* no "before": the last prepare did not see it */
+    CHECK_UNPLUGGED,    /* no longer guest RAM */
+    CHECK_ABSENT,       /* still not resident on the host */
+    CHECK_HASHED,       /* resident now: hashed into s->hashes[] */
+};
+
+/* Classify @gpa[i] for check and set s->host[i] when it is to be hashed. */
+static uint8_t check_classify(PageHashSource *s, size_t i, uint64_t gpa)
+{
+    PageHashSample *e = &s->samples[i];
+    const uint8_t *p;
+
+    if (i >= s->n || !e->ram || e->gpa != gpa) {
+        return CHECK_SKIP;
+    }
+    p = page_host(gpa);
+    if (!p) {
+        return CHECK_UNPLUGGED;
+    }
+    /*
+     * A page resident at prepare is read without asking again: the
+     * guest cannot make it non-resident, and host reclaim in between
+     * is rare enough to pay one swap-in for.
+     */
+    if (!e->resident && !page_resident(p)) {
+        return CHECK_ABSENT;
+    }
+    s->host[i] = p;
+    return CHECK_HASHED;
+}
+
 static void page_hash_check(DamonAccessSource *src, const uint64_t *gpa,
                             size_t n, bool *accessed)
 {
@@ -222,13 +292,8 @@ static void page_hash_check(DamonAccessSource *src, const uint64_t *gpa,
     page_hash_reserve(s, n);
     WITH_RCU_READ_LOCK_GUARD() {
         for (i = 0; i < n; i++) {
-            PageHashSample *e = &s->samples[i];
-
-            /* an address the last prepare did not hash has no "before" */
             s->host[i] = NULL;
-            if (i < s->n && e->ram && e->gpa == gpa[i]) {
-                s->host[i] = page_host(gpa[i]);
-            }
+            s->state[i] = check_classify(s, i, gpa[i]);
         }
         hash_batch(s, n);
     }
@@ -236,16 +301,17 @@ static void page_hash_check(DamonAccessSource *src, const uint64_t *gpa,
         PageHashSample *e = &s->samples[i];
 
         accessed[i] = false;
-        if (i >= s->n || !e->ram || e->gpa != gpa[i]) {
-            continue;
-        }
-        if (!s->host[i]) {
-            /* unplugged since prepare: no longer guest RAM */
+        switch (s->state[i]) {
+        case CHECK_UNPLUGGED:
             e->ram = false;
-            continue;
+            break;
+        case CHECK_HASHED:
+            /* resident since prepare: the guest touched it */
+            accessed[i] = !e->resident || s->hashes[i] != e->hash;
+            e->hash = s->hashes[i];
+            e->resident = true;
+            break;
         }
-        accessed[i] = s->hashes[i] != e->hash;
-        e->hash = s->hashes[i];
         nr_accessed += accessed[i];
     }
     s->fresh = true;

@@ -1041,7 +1041,69 @@ static void test_quit_qmp(void)
     qtest_quit(qts);
 }
 
-/* ---- 7. memory hotplug ---- */
+/* ---- 7. sampling never allocates guest RAM on the host ---- */
+
+/* 16 GiB that the host allocates only when touched */
+#define SPARSE_RAM          (16 * GiB)
+#define SPARSE_ARGS         "-machine none,memory-backend=m0 " \
+                            "-cpu qemu64,apic-id=0 -m 16G " \
+                            "-object memory-backend-ram,id=m0,size=16G," \
+                            "reserve=off"
+#define SPARSE_SAMPLES      400
+/*
+ * Without the residency check, 400 samples of >= 10 regions read over
+ * 4000 pages spread over 8192 2-MiB areas: at least a page table each
+ * (16 MiB), or a whole 2 MiB huge page each where the host backs read
+ * faults with real huge pages.
+ */
+#define SPARSE_RSS_SLACK    (4 * MiB)
+
+static uint64_t qemu_rss(QTestState *qts)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            (int)qtest_pid(qts));
+    g_autofree char *status = NULL;
+    const char *line;
+
+    g_assert(g_file_get_contents(path, &status, NULL, NULL));
+    line = strstr(status, "\nVmRSS:");
+    g_assert(line);
+    return g_ascii_strtoull(line + strlen("\nVmRSS:"), NULL, 10) * KiB;
+}
+
+static void test_sparse_rss(const void *opaque)
+{
+    const char *source = opaque;
+    QTestState *qts = qtest_init(SPARSE_ARGS);
+    g_autofree char *args = g_strdup_printf(
+        "{'source': '%s', 'clock': 'virtual', 'sample-us': %d, "
+        "'aggr-us': %d}", source, SAMPLE_US, AGGR_US);
+    g_autoptr(QDict) info = NULL;
+    g_autoptr(QDict) wss = NULL;
+    uint64_t before, after;
+
+    damon_start(qts, args);
+    /* the first steps allocate the monitor's own structures */
+    qtest_clock_step(qts, AGGR_NS);
+    before = qemu_rss(qts);
+    qtest_clock_step(qts, SPARSE_SAMPLES * SAMPLE_NS);
+    after = qemu_rss(qts);
+    info = damon_query_one(qts, "damon0");
+    g_assert_cmpuint(get_u64(info, "nr-samples"), >=, SPARSE_SAMPLES);
+    g_assert_cmpuint(get_u64(info, "nr-regions"), >=, 10);
+    wss = damon_wss(qts, "{'id': 'damon0'}");
+    /* all of it but what the CPU's APIC window (1 MiB) hides */
+    g_assert_cmpuint(get_u64(wss, "total-bytes"), ==, SPARSE_RAM - MiB);
+    g_assert_cmpuint(get_u64(wss, "wss-bytes"), ==, 0);
+    g_test_message("QEMU's RSS went from %" PRIu64 " to %" PRIu64
+                   " KiB in %d samples", before / KiB, after / KiB,
+                   SPARSE_SAMPLES);
+    g_assert_cmpuint(after, <=, before + SPARSE_RSS_SLACK);
+    damon_stop(qts, "damon0");
+    qtest_quit(qts);
+}
+
+/* ---- 8. memory hotplug ---- */
 
 typedef struct Dimm {
     GpaRange range;
@@ -1288,6 +1350,12 @@ int main(int argc, char **argv)
     qtest_add_func("/damon/bad-args/none", test_bad_args);
     qtest_add_func("/damon/quit/signal", test_quit_signal);
     qtest_add_func("/damon/quit/qmp", test_quit_qmp);
+    for (i = 0; i < ARRAY_SIZE(sources); i++) {
+        g_autofree char *path = g_strdup_printf("/damon/sparse-rss/%s",
+                                                sources[i]);
+
+        qtest_add_data_func(path, sources[i], test_sparse_rss);
+    }
     if (qtest_has_machine("pc") && qtest_has_device("pc-dimm")) {
         qtest_add_func("/damon/bad-args/pc-ranges", test_bad_ranges_pc);
         for (i = 0; i < ARRAY_SIZE(sources); i++) {
