@@ -134,9 +134,12 @@ qemu_tests() {
 		[ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log" && failed=$((failed + 1))
 	done
 	ninja -C build tests/guest/workload.bin >/dev/null
-	for src in dirty-bitmap page-hash; do
-		echo "== e2e tcg-workload --source $src"
-		timeout 300 python3 tests/e2e/tcg-workload.py --source "$src" \
+	# "default": a bare {"execute": "damon-start"}, as virsh would send it
+	for src in default dirty-bitmap page-hash; do
+		local srcarg=(--source "$src")
+		[ "$src" = default ] && srcarg=()
+		echo "== e2e tcg-workload ${srcarg[*]:-(raw damon-start, no arguments)}"
+		timeout 300 python3 tests/e2e/tcg-workload.py "${srcarg[@]}" \
 			>"$log" 2>&1
 		rc=$?
 		grep -E '^(PASS|FAIL|RESULT) ' "$log"

@@ -137,6 +137,15 @@ static DamonInfo *info_of(DamonResults *r)
     i->cpu_ns = r->cpu_ns;
     i->has_last_aggregation_age_us = r->has_last_aggregation;
     i->last_aggregation_age_us = r->last_aggregation_age_us;
+    if (r->vcpu_writes) {
+        uint64List **tail = &i->vcpu_dirty_pages;
+        size_t k;
+
+        i->has_vcpu_dirty_pages = true;
+        for (k = 0; k < r->nr_vcpu_writes; k++) {
+            QAPI_LIST_APPEND(tail, r->vcpu_writes[k]);
+        }
+    }
     return i;
 }
 

@@ -557,6 +557,7 @@ static DamonResults *results_of(DamonMonitor *m, bool with_history)
     res->stop_reason = m->stop_reason;
     res->source = m->cfg.source;
     res->clock = m->cfg.clock;
+    res->vcpu_writes = damon_source_vcpu_writes(m->src, &res->nr_vcpu_writes);
     QEMU_LOCK_GUARD(&m->lock);
     res->attrs = m->cfg.attrs;
     res->snap_attrs = m->nr_aggregations ? m->snap_attrs : m->cfg.attrs;
@@ -609,6 +610,7 @@ void damon_results_free(DamonResults *res)
         return;
     }
     g_free(res->id);
+    g_free(res->vcpu_writes);
     g_array_unref(res->regions);
     g_ptr_array_unref(res->history);
     g_free(res);

@@ -30,4 +30,20 @@
  */
 MemoryRegion *damon_source_ram_page(uint64_t gpa, hwaddr *xlat);
 
+/**
+ * damon_source_dirty_log_get: hold qdamon's global dirty-logging flag.
+ *
+ * The dirty-bitmap and dirty-ring sources both need dirty logging on
+ * (GLOBAL_DIRTY_DAMON, qemu-patches/0005): the first holder turns the
+ * flag on, the last damon_source_dirty_log_put() turns it off.  The
+ * flag nests with migration's, dirty rate's and dirty limit's.
+ *
+ * Returns: true, or false with @errp set when logging cannot start.
+ * Context: BQL held.
+ */
+bool damon_source_dirty_log_get(Error **errp);
+
+/* Release what damon_source_dirty_log_get() took.  BQL held. */
+void damon_source_dirty_log_put(void);
+
 #endif /* QDAMON_DAMON_SOURCE_PRIV_H */

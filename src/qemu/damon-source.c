@@ -6,6 +6,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
@@ -21,15 +22,39 @@ static const DamonAccessSourceClass *const damon_source_classes[] = {
 
 QEMU_BUILD_BUG_ON(ARRAY_SIZE(damon_source_classes) != DAMON_SOURCE__MAX);
 
+/* Holders of GLOBAL_DIRTY_DAMON.  Protected by the BQL. */
+static unsigned int damon_dirty_log_users;
+
 DamonSource damon_source_default(void)
 {
     /*
-     * The dirty ring would be the cheapest way to learn about writes
-     * when KVM has it, but its source is not built yet (it only says
-     * so), so the best available source is always the dirty bitmap,
-     * which also works with a dirty ring (reaping fills our client).
+     * With a dirty ring, the ring source costs what the guest writes;
+     * the bitmap source would sync (kick every vCPU, scan every slot's
+     * bitmap) once per sample.
      */
+    if (kvm_enabled() && kvm_dirty_ring_enabled()) {
+        return DAMON_SOURCE_DIRTY_RING;
+    }
     return DAMON_SOURCE_DIRTY_BITMAP;
+}
+
+bool damon_source_dirty_log_get(Error **errp)
+{
+    assert(bql_locked());
+    if (!damon_dirty_log_users &&
+        !memory_global_dirty_log_start(GLOBAL_DIRTY_DAMON, errp)) {
+        return false;
+    }
+    damon_dirty_log_users++;
+    return true;
+}
+
+void damon_source_dirty_log_put(void)
+{
+    assert(bql_locked() && damon_dirty_log_users);
+    if (!--damon_dirty_log_users) {
+        memory_global_dirty_log_stop(GLOBAL_DIRTY_DAMON);
+    }
 }
 
 DamonAccessSource *damon_source_create(DamonSource kind, Error **errp)
@@ -51,6 +76,15 @@ DamonAccessSource *damon_source_create(DamonSource kind, Error **errp)
     src->cls = cls;
     trace_damon_source_create(DamonSource_str(kind), src);
     return src;
+}
+
+uint64_t *damon_source_vcpu_writes(DamonAccessSource *src, size_t *n)
+{
+    *n = 0;
+    if (!src || !src->cls->vcpu_writes) {
+        return NULL;
+    }
+    return src->cls->vcpu_writes(src, n);
 }
 
 void damon_source_destroy(DamonAccessSource *src)

@@ -33,6 +33,10 @@ typedef struct DamonAccessSource DamonAccessSource;
  * @check: for each address of the last prepare, set @accessed[i] to
  *     whether the page was accessed since.  @gpa and @n are the same as
  *     at the matching prepare.
+ * @vcpu_writes: optional: the pages each vCPU wrote while the source
+ *     existed, indexed by cpu_index, as a new array of *@n counts.
+ *     Only sources that learn the writing vCPU (dirty-ring) have it.
+ *     BQL held.
  */
 typedef struct DamonAccessSourceClass {
     DamonSource kind;
@@ -41,6 +45,7 @@ typedef struct DamonAccessSourceClass {
     void (*prepare)(DamonAccessSource *src, const uint64_t *gpa, size_t n);
     void (*check)(DamonAccessSource *src, const uint64_t *gpa, size_t n,
                   bool *accessed);
+    uint64_t *(*vcpu_writes)(DamonAccessSource *src, size_t *n);
 } DamonAccessSourceClass;
 
 /* Every access source starts with this header. */
@@ -55,7 +60,7 @@ extern const DamonAccessSourceClass damon_source_dirty_ring;
 /**
  * damon_source_default: the best source available in this VM.
  *
- * Returns: dirty-ring when KVM's dirty ring is enabled, else
+ * Returns: dirty-ring when KVM runs with a dirty ring, else
  * dirty-bitmap.
  */
 DamonSource damon_source_default(void);
@@ -66,6 +71,15 @@ DamonSource damon_source_default(void);
  * Returns: the source, or NULL with @errp set (unknown or unavailable).
  */
 DamonAccessSource *damon_source_create(DamonSource kind, Error **errp);
+
+/**
+ * damon_source_vcpu_writes: pages each vCPU wrote while @src existed.
+ * @n: set to the number of counts (the highest cpu_index + 1).
+ * Returns: a new array of counts by cpu_index, or NULL when @src (may
+ * be NULL) does not know which vCPU wrote.
+ * Context: BQL held.
+ */
+uint64_t *damon_source_vcpu_writes(DamonAccessSource *src, size_t *n);
 
 /* Destroy @src (may be NULL). */
 void damon_source_destroy(DamonAccessSource *src);

@@ -205,15 +205,15 @@ static DamonAccessSource *dirty_bitmap_create(Error **errp)
         return NULL;
     }
     /*
-     * The flag nests with migration's and the others': the first source
-     * turns it on, the last one off (dirty_bitmap_destroy).
+     * The flag nests with migration's and the others'; the first
+     * qdamon source holding it turns it on, the last one off.
      */
+    if (!damon_source_dirty_log_get(errp)) {
+        error_prepend(errp, "source 'dirty-bitmap' cannot start "
+                      "dirty logging: ");
+        return NULL;
+    }
     if (!dirty_bitmap_nr_sources) {
-        if (!memory_global_dirty_log_start(GLOBAL_DIRTY_DAMON, errp)) {
-            error_prepend(errp, "source 'dirty-bitmap' cannot start "
-                          "dirty logging: ");
-            return NULL;
-        }
         dirty_bitmap_cleared = g_array_new(false, false, sizeof(ram_addr_t));
     }
     s = g_new0(DirtyBitmapSource, 1);
@@ -239,12 +239,12 @@ static void dirty_bitmap_destroy(DamonAccessSource *src)
     QLIST_REMOVE(s, next);
     dirty_bitmap_nr_sources--;
     trace_damon_source_dirty_bitmap_destroy(s, dirty_bitmap_nr_sources);
+    /*
+     * Bits this source cleared stay clear; under TCG the next store to
+     * such a page takes the notdirty path once and sets them.
+     */
+    damon_source_dirty_log_put();
     if (!dirty_bitmap_nr_sources) {
-        /*
-         * Bits this source cleared stay clear; under TCG the next store
-         * to such a page takes the notdirty path once and sets them.
-         */
-        memory_global_dirty_log_stop(GLOBAL_DIRTY_DAMON);
         g_array_free(dirty_bitmap_cleared, true);
         dirty_bitmap_cleared = NULL;
     }
