@@ -69,6 +69,8 @@ main() {
 			apt-get install -y -q -t bookworm-backports meson
 	fi
 	echo "setup: engine dependencies present (meson $(meson --version))"
+	# libvirt, json-glib and gnuplot for qdamo and tests/libvirt
+	"$(dirname "$0")/setup-libvirt.sh"
 }
 
 main "$@"

@@ -153,6 +153,11 @@ qemu_tests() {
 		grep -E '^(PASS|FAIL|RESULT) ' "$log"
 		count_e2e "$log" "$rc"
 	done
+	echo "== libvirt (qdamo through a real libvirtd)"
+	timeout 900 python3 tests/libvirt/run.py --no-setup >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	asan_qtests "$log"
 	rm -f "$log"
 }

@@ -579,9 +579,15 @@ static void test_hot_range_realtime(const void *opaque)
     const char *source = opaque;
     const GpaRange hot = { 16 * MiB, 20 * MiB };
     const GpaRange ram = { 0, NONE_RAM };
+    /*
+     * Nothing paces this test's writes with the monitor's samples, so a
+     * sample interval without a write (this process descheduled, a slow
+     * sanitizer build) reads as cold.  Samples of 20 ms, several times
+     * the time one memset takes even under ASan, keep such gaps rare.
+     */
     g_autofree char *args = g_strdup_printf(
         "{'id': 'rt', 'source': '%s', 'sample-us': %d, 'aggr-us': %d}",
-        source, SAMPLE_US, AGGR_US);
+        source, 4 * SAMPLE_US, 4 * AGGR_US);
     g_autoptr(GString) why = g_string_new(NULL);
     int64_t deadline = g_get_monotonic_time() + REALTIME_WAIT_US;
     QTestState *qts = qtest_init(NONE_ARGS);
@@ -590,10 +596,11 @@ static void test_hot_range_realtime(const void *opaque)
     damon_start(qts, args);
     for (;;) {
         g_autoptr(QDict) snap = NULL;
+        int64_t until = g_get_monotonic_time() + 4 * AGGR_US / 2;
         uint64_t n;
-        int i;
 
-        for (i = 0; i < 20; i++) {
+        /* write for half an aggregation between two queries */
+        while (g_get_monotonic_time() < until) {
             hot_pattern = hot_pattern % 255 + 1;
             qtest_memset(qts, hot.start, hot_pattern, gpa_range_size(&hot));
         }

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cmd-heatmap.c - qdamo report heatmap FILE: a record's access pattern
+ * as time (across) x guest-physical address (down), in the terminal
+ * with one character per cell, or as a PNG or SVG image drawn by
+ * gnuplot, like "damo report heatmap".
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "error.h"
+#include "heatmap.h"
+#include "parse.h"
+#include "qdamo.h"
+
+static char *opt_output, *opt_addr_range, *opt_time_range;
+static gint opt_cols, opt_rows;
+
+static const GOptionEntry entries[] = {
+	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
+	  "draw an image instead, through gnuplot: X.png or X.svg", "FILE" },
+	{ "address-range", 0, 0, G_OPTION_ARG_STRING, &opt_addr_range,
+	  "only these guest-physical addresses, e.g. 0-64M (default all)",
+	  "START-END" },
+	{ "time-range", 0, 0, G_OPTION_ARG_STRING, &opt_time_range,
+	  "only this part of the record, e.g. 5s-20s (default all)", "START-END" },
+	{ "cols", 0, 0, G_OPTION_ARG_INT, &opt_cols,
+	  "time bins (default: terminal width, or 600 for images)", "N" },
+	{ "rows", 0, 0, G_OPTION_ARG_INT, &opt_rows,
+	  "address bins (default 24, or 300 for images)", "N" },
+	{ NULL }
+};
+
+/* Ten levels, blank for no access; '@' is an access in every sample. */
+static const char shades[] = " .:-=+*#%@";
+
+static char shade(float v)
+{
+	if (v < 0)
+		return '?';
+	if (v <= 0)
+		return ' ';
+	return shades[1 + MIN(8, (int)(v * 9))];
+}
+
+static guint terminal_cols(void)
+{
+	struct winsize ws;
+
+	if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 40)
+		return ws.ws_col - 18;
+	return 62;
+}
+
+static void print_ascii(const QdamoHeatmap *h, const QdamoRecord *rec,
+			const char *path)
+{
+	g_autofree char *t0 = qdamo_fmt_duration_us((uint64_t)h->time_start_us, FALSE);
+	g_autofree char *t1 = qdamo_fmt_duration_us((uint64_t)h->time_end_us, FALSE);
+	g_autofree char *dashes = g_strnfill(h->cols, '-');
+	double span = (double)(h->addr_end - h->addr_start) / h->rows;
+	guint row, col;
+
+	printf("# %s of %s (%s): %u snapshots; time goes right, addresses down\n",
+	       rec->monitor_id, rec->target_name, path, rec->snapshots->len);
+	printf("# access rate: ' ' 0%%  . : - = + * # %% @  100%%   ('?' no region)\n");
+	for (row = 0; row < h->rows; row++) {
+		g_autofree char *line = g_malloc(h->cols + 1);
+
+		for (col = 0; col < h->cols; col++)
+			line[col] = shade(qdamo_heatmap_at(h, row, col));
+		line[h->cols] = '\0';
+		printf("0x%012" PRIx64 " |%s|\n",
+		       (uint64_t)(h->addr_start + row * span), line);
+	}
+	printf("0x%012" PRIx64 " +%s+\n", h->addr_end, dashes);
+	printf("%16s%-*s%s\n", "", (int)MAX(1, (int)h->cols - (int)strlen(t1) + 1),
+	       t0, t1);
+}
+
+/* Write the grid as gnuplot "x y z" blocks, one per time bin. */
+static gboolean write_data(const QdamoHeatmap *h, FILE *f, double unit)
+{
+	double tspan = (h->time_end_us - h->time_start_us) / 1e6 / h->cols;
+	double aspan = (double)(h->addr_end - h->addr_start) / h->rows;
+	guint row, col;
+
+	for (col = 0; col < h->cols; col++) {
+		double x = h->time_start_us / 1e6 + (col + 0.5) * tspan;
+
+		for (row = 0; row < h->rows; row++) {
+			float v = qdamo_heatmap_at(h, row, col);
+			double y = (h->addr_start + (row + 0.5) * aspan) / unit;
+
+			/* holes (no region) plot as NaN: left blank */
+			if (v < 0)
+				fprintf(f, "%.4f %.4f NaN\n", x, y);
+			else
+				fprintf(f, "%.4f %.4f %.2f\n", x, y, v * 100.0);
+		}
+		fputc('\n', f);
+	}
+	return !ferror(f);
+}
+
+static gboolean run_gnuplot(const QdamoHeatmap *h, const QdamoRecord *rec,
+			    const char *out, GError **err)
+{
+	gboolean svg = g_str_has_suffix(out, ".svg");
+	g_autofree char *dir = NULL, *data = NULL, *script = NULL, *text = NULL;
+	g_autofree char *serr = NULL, *title = NULL;
+	g_autoptr(GError) local = NULL;
+	double unit = (h->addr_end > (16ULL << 30)) ? (double)(1ULL << 30) :
+						    (double)(1ULL << 20);
+	int status = 0;
+	char *argv[3];
+	FILE *f;
+
+	dir = g_dir_make_tmp("qdamo-heatmap-XXXXXX", &local);
+	if (!dir) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s", local->message);
+		return FALSE;
+	}
+	data = g_build_filename(dir, "grid.dat", NULL);
+	script = g_build_filename(dir, "plot.gp", NULL);
+	f = g_fopen(data, "w");
+	if (!f || !write_data(h, f, unit) || fclose(f) != 0) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "cannot write %s", data);
+		goto out;
+	}
+	f = NULL;
+	title = g_strdup_printf("%s of %s: %u snapshots, sample %.1f ms, aggr %.0f ms",
+				rec->monitor_id, rec->target_name,
+				rec->snapshots->len, rec->sample_us / 1e3,
+				rec->aggr_us / 1e3);
+	/* gnuplot strings in single quotes: only a quote needs doubling */
+	{
+		g_auto(GStrv) tparts = g_strsplit(title, "'", -1);
+		g_auto(GStrv) oparts = g_strsplit(out, "'", -1);
+		g_autofree char *tq = g_strjoinv("''", tparts);
+		g_autofree char *oq = g_strjoinv("''", oparts);
+
+		text = g_strdup_printf(
+			"set terminal %s size 900,560 %s\n"
+			"set output '%s'\n"
+			"set title '%s' noenhanced\n"
+			"set xlabel 'time (s)'\n"
+			"set ylabel 'guest-physical address (%s)'\n"
+			"set cblabel 'access rate (%%)'\n"
+			"set cbrange [0:100]\n"
+			"set palette defined (0 'black', 10 '#2b0a57', 35 '#b3204d', "
+			"65 '#f68a2d', 100 '#fcffa4')\n"
+			"set xrange [%.4f:%.4f]\n"
+			"set yrange [%.4f:%.4f]\n"
+			"set tics out\n"
+			"plot '%s' using 1:2:3 with image notitle\n",
+			svg ? "svg" : "pngcairo", svg ? "dynamic" : "",
+			oq, tq, unit > (1 << 20) ? "GiB" : "MiB",
+			h->time_start_us / 1e6, h->time_end_us / 1e6,
+			h->addr_start / unit, h->addr_end / unit, data);
+	}
+	if (!g_file_set_contents(script, text, -1, &local)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s", local->message);
+		goto out;
+	}
+	argv[0] = (char *)"gnuplot";
+	argv[1] = script;
+	argv[2] = NULL;
+	if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
+			  G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &serr,
+			  &status, &local)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FAILED,
+			    "cannot run gnuplot (%s): install gnuplot-nox "
+			    "(scripts/setup-libvirt.sh does)", local->message);
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		g_strstrip(serr);
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FAILED,
+			    "gnuplot failed (wait status %d): %s", status,
+			    serr && *serr ? serr : "no message");
+		goto out;
+	}
+out:
+	g_unlink(data);
+	g_unlink(script);
+	g_rmdir(dir);
+	return !(err && *err);
+}
+
+static gboolean parse_time_range(const char *text, int64_t *t0, int64_t *t1,
+				 GError **err)
+{
+	g_auto(GStrv) ends = g_strsplit(text, "-", 2);
+	uint64_t a, b;
+
+	if (!ends[0] || !ends[1]) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "'%s' is not a time range START-END (example: 5s-20s)", text);
+		return FALSE;
+	}
+	if (!qdamo_parse_duration_us(ends[0], &a, err) ||
+	    !qdamo_parse_duration_us(ends[1], &b, err))
+		return FALSE;
+	*t0 = (int64_t)a;
+	*t1 = (int64_t)b;
+	return TRUE;
+}
+
+gboolean qdamo_cmd_report_heatmap(const QdamoCommand *cmd, int argc,
+				  char **argv, GError **err)
+{
+	g_autoptr(QdamoRecord) rec = NULL;
+	g_autoptr(QdamoHeatmap) h = NULL;
+	uint64_t a0 = 0, a1 = 0;
+	int64_t t0 = 0, t1 = 0;
+	gboolean image;
+	GError *local = NULL;
+
+	if (!qdamo_parse_options(cmd, entries,
+				 "Each cell is the byte-weighted access rate (nr-accesses "
+				 "over its most) of the regions\nit covers in the snapshots "
+				 "of its time bin.  Images need gnuplot.", &argc, &argv, err))
+		return FALSE;
+	if (argc != 2)
+		return qdamo_usage_error(err, cmd, "give one record file (from 'qdamo record')");
+	image = opt_output != NULL;
+	if (image && !g_str_has_suffix(opt_output, ".png") &&
+	    !g_str_has_suffix(opt_output, ".svg"))
+		return qdamo_usage_error(err, cmd, "--output must end in .png or .svg");
+	if (opt_cols < 0 || opt_cols > 4000 || opt_rows < 0 || opt_rows > 4000)
+		return qdamo_usage_error(err, cmd, "--cols and --rows must be 1 to 4000");
+	if (opt_addr_range) {
+		g_autoptr(GArray) r = qdamo_parse_ranges(opt_addr_range, err);
+
+		if (!r)
+			return FALSE;
+		if (r->len != 1)
+			return qdamo_usage_error(err, cmd, "--address-range takes one range");
+		a0 = g_array_index(r, QdamoRange, 0).start;
+		a1 = g_array_index(r, QdamoRange, 0).end;
+	}
+	if (opt_time_range && !parse_time_range(opt_time_range, &t0, &t1, err))
+		return FALSE;
+	rec = qdamo_record_load(argv[1], err);
+	if (!rec)
+		return FALSE;
+	if (!opt_cols)
+		opt_cols = image ? (gint)MIN(600, MAX(1, rec->snapshots->len)) :
+			   (gint)terminal_cols();
+	if (!opt_rows)
+		opt_rows = image ? 300 : 24;
+	h = qdamo_heatmap_build(rec, (guint)opt_cols, (guint)opt_rows, a0, a1, t0, t1,
+				err);
+	if (!h)
+		return FALSE;
+	if (!image) {
+		print_ascii(h, rec, argv[1]);
+		return TRUE;
+	}
+	if (!run_gnuplot(h, rec, opt_output, &local)) {
+		g_propagate_error(err, local);
+		return FALSE;
+	}
+	printf("wrote %s (%u x %u cells)\n", opt_output, h->cols, h->rows);
+	return TRUE;
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * metrics.c - DAMON monitors as Prometheus metrics.
+ *
+ * The text format wants every sample of a metric family in one group
+ * after its HELP and TYPE lines, while the exporter walks target by
+ * target; so samples are gathered per family and written at the end.
+ *
+ * Hot and cold bytes are split by region age, so that "how much memory
+ * has been idle for over a minute" (what a balloon or a far-memory
+ * tier could take) is one query: qdamon_cold_bytes{age=~"1m-10m|10m\\+"}.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "error.h"
+#include "jsonx.h"
+#include "metrics.h"
+#include "record-file.h"
+
+typedef struct {
+	const char *name, *type, *help;
+} Family;
+
+static const Family families[] = {
+	{ "qdamon_target_up", "gauge",
+	  "1 if the VM's QEMU answered query-damon, 0 if asking it failed" },
+	{ "qdamon_monitor_running", "gauge",
+	  "1 if the DAMON monitor is sampling, 0 if it is stopped" },
+	{ "qdamon_wss_bytes", "gauge",
+	  "working-set size at the last aggregation: bytes of the regions "
+	  "accessed at least once in it" },
+	{ "qdamon_monitored_bytes", "gauge", "guest memory the monitor covers" },
+	{ "qdamon_hot_bytes", "gauge",
+	  "bytes of accessed regions, by how long their access rate held" },
+	{ "qdamon_cold_bytes", "gauge",
+	  "bytes of regions not accessed, by how long they have been idle" },
+	{ "qdamon_regions", "gauge", "regions at the last aggregation" },
+	{ "qdamon_aggregations_total", "counter",
+	  "aggregations since the monitor started" },
+	{ "qdamon_monitor_cpu_seconds_total", "counter",
+	  "host CPU time the monitor used" },
+	{ "qdamon_sample_interval_seconds", "gauge", "the sampling interval" },
+	{ "qdamon_aggregation_interval_seconds", "gauge",
+	  "the aggregation interval" },
+	{ "qdamon_libvirt_up", "gauge",
+	  "1 if libvirt could list the running domains, 0 if not" },
+	{ "qdamon_scrape_duration_seconds", "gauge",
+	  "time this scrape took" },
+};
+
+/* upper bounds in seconds of the age classes, and their labels */
+static const struct {
+	double below_s;
+	const char *label;
+} age_classes[] = {
+	{ 1, "0-1s" }, { 10, "1s-10s" }, { 60, "10s-1m" }, { 600, "1m-10m" },
+	{ G_MAXDOUBLE, "10m+" },
+};
+
+struct QdamoMetrics {
+	GString *samples[G_N_ELEMENTS(families)];
+};
+
+QdamoMetrics *qdamo_metrics_new(void)
+{
+	QdamoMetrics *m = g_new0(QdamoMetrics, 1);
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(families); i++)
+		m->samples[i] = g_string_new(NULL);
+	return m;
+}
+
+void qdamo_metrics_free(QdamoMetrics *m)
+{
+	guint i;
+
+	if (!m)
+		return;
+	for (i = 0; i < G_N_ELEMENTS(families); i++)
+		g_string_free(m->samples[i], TRUE);
+	g_free(m);
+}
+
+/* Label values escape backslash, double quote and newline. */
+static void append_escaped(GString *s, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			g_string_append_c(s, '\\');
+		if (*v == '\n') {
+			g_string_append(s, "\\n");
+			continue;
+		}
+		g_string_append_c(s, *v);
+	}
+}
+
+void qdamo_metrics_add(QdamoMetrics *m, const char *family, double value, ...)
+{
+	char buf[G_ASCII_DTOSTR_BUF_SIZE];
+	const char *name;
+	GString *s = NULL;
+	gboolean first = TRUE;
+	va_list ap;
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(families); i++)
+		if (!strcmp(families[i].name, family))
+			s = m->samples[i];
+	g_assert(s);
+	g_string_append(s, family);
+	va_start(ap, value);
+	while ((name = va_arg(ap, const char *))) {
+		const char *v = va_arg(ap, const char *);
+
+		g_string_append_printf(s, "%s%s=\"", first ? "{" : ",", name);
+		append_escaped(s, v);
+		g_string_append_c(s, '"');
+		first = FALSE;
+	}
+	va_end(ap);
+	/* byte counts print whole; %g would round them to 6 digits */
+	if (value == (double)(gint64)value && value < 9007199254740992.0)
+		g_ascii_formatd(buf, sizeof(buf), "%.0f", value);
+	else
+		g_ascii_formatd(buf, sizeof(buf), "%.9g", value);
+	g_string_append_printf(s, "%s %s\n", first ? "" : "}", buf);
+}
+
+static void add_age_classes(QdamoMetrics *m, const QdamoSnapshot *s,
+			    uint64_t aggr_us, const char *dom, const char *id)
+{
+	double hot[G_N_ELEMENTS(age_classes)] = { 0 };
+	double cold[G_N_ELEMENTS(age_classes)] = { 0 };
+	guint i, c;
+
+	for (i = 0; i < s->regions->len; i++) {
+		const QdamoRegion *r = &g_array_index(s->regions, QdamoRegion, i);
+		double age_s = (double)r->age * aggr_us / 1e6;
+
+		for (c = 0; age_s >= age_classes[c].below_s; c++)
+			;
+		if (r->nr_accesses)
+			hot[c] += (double)(r->end - r->start);
+		else
+			cold[c] += (double)(r->end - r->start);
+	}
+	for (c = 0; c < G_N_ELEMENTS(age_classes); c++) {
+		qdamo_metrics_add(m, "qdamon_hot_bytes", hot[c], "domain", dom,
+				  "monitor", id, "age", age_classes[c].label, NULL);
+		qdamo_metrics_add(m, "qdamon_cold_bytes", cold[c], "domain", dom,
+				  "monitor", id, "age", age_classes[c].label, NULL);
+	}
+}
+
+static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
+				JsonObject *mon, GError **err)
+{
+	const char *dom = t->name, *id = jx_str(mon, "id", "?");
+	JsonObject *attrs = jx_obj(mon, "attrs");
+	uint64_t aggr_us = jx_u64(attrs, "aggr-us", 0);
+	g_autoptr(JsonObject) args = json_object_new();
+	g_autoptr(JsonObject) regions = NULL;
+	g_autoptr(JsonObject) wss = NULL;
+	g_autoptr(QdamoSnapshot) s = NULL;
+
+	qdamo_metrics_add(m, "qdamon_monitor_running",
+			  !g_strcmp0(jx_str(mon, "state", ""), "running"),
+			  "domain", dom, "monitor", id,
+			  "source", jx_str(mon, "source", ""),
+			  "clock", jx_str(mon, "clock", ""), NULL);
+	qdamo_metrics_add(m, "qdamon_monitored_bytes",
+			  (double)jx_u64(mon, "monitored-bytes", 0),
+			  "domain", dom, "monitor", id, NULL);
+	qdamo_metrics_add(m, "qdamon_regions", (double)jx_u64(mon, "nr-regions", 0),
+			  "domain", dom, "monitor", id, NULL);
+	qdamo_metrics_add(m, "qdamon_aggregations_total",
+			  (double)jx_u64(mon, "nr-aggregations", 0),
+			  "domain", dom, "monitor", id, NULL);
+	qdamo_metrics_add(m, "qdamon_monitor_cpu_seconds_total",
+			  jx_u64(mon, "cpu-ns", 0) / 1e9, "domain", dom, "monitor", id, NULL);
+	qdamo_metrics_add(m, "qdamon_sample_interval_seconds",
+			  jx_u64(attrs, "sample-us", 0) / 1e6,
+			  "domain", dom, "monitor", id, NULL);
+	qdamo_metrics_add(m, "qdamon_aggregation_interval_seconds", aggr_us / 1e6,
+			  "domain", dom, "monitor", id, NULL);
+
+	json_object_set_string_member(args, "id", id);
+	wss = qdamo_execute_obj(t, "query-damon-wss", args, err);
+	if (!wss)
+		return FALSE;
+	qdamo_metrics_add(m, "qdamon_wss_bytes", (double)jx_u64(wss, "wss-bytes", 0),
+			  "domain", dom, "monitor", id, NULL);
+	regions = qdamo_execute_obj(t, "query-damon-regions", args, err);
+	if (!regions)
+		return FALSE;
+	s = qdamo_snapshot_from_reply(regions, 0);
+	add_age_classes(m, s, aggr_us, dom, id);
+	return TRUE;
+}
+
+gboolean qdamo_metrics_collect(QdamoMetrics *m, QdamoTarget *t, GError **err)
+{
+	g_autoptr(JsonNode) list = qdamo_execute(t, "query-damon", NULL, err);
+	JsonArray *a;
+	guint i;
+
+	if (!list || !JSON_NODE_HOLDS_ARRAY(list)) {
+		if (list)
+			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
+				    "query-damon: %s returned no list", t->label);
+		return FALSE;
+	}
+	a = json_node_get_array(list);
+	for (i = 0; i < json_array_get_length(a); i++)
+		if (!collect_monitor(m, t, json_array_get_object_element(a, i), err))
+			return FALSE;
+	return TRUE;
+}
+
+char *qdamo_metrics_render(QdamoMetrics *m)
+{
+	GString *out = g_string_new(NULL);
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(families); i++) {
+		if (!m->samples[i]->len)
+			continue;
+		g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s",
+				       families[i].name, families[i].help,
+				       families[i].name, families[i].type,
+				       m->samples[i]->str);
+	}
+	return g_string_free(out, FALSE);
+}

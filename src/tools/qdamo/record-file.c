@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * record-file.c - qdamo's record files: JSON, one snapshot a line, each
+ * region a [start, end, nr-accesses, age] array so that a minute of
+ * 100 ms aggregations stays well under a megabyte.  docs/record-format.md
+ * describes the format.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "error.h"
+#include "jsonx.h"
+#include "record-file.h"
+
+QdamoSnapshot *qdamo_snapshot_from_reply(JsonObject *reply, int64_t time_us)
+{
+	QdamoSnapshot *s = g_new0(QdamoSnapshot, 1);
+	JsonArray *list = jx_array(reply, "regions");
+	guint i, n = list ? json_array_get_length(list) : 0;
+
+	s->time_us = time_us;
+	s->nr_aggregations = jx_u64(reply, "nr-aggregations", 0);
+	s->max_nr_accesses = (uint32_t)jx_u64(reply, "max-nr-accesses", 0);
+	s->total_bytes = jx_u64(reply, "total-bytes", 0);
+	s->regions = g_array_sized_new(FALSE, FALSE, sizeof(QdamoRegion), n);
+	for (i = 0; i < n; i++) {
+		JsonObject *o = json_array_get_object_element(list, i);
+		QdamoRegion r = {
+			.start = jx_u64(o, "start", 0),
+			.end = jx_u64(o, "end", 0),
+			.nr_accesses = (uint32_t)jx_u64(o, "nr-accesses", 0),
+			.age = (uint32_t)jx_u64(o, "age", 0),
+		};
+
+		g_array_append_val(s->regions, r);
+	}
+	return s;
+}
+
+void qdamo_snapshot_free(QdamoSnapshot *s)
+{
+	if (!s)
+		return;
+	g_array_free(s->regions, TRUE);
+	g_free(s);
+}
+
+uint64_t qdamo_snapshot_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses)
+{
+	uint64_t wss = 0;
+	guint i;
+
+	for (i = 0; i < s->regions->len; i++) {
+		const QdamoRegion *r = &g_array_index(s->regions, QdamoRegion, i);
+
+		if (r->nr_accesses >= min_nr_accesses)
+			wss += r->end - r->start;
+	}
+	return wss;
+}
+
+static QdamoRecord *record_alloc(void)
+{
+	QdamoRecord *r = g_new0(QdamoRecord, 1);
+
+	r->snapshots = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)qdamo_snapshot_free);
+	return r;
+}
+
+QdamoRecord *qdamo_record_new(JsonObject *monitor)
+{
+	QdamoRecord *r = record_alloc();
+	JsonObject *a = jx_obj(monitor, "attrs");
+
+	r->monitor_id = g_strdup(jx_str(monitor, "id", "damon0"));
+	r->source = g_strdup(jx_str(monitor, "source", ""));
+	r->clock = g_strdup(jx_str(monitor, "clock", ""));
+	r->sample_us = jx_u64(a, "sample-us", 0);
+	r->aggr_us = jx_u64(a, "aggr-us", 0);
+	r->update_us = jx_u64(a, "update-us", 0);
+	r->min_nr_regions = (uint32_t)jx_u64(a, "min-nr-regions", 0);
+	r->max_nr_regions = (uint32_t)jx_u64(a, "max-nr-regions", 0);
+	return r;
+}
+
+void qdamo_record_free(QdamoRecord *r)
+{
+	if (!r)
+		return;
+	g_free(r->target_kind);
+	g_free(r->target_name);
+	g_free(r->uri);
+	g_free(r->monitor_id);
+	g_free(r->source);
+	g_free(r->clock);
+	g_ptr_array_free(r->snapshots, TRUE);
+	g_free(r);
+}
+
+/* ---- reading ---- */
+
+static gboolean bad_file(GError **err, const char *path, const char *what)
+{
+	g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+		    "%s is not a qdamo record file: %s", path, what);
+	return FALSE;
+}
+
+static gboolean load_snapshot(QdamoRecord *rec, JsonNode *node,
+			      const char *path, GError **err)
+{
+	g_autoptr(QdamoSnapshot) s = g_new0(QdamoSnapshot, 1);
+	JsonObject *o = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+	JsonArray *list = jx_array(o, "regions");
+	guint i;
+
+	if (!o || !list)
+		return bad_file(err, path, "a snapshot without \"regions\"");
+	s->time_us = (int64_t)jx_u64(o, "time-us", 0);
+	s->nr_aggregations = jx_u64(o, "nr-aggregations", 0);
+	s->max_nr_accesses = (uint32_t)jx_u64(o, "max-nr-accesses", 0);
+	s->total_bytes = jx_u64(o, "total-bytes", 0);
+	s->regions = g_array_new(FALSE, FALSE, sizeof(QdamoRegion));
+	for (i = 0; i < json_array_get_length(list); i++) {
+		JsonNode *rn = json_array_get_element(list, i);
+		JsonArray *a = JSON_NODE_HOLDS_ARRAY(rn) ? json_node_get_array(rn) : NULL;
+		QdamoRegion r;
+
+		if (!a || json_array_get_length(a) != 4)
+			return bad_file(err, path, "a region that is not "
+					"[start, end, nr-accesses, age]");
+		r.start = (uint64_t)json_array_get_int_element(a, 0);
+		r.end = (uint64_t)json_array_get_int_element(a, 1);
+		r.nr_accesses = (uint32_t)json_array_get_int_element(a, 2);
+		r.age = (uint32_t)json_array_get_int_element(a, 3);
+		if (r.end <= r.start)
+			return bad_file(err, path, "a region that ends before it starts");
+		g_array_append_val(s->regions, r);
+	}
+	g_ptr_array_add(rec->snapshots, g_steal_pointer(&s));
+	return TRUE;
+}
+
+QdamoRecord *qdamo_record_load(const char *path, GError **err)
+{
+	g_autoptr(QdamoRecord) rec = record_alloc();
+	g_autoptr(GError) local = NULL;
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *text = NULL;
+	JsonObject *o, *target, *mon, *attrs;
+	JsonArray *snaps;
+	gsize len;
+	guint i;
+
+	if (!g_file_get_contents(path, &text, &len, &local)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s", local->message);
+		return NULL;
+	}
+	root = jx_parse(text, (gssize)len, &local);
+	if (!root) {
+		bad_file(err, path, local->message);
+		return NULL;
+	}
+	o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+	if (g_strcmp0(jx_str(o, "format", NULL), QDAMO_RECORD_FORMAT)) {
+		bad_file(err, path, "no \"format\": \"" QDAMO_RECORD_FORMAT "\"");
+		return NULL;
+	}
+	if (jx_u64(o, "version", 0) != QDAMO_RECORD_VERSION) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+			    "%s is a version %" G_GUINT64_FORMAT " record; this qdamo "
+			    "reads version %d", path, jx_u64(o, "version", 0),
+			    QDAMO_RECORD_VERSION);
+		return NULL;
+	}
+	target = jx_obj(o, "target");
+	mon = jx_obj(o, "monitor");
+	attrs = jx_obj(mon, "attrs");
+	rec->target_kind = g_strdup(jx_str(target, "kind", ""));
+	rec->target_name = g_strdup(jx_str(target, "name", ""));
+	rec->uri = g_strdup(jx_str(target, "uri", NULL));
+	rec->monitor_id = g_strdup(jx_str(mon, "id", "damon0"));
+	rec->source = g_strdup(jx_str(mon, "source", ""));
+	rec->clock = g_strdup(jx_str(mon, "clock", ""));
+	rec->sample_us = jx_u64(attrs, "sample-us", 0);
+	rec->aggr_us = jx_u64(attrs, "aggr-us", 0);
+	rec->update_us = jx_u64(attrs, "update-us", 0);
+	rec->min_nr_regions = (uint32_t)jx_u64(attrs, "min-nr-regions", 0);
+	rec->max_nr_regions = (uint32_t)jx_u64(attrs, "max-nr-regions", 0);
+	rec->start_unix_us = (int64_t)jx_u64(o, "start-unix-us", 0);
+	snaps = jx_array(o, "snapshots");
+	if (!snaps) {
+		bad_file(err, path, "no \"snapshots\" list");
+		return NULL;
+	}
+	for (i = 0; i < json_array_get_length(snaps); i++)
+		if (!load_snapshot(rec, json_array_get_element(snaps, i), path, err))
+			return NULL;
+	return g_steal_pointer(&rec);
+}
+
+/* ---- writing ---- */
+
+struct QdamoRecordWriter {
+	FILE *f;
+	char *path, *part;
+	guint count;
+};
+
+static char *header_text(const QdamoRecord *h)
+{
+	g_autoptr(JsonObject) o = json_object_new();
+	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *target = json_object_new();
+	JsonObject *mon = json_object_new();
+	JsonObject *attrs = json_object_new();
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(
+		h->start_unix_us / G_USEC_PER_SEC);
+
+	json_object_set_string_member(o, "format", QDAMO_RECORD_FORMAT);
+	json_object_set_int_member(o, "version", QDAMO_RECORD_VERSION);
+	json_object_set_string_member(target, "kind", h->target_kind);
+	json_object_set_string_member(target, "name", h->target_name);
+	if (h->uri)
+		json_object_set_string_member(target, "uri", h->uri);
+	json_object_set_object_member(o, "target", target);
+	json_object_set_string_member(mon, "id", h->monitor_id);
+	json_object_set_string_member(mon, "source", h->source);
+	json_object_set_string_member(mon, "clock", h->clock);
+	json_object_set_int_member(attrs, "sample-us", (gint64)h->sample_us);
+	json_object_set_int_member(attrs, "aggr-us", (gint64)h->aggr_us);
+	json_object_set_int_member(attrs, "update-us", (gint64)h->update_us);
+	json_object_set_int_member(attrs, "min-nr-regions", h->min_nr_regions);
+	json_object_set_int_member(attrs, "max-nr-regions", h->max_nr_regions);
+	json_object_set_object_member(mon, "attrs", attrs);
+	json_object_set_object_member(o, "monitor", mon);
+	json_object_set_int_member(o, "start-unix-us", h->start_unix_us);
+	if (dt) {
+		g_autofree char *iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+
+		json_object_set_string_member(o, "start-time", iso);
+	}
+	json_node_set_object(root, o);
+	return jx_to_string(root, FALSE);
+}
+
+static gboolean write_error(QdamoRecordWriter *w, GError **err)
+{
+	int e = errno;
+
+	g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "cannot write %s: %s",
+		    w->part, g_strerror(e));
+	return FALSE;
+}
+
+QdamoRecordWriter *qdamo_record_writer_open(const char *path,
+					    const QdamoRecord *header,
+					    GError **err)
+{
+	QdamoRecordWriter *w = g_new0(QdamoRecordWriter, 1);
+	g_autofree char *head = header_text(header);
+
+	w->path = g_strdup(path);
+	w->part = g_strdup_printf("%s.part", path);
+	w->f = g_fopen(w->part, "w");
+	if (!w->f) {
+		int e = errno;
+
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "cannot create %s: %s",
+			    w->part, g_strerror(e));
+		g_free(w->path);
+		g_free(w->part);
+		g_free(w);
+		return NULL;
+	}
+	/* the header object, reopened to take the snapshots list */
+	g_assert(head[strlen(head) - 1] == '}');
+	head[strlen(head) - 1] = '\0';
+	if (fprintf(w->f, "%s,\n\"snapshots\": [\n", head) < 0) {
+		write_error(w, err);
+		fclose(w->f);
+		g_unlink(w->part);
+		g_free(w->path);
+		g_free(w->part);
+		g_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+gboolean qdamo_record_writer_add(QdamoRecordWriter *w, const QdamoSnapshot *s,
+				 GError **err)
+{
+	g_autoptr(GString) line = g_string_new(NULL);
+	guint i;
+
+	g_string_append_printf(line, "%s{\"time-us\": %" G_GINT64_FORMAT
+			       ", \"nr-aggregations\": %" G_GUINT64_FORMAT
+			       ", \"max-nr-accesses\": %u, \"total-bytes\": %"
+			       G_GUINT64_FORMAT ", \"regions\": [",
+			       w->count ? ",\n" : "", s->time_us, s->nr_aggregations,
+			       s->max_nr_accesses, s->total_bytes);
+	for (i = 0; i < s->regions->len; i++) {
+		const QdamoRegion *r = &g_array_index(s->regions, QdamoRegion, i);
+
+		g_string_append_printf(line, "%s[%" G_GUINT64_FORMAT ", %"
+				       G_GUINT64_FORMAT ", %u, %u]", i ? ", " : "",
+				       r->start, r->end, r->nr_accesses, r->age);
+	}
+	g_string_append(line, "]}");
+	if (fputs(line->str, w->f) < 0)
+		return write_error(w, err);
+	w->count++;
+	return TRUE;
+}
+
+gboolean qdamo_record_writer_close(QdamoRecordWriter *w, GError **err)
+{
+	gboolean ok = TRUE;
+
+	if (fputs("\n]}\n", w->f) < 0 || fflush(w->f) != 0)
+		ok = write_error(w, err);
+	if (fclose(w->f) != 0 && ok)
+		ok = write_error(w, err);
+	if (ok && g_rename(w->part, w->path) != 0) {
+		int e = errno;
+
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "cannot rename %s to %s: %s",
+			    w->part, w->path, g_strerror(e));
+		ok = FALSE;
+	}
+	g_free(w->path);
+	g_free(w->part);
+	g_free(w);
+	return ok;
+}

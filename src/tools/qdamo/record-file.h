@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * record-file.h - snapshots of a monitor, in memory and in qdamo's
+ * record files (docs/record-format.md).
+ */
+#ifndef QDAMO_RECORD_FILE_H
+#define QDAMO_RECORD_FILE_H
+
+#include <stdint.h>
+
+#include <json-glib/json-glib.h>
+
+#define QDAMO_RECORD_FORMAT "qdamo-record"
+#define QDAMO_RECORD_VERSION 1
+
+typedef struct {
+	uint64_t start, end;
+	uint32_t nr_accesses;
+	uint32_t age;		/* in aggregation intervals */
+} QdamoRegion;
+
+/* One aggregated snapshot: query-damon-regions' reply. */
+typedef struct {
+	int64_t time_us;	/* when it was taken, since the record began */
+	uint64_t nr_aggregations;
+	uint32_t max_nr_accesses;
+	uint64_t total_bytes;
+	GArray *regions;	/* QdamoRegion, in address order */
+} QdamoSnapshot;
+
+typedef struct {
+	char *target_kind;	/* "libvirt" or "qmp" */
+	char *target_name;	/* domain or socket path */
+	char *uri;		/* libvirt URI, or NULL */
+	char *monitor_id, *source, *clock;
+	uint64_t sample_us, aggr_us, update_us;
+	uint32_t min_nr_regions, max_nr_regions;
+	int64_t start_unix_us;	/* wall clock when the record began */
+	GPtrArray *snapshots;	/* QdamoSnapshot *, oldest first */
+} QdamoRecord;
+
+/* A snapshot from query-damon-regions' "return" object. */
+QdamoSnapshot *qdamo_snapshot_from_reply(JsonObject *reply, int64_t time_us);
+void qdamo_snapshot_free(QdamoSnapshot *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QdamoSnapshot, qdamo_snapshot_free)
+
+/* Bytes of the regions with at least @min_nr_accesses accesses. */
+uint64_t qdamo_snapshot_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses);
+
+/* A record's header fields from a query-damon entry. */
+QdamoRecord *qdamo_record_new(JsonObject *monitor);
+void qdamo_record_free(QdamoRecord *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QdamoRecord, qdamo_record_free)
+
+QdamoRecord *qdamo_record_load(const char *path, GError **err);
+
+/*
+ * Writing: the header at open, one line per snapshot as it comes, the
+ * closing brackets at close.  The file is PATH.part until closed, so
+ * that a run killed halfway leaves no file that looks complete.
+ */
+typedef struct QdamoRecordWriter QdamoRecordWriter;
+
+QdamoRecordWriter *qdamo_record_writer_open(const char *path,
+					    const QdamoRecord *header,
+					    GError **err);
+gboolean qdamo_record_writer_add(QdamoRecordWriter *w, const QdamoSnapshot *s,
+				 GError **err);
+gboolean qdamo_record_writer_close(QdamoRecordWriter *w, GError **err);
+
+#endif

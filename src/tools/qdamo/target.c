@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * target.c - running QMP commands on a target, whichever kind it is,
+ * and turning QEMU's error replies into messages that say what to do.
+ */
+#include <string.h>
+
+#include "error.h"
+#include "jsonx.h"
+#include "target.h"
+
+void qdamo_target_free(QdamoTarget *t)
+{
+	if (!t)
+		return;
+	if (t->ops && t->ops->close)
+		t->ops->close(t);
+	g_free(t->name);
+	g_free(t->label);
+	g_free(t->kind);
+	g_free(t->uri);
+	g_free(t);
+}
+
+static gboolean is_damon_command(const char *command)
+{
+	return g_str_has_prefix(command, "damon-") ||
+	       g_str_has_prefix(command, "query-damon");
+}
+
+static void set_qmp_error(QdamoTarget *t, const char *command,
+			  JsonObject *error, GError **err)
+{
+	const char *cls = jx_str(error, "class", "?");
+	const char *desc = jx_str(error, "desc", "(no description)");
+
+	/*
+	 * A stock QEMU answers every damon-* command with CommandNotFound:
+	 * say that it is the wrong QEMU, not that the command failed.
+	 */
+	if (!strcmp(cls, "CommandNotFound") && is_damon_command(command)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON,
+			    "the QEMU of %s has no DAMON monitor commands (%s: %s): "
+			    "run it with qdamon's QEMU (scripts/build-qemu.sh)",
+			    t->label, command, desc);
+		return;
+	}
+	g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_QMP, "%s: %s", command, desc);
+}
+
+JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
+			JsonObject *args, GError **err)
+{
+	g_autoptr(JsonObject) req = json_object_new();
+	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+	g_autoptr(JsonObject) reply = NULL;
+	g_autofree char *text = NULL;
+	JsonNode *ret;
+
+	json_object_set_string_member(req, "execute", command);
+	if (args)
+		json_object_set_object_member(req, "arguments",
+					      json_object_ref(args));
+	json_node_set_object(root, req);
+	text = jx_to_string(root, FALSE);
+	reply = t->ops->command(t, text, err);
+	if (!reply)
+		return NULL;
+	if (json_object_has_member(reply, "error")) {
+		set_qmp_error(t, command, jx_obj(reply, "error"), err);
+		return NULL;
+	}
+	ret = json_object_get_member(reply, "return");
+	if (!ret) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
+			    "%s: the reply of %s has neither \"return\" nor \"error\"",
+			    command, t->label);
+		return NULL;
+	}
+	return json_node_copy(ret);
+}
+
+JsonObject *qdamo_execute_obj(QdamoTarget *t, const char *command,
+			      JsonObject *args, GError **err)
+{
+	g_autoptr(JsonNode) ret = qdamo_execute(t, command, args, err);
+
+	if (!ret)
+		return NULL;
+	if (!JSON_NODE_HOLDS_OBJECT(ret)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
+			    "%s: %s returned no object", command, t->label);
+		return NULL;
+	}
+	return json_object_ref(json_node_get_object(ret));
+}
+
+JsonObject *qdamo_find_monitor(QdamoTarget *t, const char *id, GError **err)
+{
+	g_autoptr(JsonNode) ret = qdamo_execute(t, "query-damon", NULL, err);
+	g_autoptr(GString) ids = g_string_new(NULL);
+	JsonArray *list;
+	guint i;
+
+	if (!ret)
+		return NULL;
+	if (!JSON_NODE_HOLDS_ARRAY(ret)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
+			    "query-damon: %s returned no list", t->label);
+		return NULL;
+	}
+	list = json_node_get_array(ret);
+	for (i = 0; i < json_array_get_length(list); i++) {
+		JsonObject *m = json_array_get_object_element(list, i);
+		const char *mid = jx_str(m, "id", "");
+
+		if (!strcmp(mid, id))
+			return json_object_ref(m);
+		g_string_append_printf(ids, "%s%s", ids->len ? ", " : "", mid);
+	}
+	if (ids->len)
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_QMP,
+			    "%s has no DAMON monitor '%s' (it has: %s)",
+			    t->label, id, ids->str);
+	else
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_QMP,
+			    "%s has no DAMON monitor '%s'; start one with 'qdamo start'",
+			    t->label, id);
+	return NULL;
+}
