@@ -137,6 +137,9 @@ static DamonInfo *info_of(DamonResults *r)
     i->cpu_ns = r->cpu_ns;
     i->has_last_aggregation_age_us = r->has_last_aggregation;
     i->last_aggregation_age_us = r->last_aggregation_age_us;
+    i->has_nr_syncs = i->has_sync_ns = r->has_syncs;
+    i->nr_syncs = r->nr_syncs;
+    i->sync_ns = r->sync_ns;
     if (r->vcpu_writes) {
         uint64List **tail = &i->vcpu_dirty_pages;
         size_t k;

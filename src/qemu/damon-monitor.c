@@ -558,6 +558,11 @@ static DamonResults *results_of(DamonMonitor *m, bool with_history)
     res->source = m->cfg.source;
     res->clock = m->cfg.clock;
     res->vcpu_writes = damon_source_vcpu_writes(m->src, &res->nr_vcpu_writes);
+    if (m->src && m->src->has_syncs) {
+        res->has_syncs = true;
+        res->nr_syncs = m->src->nr_syncs;
+        res->sync_ns = m->src->sync_ns;
+    }
     QEMU_LOCK_GUARD(&m->lock);
     res->attrs = m->cfg.attrs;
     res->snap_attrs = m->nr_aggregations ? m->snap_attrs : m->cfg.attrs;

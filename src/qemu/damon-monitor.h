@@ -61,6 +61,8 @@ typedef struct DamonResults {
     uint64_t last_aggregation_age_us;
     uint64_t total_bytes;       /* monitored now */
     uint64_t snap_total_bytes;  /* covered by @regions */
+    bool has_syncs;             /* the source's syncs, while running */
+    uint64_t nr_syncs, sync_ns;
     uint64_t *vcpu_writes;      /* NULL, or pages written per vCPU */
     size_t nr_vcpu_writes;
     GArray *regions;            /* DamonSnapRegion of the last aggregation */

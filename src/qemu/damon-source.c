@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qemu/rcu.h"
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
@@ -76,6 +77,13 @@ DamonAccessSource *damon_source_create(DamonSource kind, Error **errp)
     src->cls = cls;
     trace_damon_source_create(DamonSource_str(kind), src);
     return src;
+}
+
+void damon_source_account_sync(DamonAccessSource *src, int64_t start_ns)
+{
+    src->has_syncs = true;
+    src->nr_syncs++;
+    src->sync_ns += get_clock() - start_ns;
 }
 
 uint64_t *damon_source_vcpu_writes(DamonAccessSource *src, size_t *n)

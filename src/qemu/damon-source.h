@@ -51,7 +51,18 @@ typedef struct DamonAccessSourceClass {
 /* Every access source starts with this header. */
 struct DamonAccessSource {
     const DamonAccessSourceClass *cls;
+    /*
+     * Syncs: pulling the writes out of the accelerator (a dirty-log
+     * sync, a dirty-ring harvest), counted by the sources that do them,
+     * with the BQL held, and read under it.
+     */
+    bool has_syncs;
+    uint64_t nr_syncs;
+    uint64_t sync_ns;
 };
+
+/* Count one sync of @src that began at @start_ns (get_clock()).  BQL held. */
+void damon_source_account_sync(DamonAccessSource *src, int64_t start_ns);
 
 extern const DamonAccessSourceClass damon_source_dirty_bitmap;
 extern const DamonAccessSourceClass damon_source_page_hash;

@@ -49,6 +49,7 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qemu/queue.h"
 #include "qemu/rcu.h"
 #include "qemu/accel.h"
@@ -275,7 +276,10 @@ static void dirty_bitmap_prepare(DamonAccessSource *src, const uint64_t *gpa,
      * nothing; a write in between counts in the new interval).
      */
     if (!s->synced) {
+        int64_t t0 = get_clock();
+
         memory_global_dirty_log_sync(false);
+        damon_source_account_sync(src, t0);
     }
     s->synced = false;
     dirty_bitmap_reserve(s, n);
@@ -314,10 +318,13 @@ static void dirty_bitmap_check(DamonAccessSource *src, const uint64_t *gpa,
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
     size_t i, nr_accessed = 0;
+    int64_t t0;
     bool moved;
 
     BQL_LOCK_GUARD();
+    t0 = get_clock();
     memory_global_dirty_log_sync(false);
+    damon_source_account_sync(src, t0);
     s->synced = true;
     WITH_RCU_READ_LOCK_GUARD() {
         /*

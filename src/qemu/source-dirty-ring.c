@@ -45,6 +45,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qemu/queue.h"
 #include "hw/core/cpu.h"
 #include "system/kvm.h"
@@ -177,12 +178,15 @@ static void dirty_ring_prepare(DamonAccessSource *src, const uint64_t *gpa,
 {
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
     uint64_t reaped;
+    int64_t t0;
     bool sorted = true;
     size_t i;
 
     BQL_LOCK_GUARD();
     /* entries pushed before now belong to the last interval */
+    t0 = get_clock();
     reaped = kvm_dirty_ring_reap_all();
+    damon_source_account_sync(src, t0);
     dirty_ring_reserve(s, n);
     for (i = 0; i < n; i++) {
         s->armed[i].gpa = gpa[i];
@@ -205,9 +209,12 @@ static void dirty_ring_check(DamonAccessSource *src, const uint64_t *gpa,
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
     size_t i, nr_accessed = 0;
     uint64_t reaped;
+    int64_t t0;
 
     BQL_LOCK_GUARD();
+    t0 = get_clock();
     reaped = kvm_dirty_ring_reap_all();
+    damon_source_account_sync(src, t0);
     for (i = 0; i < n; i++) {
         accessed[i] = i < s->n && s->gpa[i] == gpa[i] && s->hit[i];
         nr_accessed += accessed[i];
