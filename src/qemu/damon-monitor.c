@@ -430,6 +430,28 @@ static DamonMonitor *monitor_new(DamonConfig *cfg)
 }
 
 /* Source, operations set and engine context for @m. */
+/*
+ * What the first regions will cover, so that query-damon reports it
+ * before the driver's first step (the realtime thread may not have
+ * run yet when damon-start returns).
+ */
+static uint64_t monitor_initial_bytes(DamonMonitor *m)
+{
+    g_autofree struct damon_addr_range *ram = NULL;
+    const struct damon_addr_range *r = m->cfg.ranges;
+    unsigned int i, nr = m->cfg.nr_ranges;
+    uint64_t total = 0;
+
+    if (!r) {
+        ram = damon_paddr_ram_ranges(m->paddr, &nr);
+        r = ram;
+    }
+    for (i = 0; i < nr; i++) {
+        total += r[i].end - r[i].start;
+    }
+    return total;
+}
+
 static bool monitor_build(DamonMonitor *m, Error **errp)
 {
     char err[DAMON_ERR_LEN];
@@ -455,6 +477,7 @@ static bool monitor_build(DamonMonitor *m, Error **errp)
         error_setg(errp, "out of memory");
         return false;
     }
+    m->total_bytes = monitor_initial_bytes(m);
     return true;
 }
 
