@@ -14,7 +14,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 BACKPORTS=/etc/apt/sources.list.d/qdamon-bookworm-backports.sources
-ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev)
+# cpio and xz-utils: tests/nested/mkinitrd.sh (the nested-KVM test)
+ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev cpio xz-utils)
 
 apt_updated=0
 apt_update_once() {
