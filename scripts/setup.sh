@@ -14,8 +14,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 BACKPORTS=/etc/apt/sources.list.d/qdamon-bookworm-backports.sources
-# cpio and xz-utils: tests/nested/mkinitrd.sh (the nested-KVM test)
-ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev cpio xz-utils)
+# cpio, xz-utils and kmod: tests/nested/mkinitrd.sh (the nested-KVM test)
+ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev cpio xz-utils kmod)
 
 apt_updated=0
 apt_update_once() {

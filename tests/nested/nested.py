@@ -286,7 +286,8 @@ class InnerVM:
         names the thread, the address and the offset in the binary)."""
         rc, out = self.host.shell(
             "echo \"stderr: $(tail -n 5 %s | tr '\\n' '|')\"; "
-            "echo \"dmesg: $(dmesg | grep -iE 'segfault|trap|killed|oom|qemu' | tail -n 4"
+            "echo \"dmesg: $(dmesg | grep -E 'segfault|traps:|general protection|"
+            "Out of memory|Killed process|qemu-system|CPU [0-9]+/KVM|damon/' | tail -n 4"
             " | tr '\\n' '|')\"" % self.log_path, timeout=60)
         return " ".join(out.split("\n")).strip()
 
@@ -691,11 +692,13 @@ class NestedHost:
         if dropped:
             self.log("dropped %d stale bytes from the QMP port" % dropped)
         inner.started_at = time.monotonic()
-        cmd = ("rm -f %s; %s >%s 2>&1 &\n"
+        # the wrapper subshell reaps QEMU and logs how it ended (status
+        # 128+N: killed by signal N)
+        cmd = ("rm -f %s; (%s >%s 2>&1; echo \"qemu exit status $?\" >>%s) &\n"
                "i=0; while [ ! -s %s ] && [ $i -lt 100 ] && kill -0 $! 2>/dev/null; do "
                "sleep 0.1; i=$((i + 1)); done; cat %s 2>/dev/null"
                % (inner.pidfile, " ".join(shlex.quote(a) for a in args), inner.log_path,
-                  inner.pidfile, inner.pidfile))
+                  inner.log_path, inner.pidfile, inner.pidfile))
         rc, out = self.shell(cmd, timeout=60)
         pid = out.strip().splitlines()[-1] if out.strip() else ""
         if not pid.isdigit():
