@@ -591,24 +591,42 @@ static void test_hot_range_realtime(const void *opaque)
     const char *source = opaque;
     const GpaRange hot = { 16 * MiB, 20 * MiB };
     const GpaRange ram = { 0, NONE_RAM };
-    /*
-     * Nothing paces this test's writes with the monitor's samples, so a
-     * sample interval without a write (this process descheduled, a slow
-     * sanitizer build) reads as cold.  Samples of 20 ms, several times
-     * the time one memset takes even under ASan, keep such gaps rare.
-     */
-    g_autofree char *args = g_strdup_printf(
-        "{'id': 'rt', 'source': '%s', 'sample-us': %d, 'aggr-us': %d}",
-        source, 4 * SAMPLE_US, 4 * AGGR_US);
-    g_autoptr(GString) why = g_string_new(NULL);
-    int64_t deadline = g_get_monotonic_time() + REALTIME_WAIT_US;
     QTestState *qts = qtest_init(NONE_ARGS);
+    /*
+     * Nothing paces this test's writes with the monitor's samples: a
+     * sampled page is written once per memset, so a sample interval
+     * shorter than one memset (a sanitizer build takes tens of ms for
+     * 4 MiB) often sees no write and reads as cold.  So the interval is
+     * four times the slowest of a few measured memsets, and at least
+     * 20 ms.
+     */
+    int64_t slowest = 0, sample_us, deadline;
+    g_autofree char *args = NULL;
+    g_autoptr(GString) why = g_string_new(NULL);
     uint64_t seen = 0;
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        int64_t t = g_get_monotonic_time();
+
+        hot_pattern = hot_pattern % 255 + 1;
+        qtest_memset(qts, hot.start, hot_pattern, gpa_range_size(&hot));
+        slowest = MAX(slowest, g_get_monotonic_time() - t);
+    }
+    sample_us = MAX(4 * SAMPLE_US, QEMU_ALIGN_UP(4 * slowest, 1000));
+    g_test_message("one memset of the hot range took up to %" PRId64
+                   " us: sampling every %" PRId64 " us", slowest, sample_us);
+    args = g_strdup_printf("{'id': 'rt', 'source': '%s', 'sample-us': %"
+                           PRId64 ", 'aggr-us': %" PRId64 "}",
+                           source, sample_us, 20 * sample_us);
+    /* time for 30 aggregations, and never less than the usual wait */
+    deadline = g_get_monotonic_time() +
+        MAX(REALTIME_WAIT_US, 30 * 20 * sample_us);
 
     damon_start(qts, args);
     for (;;) {
         g_autoptr(QDict) snap = NULL;
-        int64_t until = g_get_monotonic_time() + 4 * AGGR_US / 2;
+        int64_t until = g_get_monotonic_time() + 10 * sample_us;
         uint64_t n;
 
         /* write for half an aggregation between two queries */
