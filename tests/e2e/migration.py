@@ -55,6 +55,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from qmp import QMPError, QMPProtocolError  # noqa: E402
+from report import Failed, Report  # noqa: E402
 from vm import DEFAULT_FIRMWARE, DEFAULT_QEMU, VMError, WorkloadVM  # noqa: E402
 
 MIB = 1 << 20
@@ -77,30 +78,6 @@ SEQ_MOD = 1 << 32                   # the guest's write sequence is 32-bit
 
 _MTREE_RANGE_RE = re.compile(
     r"^\s+([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (ram|rom|i/o|romd)\): (\S+)")
-
-
-class Failed(Exception):
-    """A step failed; its message is the FAIL line's text."""
-
-
-class Report:
-    def __init__(self):
-        self.failed = []
-        self.figures = {}
-
-    def ok(self, step, text):
-        print("PASS %-12s %s" % (step, text), flush=True)
-
-    def fail(self, step, text):
-        print("FAIL %-12s %s" % (step, text), flush=True)
-        self.failed.append(step)
-
-    def info(self, text):
-        print("     %s" % text, flush=True)
-
-    def add(self, key, value):
-        """Append value to the figure key (one value per round)."""
-        self.figures.setdefault(key, []).append(value)
 
 
 def parse_args():

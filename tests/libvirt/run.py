@@ -46,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
+from report import Failed, Report  # noqa: E402
 from vm import WorkloadVM, config_string  # noqa: E402
 
 MIB = 1 << 20
@@ -56,31 +57,6 @@ STOCK_QEMU = "/usr/bin/qemu-system-x86_64"
 BUILD = os.path.join(ROOT, "build")
 QDAMO = os.path.join(BUILD, "src", "tools", "qdamo", "qdamo")
 FIRMWARE = os.path.join(BUILD, "tests", "guest", "workload.bin")
-
-
-class Failed(Exception):
-    """A step failed; its message is the FAIL line's text."""
-
-
-class Report:
-    def __init__(self):
-        self.failed = []
-        self.passed = 0
-        self.figures = {}
-
-    def ok(self, step, text):
-        print("PASS %-16s %s" % (step, text), flush=True)
-        self.passed += 1
-
-    def fail(self, step, text):
-        print("FAIL %-16s %s" % (step, text), flush=True)
-        self.failed.append(step)
-
-    def skip(self, step, text):
-        print("SKIP %-16s %s" % (step, text), flush=True)
-
-    def info(self, text):
-        print("     %s" % text, flush=True)
 
 
 def run(cmd, timeout=120, check=False, env=None):
@@ -775,7 +751,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    rep = Report()
+    rep = Report(width=16)
     started = []
     t0 = time.monotonic()
     ctx = None
