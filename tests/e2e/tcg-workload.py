@@ -28,6 +28,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from qmp import QMPError, QMPProtocolError  # noqa: E402
+from report import Failed, Report  # noqa: E402
 from vm import DEFAULT_FIRMWARE, DEFAULT_QEMU, VMError, WorkloadVM  # noqa: E402
 
 MIB = 1 << 20
@@ -36,26 +37,6 @@ COVERAGE_MIN = 0.90     # of the hot range, in regions at >= half max accesses
 HOT_RATE_MIN = 0.50     # "hot" region: nr-accesses >= this * max-nr-accesses
 WSS_ERR_MAX = 0.10      # |wss - hot size| / hot size
 CONFIRMATIONS = 2       # consecutive aggregations that must meet both
-
-
-class Failed(Exception):
-    """A step failed; its message is the FAIL line's text."""
-
-
-class Report:
-    def __init__(self):
-        self.failed = []
-        self.figures = {}
-
-    def ok(self, step, text):
-        print("PASS %-12s %s" % (step, text), flush=True)
-
-    def fail(self, step, text):
-        print("FAIL %-12s %s" % (step, text), flush=True)
-        self.failed.append(step)
-
-    def info(self, text):
-        print("     %s" % text, flush=True)
 
 
 def parse_args():
@@ -114,7 +95,12 @@ def probe_addresses(hot_start, hot_size, mem_bytes):
     return hot, cold
 
 
-def step_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, full_diff):
+def check_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, top):
+    """The guest writes exactly its hot range: xp probes of hot and cold
+    words over 1 s, then a pmemsave diff of every page from 1 MiB (the
+    firmware keeps nothing above) to top.  Raises Failed; returns (hot
+    probes, cold probes, seconds the diff took).  tests/nested uses it
+    too."""
     hot, cold = probe_addresses(hot_start, hot_size, mem_bytes)
     before = {a: vm.read_phys_u32(a, 4) for a in hot + cold}
     time.sleep(1.0)
@@ -127,10 +113,6 @@ def step_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, full_diff):
     if stale or touched:
         raise Failed("xp: hot words unchanged at %s; cold words changed at %s"
                      % (stale, touched))
-    # Every page from 1 MiB (the firmware keeps nothing above) to 16 MiB
-    # past the hot range, or to the end of RAM with --full-diff: exactly
-    # the hot range must change.
-    top = mem_bytes if full_diff else min(mem_bytes, hot_start + hot_size + 16 * MIB)
     t0 = time.monotonic()
     changed = vm.changed_pages(MIB, top)
     dump_s = time.monotonic() - t0
@@ -139,6 +121,13 @@ def step_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, full_diff):
                      "expected exactly [0x%x, 0x%x)"
                      % (MIB, top, ", ".join("[0x%x, 0x%x)" % r for r in changed[:8]),
                         hot_start, hot_start + hot_size))
+    return hot, cold, dump_s
+
+
+def step_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, full_diff):
+    # 16 MiB past the hot range, or to the end of RAM with --full-diff
+    top = mem_bytes if full_diff else min(mem_bytes, hot_start + hot_size + 16 * MIB)
+    hot, cold, dump_s = check_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, top)
     rep.ok("guest", "xp: %d hot words change, %d cold do not; pmemsave diff of "
            "[0x%x, 0x%x): exactly [0x%x, 0x%x) changed in 1 s (took %.1f s)"
            % (len(hot), len(cold), MIB, top, hot_start, hot_start + hot_size, dump_s))
