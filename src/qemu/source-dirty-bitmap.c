@@ -261,6 +261,15 @@ static void dirty_bitmap_reserve(DirtyBitmapSource *s, size_t n)
     }
 }
 
+/* One dirty-log sync, counted as the source's.  BQL held. */
+static void dirty_bitmap_sync(DamonAccessSource *src)
+{
+    int64_t t0 = get_clock();
+
+    memory_global_dirty_log_sync(false);
+    damon_source_account_sync(src, t0);
+}
+
 static void dirty_bitmap_prepare(DamonAccessSource *src, const uint64_t *gpa,
                                  size_t n)
 {
@@ -276,10 +285,7 @@ static void dirty_bitmap_prepare(DamonAccessSource *src, const uint64_t *gpa,
      * nothing; a write in between counts in the new interval).
      */
     if (!s->synced) {
-        int64_t t0 = get_clock();
-
-        memory_global_dirty_log_sync(false);
-        damon_source_account_sync(src, t0);
+        dirty_bitmap_sync(src);
     }
     s->synced = false;
     dirty_bitmap_reserve(s, n);
@@ -318,13 +324,10 @@ static void dirty_bitmap_check(DamonAccessSource *src, const uint64_t *gpa,
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
     size_t i, nr_accessed = 0;
-    int64_t t0;
     bool moved;
 
     BQL_LOCK_GUARD();
-    t0 = get_clock();
-    memory_global_dirty_log_sync(false);
-    damon_source_account_sync(src, t0);
+    dirty_bitmap_sync(src);
     s->synced = true;
     WITH_RCU_READ_LOCK_GUARD() {
         /*

@@ -173,20 +173,27 @@ static void dirty_ring_reserve(DirtyRingSource *s, size_t n)
     }
 }
 
+/* Harvest every vCPU's ring, counted as the source's sync.  BQL held. */
+static uint64_t dirty_ring_harvest(DamonAccessSource *src)
+{
+    int64_t t0 = get_clock();
+    uint64_t reaped = kvm_dirty_ring_reap_all();
+
+    damon_source_account_sync(src, t0);
+    return reaped;
+}
+
 static void dirty_ring_prepare(DamonAccessSource *src, const uint64_t *gpa,
                                size_t n)
 {
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
     uint64_t reaped;
-    int64_t t0;
     bool sorted = true;
     size_t i;
 
     BQL_LOCK_GUARD();
     /* entries pushed before now belong to the last interval */
-    t0 = get_clock();
-    reaped = kvm_dirty_ring_reap_all();
-    damon_source_account_sync(src, t0);
+    reaped = dirty_ring_harvest(src);
     dirty_ring_reserve(s, n);
     for (i = 0; i < n; i++) {
         s->armed[i].gpa = gpa[i];
@@ -209,12 +216,9 @@ static void dirty_ring_check(DamonAccessSource *src, const uint64_t *gpa,
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
     size_t i, nr_accessed = 0;
     uint64_t reaped;
-    int64_t t0;
 
     BQL_LOCK_GUARD();
-    t0 = get_clock();
-    reaped = kvm_dirty_ring_reap_all();
-    damon_source_account_sync(src, t0);
+    reaped = dirty_ring_harvest(src);
     for (i = 0; i < n; i++) {
         accessed[i] = i < s->n && s->gpa[i] == gpa[i] && s->hit[i];
         nr_accessed += accessed[i];
