@@ -15,26 +15,18 @@
 # starts virtlogd and libvirtd itself.
 set -euo pipefail
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "$0")/apt-lib.sh"
 
 PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	libvirt-dev libjson-glib-dev libglib2.0-dev pkg-config gnuplot-nox)
 QEMU_CONF=/etc/libvirt/qemu.conf
 
-missing_pkgs() {
-	local p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "install ok installed" || echo "$p"
-	done
-}
-
 install_pkgs() {
 	local missing
 	missing=$(missing_pkgs "${PKGS[@]}")
 	[ -n "$missing" ] || return 0
-	$SUDO apt-get update -q
+	apt_update_once
 	# No recommends: they would pull in swtpm, dnsmasq and friends
 	# shellcheck disable=SC2086
 	$SUDO env DEBIAN_FRONTEND=noninteractive \

@@ -10,45 +10,11 @@
 # bookworm-backports, which is added when missing.
 set -euo pipefail
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "$0")/apt-lib.sh"
 
-BACKPORTS=/etc/apt/sources.list.d/qdamon-bookworm-backports.sources
 # cpio, xz-utils and kmod: tests/nested/mkinitrd.sh (the nested-KVM test)
 ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev cpio xz-utils kmod)
-
-apt_updated=0
-apt_update_once() {
-	if [ "$apt_updated" -eq 0 ]; then
-		$SUDO apt-get update -q
-		apt_updated=1
-	fi
-}
-
-has_backports() {
-	grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/
-}
-
-add_backports() {
-	has_backports && return 0
-	echo "setup: adding bookworm-backports (for meson >= 1.5)"
-	$SUDO tee "$BACKPORTS" >/dev/null <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-	apt_updated=0
-}
-
-missing_pkgs() {
-	local p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "install ok installed" || echo "$p"
-	done
-}
 
 meson_ok() {
 	command -v meson >/dev/null &&
@@ -64,7 +30,7 @@ main() {
 		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 	fi
 	if ! meson_ok; then
-		add_backports
+		add_backports "for meson >= 1.5"
 		apt_update_once
 		$SUDO env DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -q -t bookworm-backports meson

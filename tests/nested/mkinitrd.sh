@@ -34,7 +34,6 @@ QEMU=$top/_work/qemu-build/qemu-system-x86_64
 FIRMWARE=$top/build/tests/guest/workload.bin
 DIR=$top/_work/nested
 MODULES=(virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
-BACKPORTS=/etc/apt/sources.list.d/qdamon-bookworm-backports.sources
 
 log() { echo "mkinitrd: $*" >&2; }
 die() { echo "mkinitrd: error: $*" >&2; exit 1; }
@@ -49,8 +48,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# shellcheck source=scripts/apt-lib.sh
+. "$top/scripts/apt-lib.sh"
 
 for tool in apt-get dpkg-deb tar xz cpio gzip sha256sum ldd flock; do
 	command -v "$tool" >/dev/null || die "$tool is missing (apt-get install cpio xz-utils)"
@@ -63,30 +62,6 @@ exec 9>"$DIR/.lock"
 flock 9
 
 # ---- packages ---------------------------------------------------------------
-
-apt_updated=0
-apt_update_once() {
-	if [ "$apt_updated" -eq 0 ]; then
-		log "apt-get update"
-		$SUDO apt-get update -q >&2
-		apt_updated=1
-	fi
-}
-
-add_backports() {
-	grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ &&
-		return 0
-	log "adding bookworm-backports (for linux-image-6.12)"
-	$SUDO tee "$BACKPORTS" >/dev/null <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-	apt_updated=0
-	apt_update_once
-}
 
 # download PKG: fetch PKG's .deb into debs/ unless one is there; print its path
 download() {
@@ -128,7 +103,7 @@ kernel_pkg() {
 			fi
 		done
 		[ "$attempt" -eq 1 ] || break
-		add_backports
+		add_backports "for linux-image-6.12"
 		apt_update_once
 	done
 	die "no linux-image-6.12 package found in apt's lists (bookworm-backports)"
