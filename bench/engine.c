@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "damon/damon.h"
-#include "damon/sim.h"
+#include "sim/sim.h"
 
 #define MiB	(1ULL << 20)
 #define GiB	(1ULL << 30)

@@ -7,6 +7,12 @@
  * and applies DAMON-based operation schemes (DAMOS).  Names follow
  * include/linux/damon.h so that DAMON users feel at home.
  *
+ * There is one way to run a context: the step API.  The caller of
+ * damon_ctx_begin() is its driver and calls damon_ctx_step() at the
+ * deadlines the engine gives; it may be a thread of its own, a timer in
+ * an event loop, or a test advancing a fake clock.  Every other thread
+ * reaches the context through damon_call().
+ *
  * The engine is plain C11 plus POSIX threads.  It never prints: functions
  * return a negative errno (constructors return NULL) and, where the
  * caller passes an error buffer, a text that names the field and the
@@ -319,8 +325,8 @@ struct damos_tried_region {
  * @stat:		statistics.
  * @list:		list head for the context's schemes.
  *
- * Locking: owned by the context's worker while it runs; read it from
- * elsewhere only through damon_call().
+ * Locking: owned by the context's driver while it is begun; read it
+ * from elsewhere only through damon_call().
  */
 struct damos {
 	struct damos_access_pattern pattern;
@@ -365,8 +371,8 @@ struct damon_ctx;
  *				target is valid the context stops.
  * @cleanup:			free what @init made.
  *
- * Every callback is optional and runs on the context's worker (or on the
- * thread that drives the step API).  @init returns 0 or a negative errno.
+ * Every callback is optional and runs on the context's driver, the
+ * thread that calls the step API.  @init returns 0 or a negative errno.
  */
 struct damon_operations {
 	const char *name;
@@ -393,9 +399,14 @@ struct damon_operations {
  * @after_aggregation:	called at each aggregation, after merging and
  *			before the schemes are applied and results reset.
  * @before_terminate:	called once, when monitoring ends for any reason.
+ * @call_queued:	called by damon_call() on the calling thread, not the
+ *			driver, right after it queued a request; a driver that
+ *			sleeps until its next deadline uses it to wake up and
+ *			step at once.  It must not touch the context.
  *
  * A non-zero return from @before_start, @after_sampling or
- * @after_aggregation stops monitoring.
+ * @after_aggregation stops monitoring.  All but @call_queued run on the
+ * context's driver.
  */
 struct damon_callback {
 	void *private;
@@ -403,6 +414,7 @@ struct damon_callback {
 	int (*after_sampling)(struct damon_ctx *ctx);
 	int (*after_aggregation)(struct damon_ctx *ctx);
 	void (*before_terminate)(struct damon_ctx *ctx);
+	void (*call_queued)(struct damon_ctx *ctx);
 };
 
 /**
@@ -427,7 +439,7 @@ struct damon_attrs {
 /**
  * enum damon_stop_reason - Why a context stopped.
  * @DAMON_STOP_NONE:		it has not stopped.
- * @DAMON_STOP_REQUESTED:	damon_stop() or damon_ctx_request_stop().
+ * @DAMON_STOP_REQUESTED:	damon_ctx_request_stop() or damon_ctx_end().
  * @DAMON_STOP_TARGETS_INVALID:	no target was valid any more.
  * @DAMON_STOP_CALLBACK:	a callback returned non-zero.
  * @DAMON_STOP_OPS_ERROR:	the ops' init failed.
@@ -445,37 +457,58 @@ enum damon_stop_reason {
  * @now_us:	returns the current time, in microseconds.
  * @opaque:	passed to @now_us.
  *
- * The worker thread schedules with it and DAMOS measures the time its
- * actions take with it.  NULL @now_us means CLOCK_MONOTONIC.  Tests
- * inject a fake clock and drive the context with damon_ctx_step().
+ * The engine reads it only to measure how long DAMOS actions take, for
+ * the quotas' time budget; drivers pass their own time to the step API.
+ * NULL @now_us means CLOCK_MONOTONIC.  Tests and the virtual-clock
+ * driver inject a clock that does not move during a step, so that runs
+ * are deterministic.
  */
 struct damon_clock {
 	uint64_t (*now_us)(void *opaque);
 	void *opaque;
 };
 
-struct damon_call_req;
+/**
+ * struct damon_call_control - A function to run on a context's driver.
+ * @fn:			the function; it may read and change the context.
+ * @data:		passed to @fn.
+ * @return_code:	what @fn returned.
+ * @canceled:		set when the context ended before @fn could run.
+ *
+ * Filled by the caller of damon_call(), which waits until @fn has run
+ * or has been canceled; it may live on the caller's stack.
+ */
+struct damon_call_control {
+	int (*fn)(struct damon_ctx *ctx, void *data);
+	void *data;
+	int return_code;
+	bool canceled;
+/* private: */
+	bool done;
+	struct damon_call_control *next;
+};
 
 /**
- * struct damon_ctx - A monitoring context: targets, schemes and a worker.
+ * struct damon_ctx - A monitoring context: targets, schemes and its driver.
  * @attrs:		monitoring attributes; change with damon_set_attrs().
  * @ops:		the operations set.
  * @ops_priv:		the operations set's data for this context.
  * @callback:		user hooks.
- * @clock:		time source.
+ * @clock:		time source for DAMOS action costs.
  * @min_sz_region:	minimum region size and alignment, in bytes.
  * @targets_list:	head of the target list.
  * @schemes_list:	head of the scheme list.
  * @nr_targets:		number of targets.
- * @passed_sample_intervals: sample intervals done since start.
- * @nr_aggregations:	aggregations done since start.
- * @last_aggregation_us: clock time of the last aggregation.
+ * @passed_sample_intervals: sample intervals done since begin.
+ * @nr_aggregations:	aggregations done since begin.
+ * @last_aggregation_us: step time of the last aggregation.
  * @stop_reason:	why the context stopped.
  *
- * Locking: while a worker thread runs the context, the worker alone owns
- * every field above; other threads reach them through damon_call().
- * @lock guards the worker bookkeeping below it.  With the step API, the
- * driving thread owns everything and must serialize its own callers.
+ * Locking: the thread that calls damon_ctx_begin() becomes the context's
+ * driver and owns every field until damon_ctx_end(); before begin and
+ * after end, whoever holds the context owns it.  Other threads reach a
+ * driven context only through damon_call().  @call_lock guards the call
+ * queue and the driver's identity, nothing else.
  */
 struct damon_ctx {
 	struct damon_attrs attrs;
@@ -492,7 +525,7 @@ struct damon_ctx {
 	uint64_t last_aggregation_us;
 	enum damon_stop_reason stop_reason;
 /* private: */
-	/* step-machine state, owned by the worker or the step driver */
+	/* step-machine state, owned by the driver */
 	uint64_t now_us;
 	uint64_t next_deadline_us;
 	uint64_t next_aggregation_sis;
@@ -500,21 +533,19 @@ struct damon_ctx {
 	uint64_t sz_limit;
 	unsigned int last_nr_regions;
 	unsigned int max_nr_accesses;
+	unsigned int split_cursor;
 	bool begun;
 	bool sampling_armed;
 	bool finished;
 	bool self_stop;
 	uint64_t rnd_state;
 	uint64_t score_histogram[DAMOS_MAX_SCORE + 1];
-	/* guards thread, thread_alive, stop_requested and calls */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool thread_started;
-	bool thread_alive;
-	bool stop_requested;
-	bool exclusive;
-	struct damon_call_req *calls;
+	/* guards driver, has_driver and calls; call_cond signals "done" */
+	pthread_mutex_t call_lock;
+	pthread_cond_t call_cond;
+	pthread_t driver;
+	bool has_driver;
+	struct damon_call_control *calls;
 };
 
 /* Iteration helpers, kernel style. */
@@ -621,14 +652,6 @@ const struct damos_tried_region *damos_tried_regions(const struct damos *s,
 		size_t *nr);
 const char *damos_action_name(enum damos_action action);
 
-/* ---- running: worker threads (src/core/thread.c) ---- */
-
-int damon_start(struct damon_ctx **ctxs, int nr_ctxs, bool exclusive);
-int damon_stop(struct damon_ctx **ctxs, int nr_ctxs);
-bool damon_is_running(struct damon_ctx *ctx);
-int damon_call(struct damon_ctx *ctx, void (*fn)(struct damon_ctx *, void *),
-		void *data);
-
 /* ---- running: the step API (src/core/kdamond.c) ---- */
 
 int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us);
@@ -636,5 +659,6 @@ int damon_ctx_step(struct damon_ctx *ctx, uint64_t now_us);
 uint64_t damon_ctx_next_deadline_us(const struct damon_ctx *ctx);
 void damon_ctx_request_stop(struct damon_ctx *ctx);
 void damon_ctx_end(struct damon_ctx *ctx);
+int damon_call(struct damon_ctx *ctx, struct damon_call_control *control);
 
 #endif /* DAMON_DAMON_H */

@@ -58,7 +58,6 @@ void damon_attrs_default(struct damon_attrs *attrs)
 struct damon_ctx *damon_new_ctx(void)
 {
 	struct damon_ctx *ctx = calloc(1, sizeof(*ctx));
-	pthread_condattr_t ca;
 
 	if (!ctx)
 		return NULL;
@@ -67,21 +66,17 @@ struct damon_ctx *damon_new_ctx(void)
 	damon_list_init(&ctx->targets_list);
 	damon_list_init(&ctx->schemes_list);
 	damon_set_seed(ctx, DAMON_DEFAULT_SEED);
-	pthread_mutex_init(&ctx->lock, NULL);
-	/* the worker sleeps against CLOCK_MONOTONIC, immune to clock steps */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ctx->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&ctx->call_lock, NULL);
+	pthread_cond_init(&ctx->call_cond, NULL);
 	return ctx;
 }
 
 /**
- * damon_destroy_ctx() - Stop @ctx if it runs, then free it and its
+ * damon_destroy_ctx() - End @ctx if it has begun, then free it and its
  * targets and schemes.
  * @ctx:	context, or NULL.
  *
- * Locking: must not be called from the context's own worker.
+ * Locking: the owner only: the driver, or anyone once nobody drives it.
  */
 void damon_destroy_ctx(struct damon_ctx *ctx)
 {
@@ -90,15 +85,14 @@ void damon_destroy_ctx(struct damon_ctx *ctx)
 
 	if (!ctx)
 		return;
-	damon_stop(&ctx, 1);
 	if (ctx->begun)
 		damon_ctx_end(ctx);
 	damon_for_each_target_safe(t, tn, ctx)
 		damon_destroy_target(t, ctx);
 	damon_for_each_scheme_safe(s, sn, ctx)
 		damon_destroy_scheme(s);
-	pthread_cond_destroy(&ctx->cond);
-	pthread_mutex_destroy(&ctx->lock);
+	pthread_cond_destroy(&ctx->call_cond);
+	pthread_mutex_destroy(&ctx->call_lock);
 	free(ctx);
 }
 
@@ -140,27 +134,54 @@ int damon_validate_attrs(const struct damon_attrs *attrs, char *err,
 	return 0;
 }
 
-/* nr_accesses counted under @old, expressed for @new's sampling ratio. */
+/* An access count as a share of the most an aggregation can count, in
+ * basis points, truncated as Linux's mult_frac() does. */
+static uint64_t nr_accesses_to_bp(unsigned int nr,
+		const struct damon_attrs *attrs)
+{
+	uint64_t max = damon_max_nr_accesses(attrs);
+
+	return (uint64_t)nr / max * 10000 + (uint64_t)nr % max * 10000 / max;
+}
+
+/*
+ * nr_accesses counted under @old, expressed for @new's sampling ratio.
+ * Like the kernel, it goes through basis points and truncates at each
+ * step, so a count maps to the same value here and there.
+ */
 static unsigned int rescale_nr_accesses(unsigned int nr,
 		const struct damon_attrs *old, const struct damon_attrs *new)
 {
-	return (unsigned int)((uint64_t)nr * damon_max_nr_accesses(new) /
-			damon_max_nr_accesses(old));
+	return (unsigned int)(nr_accesses_to_bp(nr, old) *
+			damon_max_nr_accesses(new) / 10000);
 }
 
-/* Keep results comparable when a running context gets new intervals. */
+/*
+ * Keep results comparable under new intervals.  In the middle of an
+ * aggregation window (@aggregating) the partial counts are dropped and
+ * the last complete window is rescaled, as if the window had just
+ * begun; at an aggregation (from after_aggregation, or before begin) the
+ * window that just ended is rescaled and kept.
+ */
 static void rescale_results(struct damon_ctx *ctx,
-		const struct damon_attrs *old, const struct damon_attrs *new)
+		const struct damon_attrs *old, const struct damon_attrs *new,
+		bool aggregating)
 {
 	struct damon_target *t;
 	struct damon_region *r;
 
 	damon_for_each_target(t, ctx) {
 		damon_for_each_region(r, t) {
-			r->last_nr_accesses = rescale_nr_accesses(
-					r->last_nr_accesses, old, new);
-			r->nr_accesses_bp = r->last_nr_accesses * 10000;
-			r->nr_accesses = 0;
+			if (aggregating) {
+				r->last_nr_accesses = rescale_nr_accesses(
+						r->last_nr_accesses, old, new);
+				r->nr_accesses_bp = r->last_nr_accesses * 10000;
+				r->nr_accesses = 0;
+			} else {
+				r->nr_accesses = rescale_nr_accesses(
+						r->nr_accesses, old, new);
+				r->nr_accesses_bp = r->nr_accesses * 10000;
+			}
 			r->age = (unsigned int)((uint64_t)r->age *
 					old->aggr_interval / new->aggr_interval);
 		}
@@ -174,31 +195,35 @@ static void rescale_results(struct damon_ctx *ctx,
  * @err:	optional buffer for a text naming the field and its range.
  * @errlen:	size of @err.
  *
- * On a context that has begun, ages and access counts are rescaled to the
- * new intervals, the current aggregation restarts, and the next
- * aggregation and update are rescheduled, as Linux DAMON's online commit
- * does.
+ * As Linux DAMON's damon_set_attrs(): region ages and access counts are
+ * rescaled to the new intervals (regions set before begin included), and
+ * the next aggregation and ops update are scheduled from now.  Called in
+ * the middle of an aggregation window, the window restarts; called from
+ * after_aggregation, the window that just ended is kept, rescaled, and
+ * the next aggregation comes one new aggregation interval later.
  *
  * Return: 0, or -EINVAL with @ctx unchanged.
- * Locking: call it on the context's owner: before damon_start(), from a
+ * Locking: the context's owner only: before damon_ctx_begin(), from a
  * callback, or through damon_call().
  */
 int damon_set_attrs(struct damon_ctx *ctx, const struct damon_attrs *attrs,
 		char *err, size_t errlen)
 {
 	struct damon_attrs old = ctx->attrs;
+	bool aggregating = ctx->passed_sample_intervals <
+		ctx->next_aggregation_sis;
 	int rc = damon_validate_attrs(attrs, err, errlen);
 
 	if (rc)
 		return rc;
+	rescale_results(ctx, &old, attrs, aggregating);
 	ctx->attrs = *attrs;
-	if (!ctx->begun)
-		return 0;
-	rescale_results(ctx, &old, attrs);
 	ctx->next_aggregation_sis = ctx->passed_sample_intervals +
 		attrs->aggr_interval / attrs->sample_interval;
 	ctx->next_ops_update_sis = ctx->passed_sample_intervals +
 		attrs->ops_update_interval / attrs->sample_interval;
+	if (!ctx->begun)
+		return 0;
 	ctx->sz_limit = damon_region_sz_limit(ctx);
 	damos_attrs_changed(ctx, &old);
 	return 0;

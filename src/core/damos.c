@@ -164,7 +164,7 @@ static void damos_set_next_apply_sis(const struct damon_ctx *ctx,
  * The scheme's first application is scheduled one apply interval from
  * now, as in Linux DAMON.
  *
- * Locking: the context's owner (before damon_start(), or via damon_call()).
+ * Locking: the context's owner (before damon_ctx_begin(), or via damon_call()).
  */
 void damon_add_scheme(struct damon_ctx *ctx, struct damos *s)
 {

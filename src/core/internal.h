@@ -23,6 +23,10 @@ void damon_update_ages_of(struct damon_target *t, unsigned int thres);
  * making a region larger than @sz_limit. */
 void damon_merge_regions_of(struct damon_target *t, unsigned int thres,
 		uint64_t sz_limit);
+/* Split @r into @nr_subs pieces at random 10-90% points. */
+void damon_split_region_randomly(struct damon_ctx *ctx,
+		struct damon_target *t, struct damon_region *r,
+		unsigned int nr_subs);
 /* Split every region of @t into @nr_subs pieces at random 10-90% points. */
 void damon_split_regions_of(struct damon_ctx *ctx, struct damon_target *t,
 		unsigned int nr_subs);
@@ -48,6 +52,15 @@ void kdamond_merge_regions(struct damon_ctx *ctx, unsigned int threshold,
 		uint64_t sz_limit);
 void kdamond_split_regions(struct damon_ctx *ctx);
 void kdamond_reset_aggregated(struct damon_ctx *ctx);
+
+/* ---- call.c: damon_call() ---- */
+
+/* Run (or, with @cancel, cancel) the queued damon_call() requests; on
+ * the driver. */
+void kdamond_call(struct damon_ctx *ctx, bool cancel);
+/* Record that the calling thread drives @ctx (@driven) or that nobody
+ * does any more; the latter cancels what is still queued. */
+void damon_call_set_driver(struct damon_ctx *ctx, bool driven);
 
 /* ---- damos.c: schemes, run from the loop ---- */
 

@@ -5,9 +5,11 @@
  * Linux DAMON's kdamond_fn() is a loop that sleeps between samples.  Here
  * the loop body is damon_ctx_step(): each call does what is due at the
  * time it is given and says, through damon_ctx_next_deadline_us(), when
- * the next call is wanted.  The worker thread (thread.c) is that loop
- * with real sleeps; QEMU's virtual-clock driver and the tests call the
- * steps themselves, so runs are deterministic.
+ * the next call is wanted.  Whoever calls the steps is the context's
+ * driver: QEMU's monitor thread sleeps between them, its virtual-clock
+ * timer and the tests call them at the deadlines of their own clocks, so
+ * runs are deterministic.  Each step first runs the damon_call()
+ * requests other threads queued (call.c).
  *
  * One sample interval takes two half-steps: "arm" calls the ops'
  * prepare_access_checks; one sample interval later, "sample" reads the
@@ -84,14 +86,38 @@ void kdamond_merge_regions(struct damon_ctx *ctx, unsigned int threshold,
 		 threshold / 2 < max_thres);
 }
 
+/*
+ * Split in two as many regions as still fit under max_nr_regions, taking
+ * them in turn from a cursor that moves on at every aggregation, so that
+ * over a few aggregations every region gets its chance.
+ */
+static void kdamond_split_some_regions(struct damon_ctx *ctx,
+		unsigned int nr_regions)
+{
+	unsigned int share = ctx->attrs.max_nr_regions - nr_regions;
+	unsigned int from = ctx->split_cursor % nr_regions, idx = 0;
+	struct damon_region *r, *next;
+	struct damon_target *t;
+
+	damon_for_each_target(t, ctx) {
+		damon_for_each_region_safe(r, next, t) {
+			if ((idx++ + nr_regions - from) % nr_regions < share)
+				damon_split_region_randomly(ctx, t, r, 2);
+		}
+	}
+	ctx->split_cursor = (from + share) % nr_regions;
+}
+
 /**
  * kdamond_split_regions() - The aggregation's split step.
  * @ctx:	context.
  *
- * Splits every region in two, or in three when the count did not change
- * since the last split (a region's middle may differ from its ends).
- * Nothing is split while there are more than max_nr_regions / 2 regions,
- * so a split can never exceed max_nr_regions.
+ * With at most max_nr_regions / 2 regions, every region is split in two,
+ * or in three when the count did not change since the last split (a
+ * region's middle may differ from its ends).  Above that, as in current
+ * Linux, splitting goes on for a rotating share of the regions, as many
+ * as still fit under max_nr_regions, so that adaptivity does not freeze
+ * in large address spaces; only at max_nr_regions does it stop.
  */
 void kdamond_split_regions(struct damon_ctx *ctx)
 {
@@ -99,8 +125,13 @@ void kdamond_split_regions(struct damon_ctx *ctx)
 	unsigned int nr_subs = 2;
 	struct damon_target *t;
 
-	if (nr_regions > ctx->attrs.max_nr_regions / 2)
+	if (!nr_regions || nr_regions >= ctx->attrs.max_nr_regions)
 		return;
+	if (nr_regions > ctx->attrs.max_nr_regions / 2) {
+		kdamond_split_some_regions(ctx, nr_regions);
+		ctx->last_nr_regions = nr_regions;
+		return;
+	}
 	if (ctx->last_nr_regions == nr_regions &&
 	    nr_regions < ctx->attrs.max_nr_regions / 3)
 		nr_subs = 3;
@@ -138,9 +169,15 @@ static int kdamond_arm(struct damon_ctx *ctx)
 	return 0;
 }
 
-static void kdamond_aggregate_end(struct damon_ctx *ctx)
+/*
+ * Close the aggregation that was due at @due_sis.  The next one is due
+ * an aggregation interval (as the attributes now say) later, whatever a
+ * callback did meanwhile: damon_set_attrs() from after_aggregation also
+ * schedules it, and must not push it back twice.
+ */
+static void kdamond_aggregate_end(struct damon_ctx *ctx, uint64_t due_sis)
 {
-	ctx->next_aggregation_sis += intervals_in_samples(&ctx->attrs,
+	ctx->next_aggregation_sis = due_sis + intervals_in_samples(&ctx->attrs,
 			ctx->attrs.aggr_interval);
 	kdamond_reset_aggregated(ctx);
 	kdamond_split_regions(ctx);
@@ -160,13 +197,14 @@ static void kdamond_update(struct damon_ctx *ctx)
 /* One sample interval has passed: read it, then do what became due. */
 static int kdamond_sample(struct damon_ctx *ctx)
 {
+	uint64_t due_sis = ctx->next_aggregation_sis;
 	bool aggregate;
 
 	ctx->sampling_armed = false;
 	ctx->passed_sample_intervals++;
 	ctx->max_nr_accesses = ctx->ops.check_accesses ?
 		ctx->ops.check_accesses(ctx) : 0;
-	aggregate = ctx->passed_sample_intervals >= ctx->next_aggregation_sis;
+	aggregate = ctx->passed_sample_intervals >= due_sis;
 	if (aggregate) {
 		kdamond_merge_regions(ctx, ctx->max_nr_accesses / 10,
 				ctx->sz_limit);
@@ -179,7 +217,7 @@ static int kdamond_sample(struct damon_ctx *ctx)
 	if (!damon_list_empty(&ctx->schemes_list))
 		kdamond_apply_schemes(ctx);
 	if (aggregate)
-		kdamond_aggregate_end(ctx);
+		kdamond_aggregate_end(ctx, due_sis);
 	if (ctx->passed_sample_intervals >= ctx->next_ops_update_sis)
 		kdamond_update(ctx);
 	return 0;
@@ -192,12 +230,12 @@ static int kdamond_sample(struct damon_ctx *ctx)
  *
  * Runs the ops' init, splits the initial regions evenly until there are
  * min_nr_regions of them, and runs the before_start callback.  The first
- * step is
- * due at once.  A context begun here is driven by damon_ctx_step() and
- * ended by damon_ctx_end(); damon_start() does the same on a thread.
+ * step is due at once.  A context begun here is driven by
+ * damon_ctx_step() and ended by damon_ctx_end(), on the same thread.
  *
  * Return: 0, -EBUSY if it has already begun, or the ops' init error.
- * Locking: the caller owns @ctx until damon_ctx_end().
+ * Locking: the caller becomes @ctx's driver and owns it until
+ * damon_ctx_end(); other threads reach it through damon_call().
  */
 int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us)
 {
@@ -237,6 +275,7 @@ int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us)
 		}
 	}
 	ctx->begun = true;
+	damon_call_set_driver(ctx, true);
 	ctx->sz_limit = damon_region_sz_limit(ctx);
 	kdamond_init_schemes(ctx);
 	if (ctx->callback.before_start && ctx->callback.before_start(ctx))
@@ -249,8 +288,9 @@ int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us)
  * @ctx:	begun context.
  * @now_us:	current time on the driver's clock; never goes backwards.
  *
- * A call before damon_ctx_next_deadline_us() does nothing, so a driver
- * may wake early.  A late call still counts as one sample interval: like
+ * Queued damon_call() requests run first, at every call.  Apart from
+ * them, a call before damon_ctx_next_deadline_us() does nothing, so a
+ * driver may wake early, e.g. from &damon_callback.call_queued.  A late call still counts as one sample interval: like
  * Linux DAMON, the engine counts intervals, it does not catch up.
  *
  * Return: 0 to go on, 1 when monitoring has ended (see @ctx->stop_reason;
@@ -262,10 +302,11 @@ int damon_ctx_step(struct damon_ctx *ctx, uint64_t now_us)
 
 	if (!ctx->begun)
 		return -EINVAL;
-	if (ctx->finished)
-		return 1;
 	if (now_us > ctx->now_us)
 		ctx->now_us = now_us;
+	kdamond_call(ctx, false);
+	if (ctx->finished)
+		return 1;
 	if (kdamond_need_stop(ctx))
 		return 1;
 	if (ctx->now_us < ctx->next_deadline_us)
@@ -301,8 +342,8 @@ uint64_t damon_ctx_next_deadline_us(const struct damon_ctx *ctx)
  * damon_ctx_request_stop() - Make the next step end monitoring.
  * @ctx:	context.
  *
- * Locking: the owner only (the step driver, or a callback on the
- * worker); other threads use damon_stop().
+ * Locking: the driver only (directly or from a callback); other threads
+ * queue it with damon_call().
  */
 void damon_ctx_request_stop(struct damon_ctx *ctx)
 {
@@ -315,9 +356,10 @@ void damon_ctx_request_stop(struct damon_ctx *ctx)
  *
  * Calls before_terminate and the ops' cleanup, and drops the regions, as
  * Linux DAMON does when kdamond exits; the targets and schemes stay, so
- * the context can begin again.
+ * the context can begin again.  damon_call() requests still queued are
+ * canceled, and the context has no driver any more.
  *
- * Locking: the owner only.
+ * Locking: the driver only.
  */
 void damon_ctx_end(struct damon_ctx *ctx)
 {
@@ -337,4 +379,5 @@ void damon_ctx_end(struct damon_ctx *ctx)
 		ctx->ops.cleanup(ctx);
 	ctx->begun = false;
 	ctx->sampling_armed = false;
+	damon_call_set_driver(ctx, false);
 }

@@ -4,7 +4,7 @@
  * adaptive adjustment steps that keep the number of regions bounded.
  *
  * Every function here runs on the thread that owns the context (its
- * worker, or the step-API driver), so none of them locks.
+ * driver, or its creator before it begins), so none of them locks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -402,36 +402,50 @@ void damon_merge_regions_of(struct damon_target *t, unsigned int thres,
 }
 
 /**
+ * damon_split_region_randomly() - Split @r at random points.
+ * @ctx:	context, for its random source and minimum region size.
+ * @t:		target of @r.
+ * @r:		region.
+ * @nr_subs:	pieces to make (2 or 3); fewer when @r is too small.
+ *
+ * Each cut leaves 10% to 90% of the region on the left, so a region
+ * whose parts are accessed differently gets a chance to show it.  The
+ * new pieces follow @r in the list.
+ */
+void damon_split_region_randomly(struct damon_ctx *ctx,
+		struct damon_target *t, struct damon_region *r,
+		unsigned int nr_subs)
+{
+	uint64_t min_sz = ctx->min_sz_region;
+	uint64_t sz = damon_sz_region(r);
+	unsigned int i;
+
+	for (i = 0; i < nr_subs - 1 && sz > 2 * min_sz; i++) {
+		uint64_t tenths = damon_rand(ctx, 1, 10);
+		/* tenths * sz / 10 without overflowing 64 bits */
+		uint64_t sz_sub = align_down(tenths * (sz / 10) +
+				tenths * (sz % 10) / 10, min_sz);
+
+		if (!sz_sub || sz_sub >= sz)
+			continue;
+		damon_split_region_at(t, r, sz_sub);
+		sz = sz_sub;
+	}
+}
+
+/**
  * damon_split_regions_of() - Split each region of @t at random points.
  * @ctx:	context, for its random source and minimum region size.
  * @t:		target.
  * @nr_subs:	pieces per region (2 or 3).
- *
- * Each cut leaves 10% to 90% of the region on the left, so a region
- * whose parts are accessed differently gets a chance to show it.
  */
 void damon_split_regions_of(struct damon_ctx *ctx, struct damon_target *t,
 		unsigned int nr_subs)
 {
 	struct damon_region *r, *next;
-	uint64_t min_sz = ctx->min_sz_region;
 
-	damon_for_each_region_safe(r, next, t) {
-		uint64_t sz = damon_sz_region(r);
-		unsigned int i;
-
-		for (i = 0; i < nr_subs - 1 && sz > 2 * min_sz; i++) {
-			uint64_t tenths = damon_rand(ctx, 1, 10);
-			/* tenths * sz / 10 without overflowing 64 bits */
-			uint64_t sz_sub = align_down(tenths * (sz / 10) +
-					tenths * (sz % 10) / 10, min_sz);
-
-			if (!sz_sub || sz_sub >= sz)
-				continue;
-			damon_split_region_at(t, r, sz_sub);
-			sz = sz_sub;
-		}
-	}
+	damon_for_each_region_safe(r, next, t)
+		damon_split_region_randomly(ctx, t, r, nr_subs);
 }
 
 /**

@@ -110,6 +110,95 @@ static void test_online_rescale(void)
 	damon_destroy_ctx(ctx);
 }
 
+/* One region holding @nr accesses (and @age), under @sample/@aggr. */
+static struct damon_region *one_region_ctx(struct damon_ctx **ctxp,
+		uint64_t aggr, unsigned int nr, unsigned int age)
+{
+	const uint64_t in[][2] = { { 0, 64 * 4096 } };
+	struct damon_attrs a = { 1000, aggr, 1000000, 3, 10 };
+	struct damon_ctx *ctx = damon_new_ctx();
+	struct damon_region *r;
+
+	g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
+	r = damon_first_region(tu_add_target(ctx, in, 1));
+	r->nr_accesses = r->last_nr_accesses = nr;
+	r->nr_accesses_bp = nr * 10000;
+	r->age = age;
+	*ctxp = ctx;
+	return r;
+}
+
+struct rescale_case {
+	uint64_t old_aggr, new_aggr;	/* with 1 ms samples */
+	unsigned int nr, want;
+};
+
+/*
+ * Counts go through basis points and truncate there, as in the kernel:
+ * 1 of 3 is 3333 bp, which is 1.9998 of 6, so 1; 2 of 3 is 6666 bp,
+ * 3.9996 of 6, so 3.
+ */
+static const struct rescale_case rescale_cases[] = {
+	{ 3000, 6000, 1, 1 },
+	{ 3000, 6000, 2, 3 },
+	{ 3000, 6000, 3, 6 },
+	{ 6000, 3000, 5, 2 },
+	{ 20000, 100000, 7, 35 },
+};
+
+/* Mid-window on a running context: the last complete window rescales. */
+static void test_rescale_truncates_in_bp(void)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(rescale_cases); i++) {
+		const struct rescale_case *c = &rescale_cases[i];
+		struct damon_attrs a = { 1000, c->new_aggr, 1000000, 3, 10 };
+		struct damon_ctx *ctx;
+		struct damon_region *r = one_region_ctx(&ctx, c->old_aggr,
+				c->nr, 0);
+		struct tu_hot_ops h = { .valid = true };
+		struct tu_clock clk = { 0 };
+
+		tu_set_hot_ops(ctx, &h);
+		tu_use_fake_clock(ctx, &clk);
+		g_assert_cmpint(damon_ctx_begin(ctx, 0), ==, 0);
+		r = damon_first_region(damon_target_of(ctx->targets_list.next));
+		r->last_nr_accesses = c->nr;
+		g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
+		g_assert_cmpuint(r->last_nr_accesses, ==, c->want);
+		g_assert_cmpuint(r->nr_accesses_bp, ==, c->want * 10000);
+		g_assert_cmpuint(r->nr_accesses, ==, 0);
+		damon_ctx_end(ctx);
+		damon_destroy_ctx(ctx);
+	}
+}
+
+/*
+ * Regions set before begin rescale too.  As in the kernel, the first
+ * damon_set_attrs() already scheduled an aggregation, so a second one
+ * finds a window under way: the last complete count is rescaled.
+ */
+static void test_rescale_before_begin(void)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(rescale_cases); i++) {
+		const struct rescale_case *c = &rescale_cases[i];
+		struct damon_attrs a = { 1000, c->new_aggr, 1000000, 3, 10 };
+		struct damon_ctx *ctx;
+		struct damon_region *r = one_region_ctx(&ctx, c->old_aggr,
+				c->nr, 10);
+
+		g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
+		g_assert_cmpuint(r->last_nr_accesses, ==, c->want);
+		g_assert_cmpuint(r->nr_accesses_bp, ==, c->want * 10000);
+		g_assert_cmpuint(r->nr_accesses, ==, 0);
+		g_assert_cmpuint(r->age, ==, 10 * c->old_aggr / c->new_aggr);
+		damon_destroy_ctx(ctx);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -117,5 +206,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/damon/attrs/error_names_value",
 			test_error_names_value);
 	g_test_add_func("/damon/attrs/online_rescale", test_online_rescale);
+	g_test_add_func("/damon/attrs/rescale_truncates_in_bp",
+			test_rescale_truncates_in_bp);
+	g_test_add_func("/damon/attrs/rescale_before_begin",
+			test_rescale_before_begin);
 	return g_test_run();
 }

@@ -14,7 +14,7 @@
 #include <math.h>
 
 #include "test-util.h"
-#include "damon/sim.h"
+#include "sim/sim.h"
 
 #define MiB	(1ULL << 20)
 #define GiB	(1ULL << 30)

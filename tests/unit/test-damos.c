@@ -16,7 +16,7 @@
 
 #include "test-util.h"
 #include "core/internal.h"
-#include "damon/ops-common.h"
+#include "ops/ops-common.h"
 
 #define KB 1024ULL
 #define MB (1024 * KB)

@@ -352,10 +352,122 @@ static void test_merge_respects_max(void)
 	damon_destroy_ctx(ctx);
 }
 
+/*
+ * Above max_nr_regions / 2 regions, splitting goes on for a rotating
+ * share, as many as fit: 60 regions under a maximum of 100 become 100,
+ * the cursor moves on, and at the maximum nothing is split.
+ *
+ *   first split:   regions 0..39 split,  40..59 kept
+ *   second split:  regions 40..59, 0..19 split (after a reset to 60)
+ */
+static void reset_to_60_regions(struct damon_target *t)
+{
+	struct damon_region *r, *next;
+	uint64_t i;
+
+	damon_for_each_region_safe(r, next, t)
+		damon_destroy_region(r, t);
+	for (i = 0; i < 60; i++)
+		damon_add_region(damon_new_region(i * 64 * P, (i + 1) * 64 * P),
+				t);
+}
+
+/* Regions now covering what original region @i covered. */
+static unsigned int pieces_of(struct damon_target *t, uint64_t i)
+{
+	struct damon_region *r;
+	unsigned int n = 0;
+
+	damon_for_each_region(r, t)
+		n += r->ar.start >= i * 64 * P && r->ar.end <= (i + 1) * 64 * P;
+	return n;
+}
+
+static void test_split_above_half_max(void)
+{
+	struct damon_attrs a = { 5000, 100000, 1000000, 10, 100 };
+	struct fixture f;
+	uint64_t i;
+
+	fixture_init(&f, 0, 0);
+	g_assert_cmpint(damon_set_attrs(f.ctx, &a, NULL, 0), ==, 0);
+	reset_to_60_regions(f.t);
+	kdamond_split_regions(f.ctx);
+	g_assert_cmpuint(f.t->nr_regions, ==, 100);
+	for (i = 0; i < 60; i++)
+		g_assert_cmpuint(pieces_of(f.t, i), ==, i < 40 ? 2 : 1);
+	tu_assert_invariants(f.ctx);
+	/* at the maximum, nothing more */
+	kdamond_split_regions(f.ctx);
+	g_assert_cmpuint(f.t->nr_regions, ==, 100);
+	/* the next share starts where the last one ended, and wraps */
+	reset_to_60_regions(f.t);
+	kdamond_split_regions(f.ctx);
+	g_assert_cmpuint(f.t->nr_regions, ==, 100);
+	for (i = 0; i < 60; i++)
+		g_assert_cmpuint(pieces_of(f.t, i), ==,
+				i >= 40 || i < 20 ? 2 : 1);
+	damon_destroy_ctx(f.ctx);
+}
+
+/* What each aggregation saw, and a tune at the first one. */
+struct tune_at_aggr {
+	uint64_t sis[2];
+	unsigned int nr[2], last_nr[2];
+	unsigned int n;
+};
+
+static int tune_after_aggregation(struct damon_ctx *ctx)
+{
+	struct tune_at_aggr *s = ctx->callback.private;
+	struct damon_region *r = damon_first_region(
+			damon_target_of(ctx->targets_list.next));
+	struct damon_attrs same = ctx->attrs;
+
+	s->sis[s->n] = ctx->passed_sample_intervals;
+	s->nr[s->n] = r->nr_accesses;
+	s->last_nr[s->n] = r->last_nr_accesses;
+	if (s->n++ == 0)
+		g_assert_cmpint(damon_set_attrs(ctx, &same, NULL, 0), ==, 0);
+	return s->n == 2;
+}
+
+/*
+ * damon_set_attrs() from after_aggregation keeps the window that just
+ * ended and schedules the next aggregation once: with 20 samples per
+ * aggregation and every sample hot, the aggregations come at samples 20
+ * and 40, each counting 20 of 20, and the second one still knows the
+ * first one's 20.
+ */
+static void test_set_attrs_after_aggregation(void)
+{
+	struct damon_attrs a = { 1000, 20000, 1000000, 3, 3 };
+	struct tune_at_aggr s = { 0 };
+	struct fixture f;
+
+	fixture_init(&f, 0, SPACE);
+	g_assert_cmpint(damon_set_attrs(f.ctx, &a, NULL, 0), ==, 0);
+	f.ctx->callback.private = &s;
+	f.ctx->callback.after_aggregation = tune_after_aggregation;
+	g_assert_cmpint(damon_ctx_begin(f.ctx, 0), ==, 0);
+	g_assert_cmpint(tu_run_until(f.ctx, &f.clk, 1000000), ==, 1);
+	g_assert_cmpuint(s.n, ==, 2);
+	g_assert_cmpuint(s.sis[0], ==, 20);
+	g_assert_cmpuint(s.sis[1], ==, 40);
+	g_assert_cmpuint(s.nr[0], ==, 20);
+	g_assert_cmpuint(s.nr[1], ==, 20);
+	g_assert_cmpuint(s.last_nr[1], ==, 20);
+	fixture_fini(&f);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/damon/kdamond/schedule", test_schedule);
+	g_test_add_func("/damon/kdamond/split_above_half_max",
+			test_split_above_half_max);
+	g_test_add_func("/damon/kdamond/set_attrs_after_aggregation",
+			test_set_attrs_after_aggregation);
 	g_test_add_func("/damon/kdamond/late_step_counts_once",
 			test_late_step_counts_once);
 	g_test_add_func("/damon/kdamond/callbacks_stop", test_callbacks_stop);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "test-util.h"
-#include "damon/sim.h"
+#include "sim/sim.h"
 
 #define KiB	(1ULL << 10)
 #define MiB	(1ULL << 20)
@@ -667,23 +667,25 @@ struct layout_probe {
 	unsigned int nr_regions;
 };
 
-static void probe_regions(struct damon_ctx *ctx, void *data)
+static int probe_regions(struct damon_ctx *ctx, void *data)
 {
 	struct layout_probe *p = data;
 
 	p->sz_total = damon_sz_total(ctx);
 	p->nr_regions = damon_nr_regions_total(ctx);
 	tu_assert_invariants(ctx);
+	return 0;
 }
 
-/* Wait (real time) until the worker's regions total @sz bytes. */
+/* Wait (real time) until the driver's regions total @sz bytes. */
 static void wait_for_total(struct damon_ctx *ctx, uint64_t sz)
 {
 	struct layout_probe p = { 0 };
+	struct damon_call_control c = { .fn = probe_regions, .data = &p };
 	unsigned int i;
 
 	for (i = 0; i < 500; i++) {
-		g_assert_cmpint(damon_call(ctx, probe_regions, &p), ==, 0);
+		g_assert_cmpint(damon_call(ctx, &c), ==, 0);
 		if (p.sz_total == sz)
 			return;
 		g_usleep(2000);
@@ -693,8 +695,8 @@ static void wait_for_total(struct damon_ctx *ctx, uint64_t sz)
 }
 
 /*
- * On a worker thread: layout changes from another thread reach the
- * regions, and invalidation stops the worker.
+ * On a driver thread: layout changes from another thread reach the
+ * regions, and invalidation ends the context.
  */
 static void test_sim_threaded(void)
 {
@@ -711,11 +713,12 @@ static void test_sim_threaded(void)
 	};
 	struct damon_sim *sim = damon_sim_new_static(GiB, 0.1, 0.9, 13);
 	struct damon_ctx *ctx = damon_new_ctx();
+	struct tu_driver d;
 	unsigned int i;
 
 	g_assert_cmpint(damon_set_attrs(ctx, &fast, NULL, 0), ==, 0);
 	g_assert_nonnull(damon_sim_attach(ctx, sim));
-	g_assert_cmpint(damon_start(&ctx, 1, false), ==, 0);
+	g_assert_cmpint(tu_driver_start(&d, ctx), ==, 0);
 	for (i = 0; i < 3; i++) {
 		g_assert_cmpint(damon_sim_set_layout(sim, &small, 1), ==, 0);
 		wait_for_total(ctx, 256 * MiB);
@@ -723,10 +726,7 @@ static void test_sim_threaded(void)
 		wait_for_total(ctx, GiB + 256 * MiB);
 	}
 	damon_sim_invalidate(sim);
-	for (i = 0; i < 500 && damon_is_running(ctx); i++)
-		g_usleep(2000);
-	g_assert_false(damon_is_running(ctx));
-	damon_stop(&ctx, 1);
+	tu_driver_join(&d);
 	g_assert_cmpint(ctx->stop_reason, ==, DAMON_STOP_TARGETS_INVALID);
 	damon_destroy_ctx(ctx);
 	damon_sim_destroy(sim);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "test-util.h"
 #include <string.h>
+#include <time.h>
 
 #include "core/internal.h"
 
@@ -157,4 +158,128 @@ void tu_set_hot_ops(struct damon_ctx *ctx, struct tu_hot_ops *h)
 	ctx->ops_priv = h;
 	damon_for_each_target(t, ctx)
 		t->priv = h;
+}
+
+/* ---- a driver thread over the step API ---- */
+
+static uint64_t tu_monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void tu_driver_kick(struct damon_ctx *ctx)
+{
+	struct tu_driver *d = ctx->callback.private;
+
+	pthread_mutex_lock(&d->lock);
+	d->kicked = true;
+	d->nr_kicks++;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Sleep until the context's deadline or a kick. */
+static void tu_driver_wait(struct tu_driver *d)
+{
+	uint64_t deadline = damon_ctx_next_deadline_us(d->ctx);
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / 1000000),
+		.tv_nsec = (long)(deadline % 1000000) * 1000,
+	};
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->kicked && tu_monotonic_us() < deadline)
+		pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	d->kicked = false;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void tu_driver_set(struct tu_driver *d, bool *flag)
+{
+	pthread_mutex_lock(&d->lock);
+	*flag = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void *tu_driver_fn(void *arg)
+{
+	struct tu_driver *d = arg;
+
+	d->begin_rc = damon_ctx_begin(d->ctx, tu_monotonic_us());
+	tu_driver_set(d, &d->begun);
+	if (d->begin_rc == 0) {
+		while (damon_ctx_step(d->ctx, tu_monotonic_us()) == 0)
+			tu_driver_wait(d);
+		damon_ctx_end(d->ctx);
+	}
+	tu_driver_set(d, &d->ended);
+	return NULL;
+}
+
+int tu_driver_start(struct tu_driver *d, struct damon_ctx *ctx)
+{
+	pthread_condattr_t ca;
+
+	memset(d, 0, sizeof(*d));
+	d->ctx = ctx;
+	ctx->callback.private = d;
+	ctx->callback.call_queued = tu_driver_kick;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	g_assert_cmpint(pthread_create(&d->thread, NULL, tu_driver_fn, d), ==,
+			0);
+	pthread_mutex_lock(&d->lock);
+	while (!d->begun)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	return d->begin_rc;
+}
+
+bool tu_driver_ended(struct tu_driver *d)
+{
+	bool ended;
+
+	pthread_mutex_lock(&d->lock);
+	ended = d->ended;
+	pthread_mutex_unlock(&d->lock);
+	return ended;
+}
+
+static void tu_driver_reap(struct tu_driver *d)
+{
+	pthread_join(d->thread, NULL);
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->lock);
+}
+
+static int tu_request_stop(struct damon_ctx *ctx, void *data)
+{
+	damon_ctx_request_stop(ctx);
+	return 0;
+}
+
+void tu_driver_stop(struct tu_driver *d)
+{
+	struct damon_call_control c = { .fn = tu_request_stop };
+
+	/* -ECANCELED: it had ended by itself, which is as good */
+	damon_call(d->ctx, &c);
+	tu_driver_reap(d);
+}
+
+void tu_driver_join(struct tu_driver *d)
+{
+	int i;
+
+	for (i = 0; i < 2000 && !tu_driver_ended(d); i++)
+		g_usleep(10000);
+	g_assert_true(tu_driver_ended(d));
+	tu_driver_reap(d);
 }

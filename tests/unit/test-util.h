@@ -4,6 +4,7 @@
 #define DAMON_TEST_UTIL_H
 
 #include <glib.h>
+#include <pthread.h>
 #include "damon/damon.h"
 
 /* A fake clock that tests advance by hand; install with tu_use_fake_clock. */
@@ -42,5 +43,31 @@ struct tu_hot_ops {
 };
 /* Install on @ctx; call after adding the targets (their priv is set). */
 void tu_set_hot_ops(struct damon_ctx *ctx, struct tu_hot_ops *h);
+
+/*
+ * A driver thread over the step API on real time, as a product's
+ * monitor thread would be: it begins the context, sleeps until each
+ * deadline, steps, and ends the context when a step says so.  It wakes
+ * early when damon_call() queues a request (through call_queued, which
+ * it installs).  Other threads reach the context only with damon_call().
+ */
+struct tu_driver {
+	struct damon_ctx *ctx;
+	pthread_t thread;
+	pthread_mutex_t lock;	/* guards kicked, begun and ended */
+	pthread_cond_t cond;
+	bool kicked, begun, ended;
+	int begin_rc;
+	unsigned int nr_kicks;	/* call_queued hooks seen; under lock */
+};
+/* Start a driver for @ctx and wait until it has begun the context;
+ * returns damon_ctx_begin()'s result. */
+int tu_driver_start(struct tu_driver *d, struct damon_ctx *ctx);
+/* Ask the driver to end the context (through damon_call) and join it. */
+void tu_driver_stop(struct tu_driver *d);
+/* Wait (at most 20 s) for a driver whose context ends by itself; join. */
+void tu_driver_join(struct tu_driver *d);
+/* Whether the driver's context has ended. */
+bool tu_driver_ended(struct tu_driver *d);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Helpers shared by the operations sets (src/ops/): DAMOS priority
- * scores.  Front-ends do not need this header.
+ * Helpers shared by the operations sets (the guest-physical one in
+ * src/qemu, the simulator in tests/sim): DAMOS priority scores.  Not
+ * installed; front-ends need only damon/damon.h.
  */
 #ifndef DAMON_OPS_COMMON_H
 #define DAMON_OPS_COMMON_H

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * damon-sim: run the engine on a simulated guest with a real worker
- * thread and print a live working-set and hot-region report, with the
- * simulation's ground truth beside it.
+ * damon-sim: run the engine on a simulated guest in real time and print
+ * a live working-set and hot-region report, with the simulation's
+ * ground truth beside it.
  *
- * It is the engine's demonstration and smoke test on real time; the QEMU
- * monitor does the same on a real guest.
+ * It is the engine's demonstration and smoke test on real time, and the
+ * smallest example of a driver: one thread that sleeps until the next
+ * deadline and steps, as the QEMU monitor thread does on a real guest.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,7 +17,7 @@
 #include <glib.h>
 
 #include "damon/damon.h"
-#include "damon/sim.h"
+#include "sim/sim.h"
 
 struct report_region {
 	uint64_t start, end;
@@ -52,11 +53,9 @@ static const GOptionEntry entries[] = {
 	{ NULL }
 };
 
-/* Runs on the worker (damon_call), so the regions are consistent. */
-static void take_report(struct damon_ctx *ctx, void *data)
-{
-	struct report *rep = data;
-	struct damon_target *t;
+/* Runs on the driver between two steps, so the regions are consistent. */
+static void take_report(struct damon_ctx *ctx, struct report *rep)
+{	struct damon_target *t;
 	struct damon_region *r;
 
 	g_array_set_size(rep->regions, 0);
@@ -165,6 +164,24 @@ static int check_options(void)
 	return 0;
 }
 
+/* Step @ctx at its deadlines until @until_us; 1 when it has ended. */
+static int drive_until(struct damon_ctx *ctx, uint64_t until_us)
+{
+	for (;;) {
+		uint64_t now = (uint64_t)g_get_monotonic_time();
+		uint64_t next = damon_ctx_next_deadline_us(ctx);
+
+		if (now >= until_us)
+			return 0;
+		if (now < next) {
+			g_usleep(MIN(next, until_us) - now);
+			continue;
+		}
+		if (damon_ctx_step(ctx, now))
+			return 1;
+	}
+}
+
 static int run(void)
 {
 	struct damon_sim *sim = make_sim((uint64_t)opt_size_mib << 20);
@@ -178,9 +195,9 @@ static int run(void)
 		return 1;
 	}
 	damon_set_seed(ctx, (uint64_t)opt_seed);
-	/* the worker's default clock is CLOCK_MONOTONIC, as GLib's is */
+	/* the sim's phases and the engine both run on GLib's monotonic time */
 	rep.start_us = (uint64_t)g_get_monotonic_time();
-	rc = damon_start(&ctx, 1, false);
+	rc = damon_ctx_begin(ctx, rep.start_us);
 	if (rc) {
 		fprintf(stderr, "damon-sim: cannot start monitoring: %s\n",
 			g_strerror(-rc));
@@ -188,12 +205,13 @@ static int run(void)
 	}
 	printf("damon-sim: %s pattern over %" G_GINT64_FORMAT " MiB, 5 ms sampling, 100 ms aggregation, 10-1000 regions\n",
 	       opt_pattern ? opt_pattern : "stairs", opt_size_mib);
-	for (i = 0; i < opt_duration; i++) {
-		g_usleep(G_USEC_PER_SEC);
-		damon_call(ctx, take_report, &rep);
+	for (i = 1; i <= opt_duration; i++) {
+		if (drive_until(ctx, rep.start_us + (uint64_t)i * G_USEC_PER_SEC))
+			break;
+		take_report(ctx, &rep);
 		print_report(&rep, sim);
 	}
-	damon_stop(&ctx, 1);
+	damon_ctx_end(ctx);
 	damon_destroy_ctx(ctx);
 	damon_sim_destroy(sim);
 	g_array_free(rep.regions, TRUE);

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "damon/ops-common.h"
-#include "damon/sim.h"
+#include "ops/ops-common.h"
+#include "sim/sim.h"
 
 /*
  * struct sim_phase - One phase of the access pattern.

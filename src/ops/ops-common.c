@@ -24,7 +24,7 @@
  *    weight_sz 0 both scores equal the kernel's, and the cold score is
  *    exactly DAMOS_MAX_SCORE minus the hot score.
  */
-#include "damon/ops-common.h"
+#include "ops/ops-common.h"
 
 /* Range of each subscore: 0..100. */
 #define DAMON_MAX_SUBSCORE	100
