@@ -15,49 +15,30 @@
 #include "parse.h"
 #include "qdamo.h"
 
-static char *opt_sample, *opt_aggr, *opt_update, *opt_nr_regions;
-static char *opt_regions, *opt_source, *opt_clock;
-static gint64 opt_min_nr = -1, opt_max_nr = -1;
-
-#define INTERVAL_ENTRIES \
-	{ "sample", 's', 0, G_OPTION_ARG_STRING, &opt_sample, \
-	  "sampling interval, e.g. 5ms (QEMU's default 5ms)", "TIME" }, \
-	{ "aggr", 'a', 0, G_OPTION_ARG_STRING, &opt_aggr, \
-	  "aggregation interval, e.g. 100ms (default 100ms)", "TIME" }, \
-	{ "update", 'u', 0, G_OPTION_ARG_STRING, &opt_update, \
-	  "interval at which the monitored ranges follow guest RAM, " \
-	  "e.g. 1s (default 1s)", "TIME" }, \
-	{ "updr", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &opt_update, \
-	  "damo's name for --update", "TIME" }, \
-	{ "min-nr-regions", 0, 0, G_OPTION_ARG_INT64, &opt_min_nr, \
-	  "minimum number of regions (default 10)", "N" }, \
-	{ "minr", 'n', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64, &opt_min_nr, \
-	  "damo's name for --min-nr-regions", "N" }, \
-	{ "max-nr-regions", 0, 0, G_OPTION_ARG_INT64, &opt_max_nr, \
-	  "maximum number of regions (default 1000)", "N" }, \
-	{ "maxr", 'm', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64, &opt_max_nr, \
-	  "damo's name for --max-nr-regions", "N" }, \
-	{ "nr-regions", 0, 0, G_OPTION_ARG_STRING, &opt_nr_regions, \
-	  "both limits at once, as damo's --monitoring_nr_regions_range", \
-	  "MIN,MAX" }
-
-static const GOptionEntry start_entries[] = {
-	INTERVAL_ENTRIES,
-	{ "source", 0, 0, G_OPTION_ARG_STRING, &opt_source,
-	  "what counts as an access: dirty-bitmap, page-hash or dirty-ring "
-	  "(default: QEMU's choice)", "SOURCE" },
-	{ "regions", 'r', 0, G_OPTION_ARG_STRING, &opt_regions,
-	  "guest-physical ranges to monitor, sorted (default all guest RAM), "
-	  "e.g. 16M-48M,1G-2G", "START-END,..." },
-	{ "clock", 0, 0, G_OPTION_ARG_STRING, &opt_clock,
-	  "realtime (default) or virtual (QEMU's virtual clock)", "CLOCK" },
-	{ NULL }
-};
-
-static const GOptionEntry tune_entries[] = {
-	INTERVAL_ENTRIES,
-	{ NULL }
-};
+/* The options start and tune share. */
+#define INTERVAL_OPTS \
+	{ .name = "sample", .short_name = 's', .type = QDAMO_OPT_STRING, \
+	  .value_name = "TIME", \
+	  .help = "sampling interval, e.g. 5ms (QEMU's default 5ms)" }, \
+	{ .name = "aggr", .short_name = 'a', .type = QDAMO_OPT_STRING, \
+	  .value_name = "TIME", \
+	  .help = "aggregation interval, e.g. 100ms (default 100ms)" }, \
+	{ .name = "update", .short_name = 'u', .type = QDAMO_OPT_STRING, \
+	  .value_name = "TIME", \
+	  .help = "interval at which the monitored ranges follow guest RAM, " \
+		  "e.g. 1s (default 1s)" }, \
+	{ .name = "updr", .type = QDAMO_OPT_ALIAS, .alias_of = "update", \
+	  .help = "damo's name for --update" }, \
+	{ .name = "min-nr-regions", .type = QDAMO_OPT_INT64, .value_name = "N", \
+	  .help = "minimum number of regions (default 10)" }, \
+	{ .name = "minr", .short_name = 'n', .type = QDAMO_OPT_ALIAS, \
+	  .alias_of = "min-nr-regions", .help = "damo's name for --min-nr-regions" }, \
+	{ .name = "max-nr-regions", .type = QDAMO_OPT_INT64, .value_name = "N", \
+	  .help = "maximum number of regions (default 1000)" }, \
+	{ .name = "maxr", .short_name = 'm', .type = QDAMO_OPT_ALIAS, \
+	  .alias_of = "max-nr-regions", .help = "damo's name for --max-nr-regions" }, \
+	{ .name = "nr-regions", .type = QDAMO_OPT_STRING, .value_name = "MIN,MAX", \
+	  .help = "both limits at once, as damo's --monitoring_nr_regions_range" }
 
 static const char units_help[] =
 	"TIME is a number with a unit: ns, us, ms, s, m or h (5ms, 1.5s); a bare\n"
@@ -65,64 +46,61 @@ static const char units_help[] =
 	"and 0x for hex.  Unset values keep QEMU's defaults (start) or the\n"
 	"monitor's current ones (tune).";
 
-static gboolean set_duration(JsonObject *args, const char *member,
-			     const char *text, GError **err)
-{
-	uint64_t us;
-
-	if (!text)
-		return TRUE;
-	if (!qdamo_parse_duration_us(text, &us, err))
-		return FALSE;
-	json_object_set_int_member(args, member, (gint64)us);
-	return TRUE;
-}
+/* damon-start/-tune arguments in microseconds, and their options */
+static const struct {
+	const char *member, *opt;
+} durations[] = {
+	{ "sample-us", "sample" }, { "aggr-us", "aggr" }, { "update-us", "update" },
+};
 
 /* The options shared by start and tune, as damon-start/-tune arguments. */
-static gboolean interval_args(const QdamoCommand *cmd, JsonObject *args,
+static gboolean interval_args(const QdamoCmd *cmd, JsonObject *args,
 			      GError **err)
 {
-	if (!set_duration(args, "sample-us", opt_sample, err) ||
-	    !set_duration(args, "aggr-us", opt_aggr, err) ||
-	    !set_duration(args, "update-us", opt_update, err))
-		return FALSE;
-	if (opt_nr_regions) {
-		uint64_t lo, hi;
+	const char *nr_regions = qdamo_cmd_str(cmd, "nr-regions");
+	gint64 min_nr = -1, max_nr = -1;
+	uint64_t us, lo, hi;
+	guint i;
 
-		if (opt_min_nr >= 0 || opt_max_nr >= 0)
+	for (i = 0; i < G_N_ELEMENTS(durations); i++) {
+		const char *text = qdamo_cmd_str(cmd, durations[i].opt);
+
+		if (!text)
+			continue;
+		if (!qdamo_parse_duration_us(text, &us, err))
+			return FALSE;
+		json_object_set_int_member(args, durations[i].member, (gint64)us);
+	}
+	qdamo_cmd_int(cmd, "min-nr-regions", &min_nr);
+	qdamo_cmd_int(cmd, "max-nr-regions", &max_nr);
+	if (nr_regions) {
+		if (min_nr >= 0 || max_nr >= 0)
 			return qdamo_usage_error(err, cmd, "give --nr-regions or "
 						 "--min/max-nr-regions, not both");
-		if (!qdamo_parse_pair(opt_nr_regions, &lo, &hi, err))
+		if (!qdamo_parse_pair(nr_regions, &lo, &hi, err))
 			return FALSE;
-		opt_min_nr = (gint64)lo;
-		opt_max_nr = (gint64)hi;
+		min_nr = (gint64)lo;
+		max_nr = (gint64)hi;
 	}
-	if (opt_min_nr > G_MAXUINT32 || opt_max_nr > G_MAXUINT32)
+	if (min_nr > G_MAXUINT32 || max_nr > G_MAXUINT32)
 		return qdamo_usage_error(err, cmd, "region counts must fit in 32 bits");
-	if (opt_min_nr >= 0)
-		json_object_set_int_member(args, "min-nr-regions", opt_min_nr);
-	if (opt_max_nr >= 0)
-		json_object_set_int_member(args, "max-nr-regions", opt_max_nr);
+	if (min_nr >= 0)
+		json_object_set_int_member(args, "min-nr-regions", min_nr);
+	if (max_nr >= 0)
+		json_object_set_int_member(args, "max-nr-regions", max_nr);
 	return TRUE;
 }
 
-static gboolean no_positionals(const QdamoCommand *cmd, int argc, char **argv,
-			       GError **err)
+static gboolean regions_arg(const QdamoCmd *cmd, JsonObject *args, GError **err)
 {
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	return TRUE;
-}
-
-static gboolean regions_arg(JsonObject *args, GError **err)
-{
+	const char *text = qdamo_cmd_str(cmd, "regions");
 	g_autoptr(GArray) ranges = NULL;
 	JsonArray *list;
 	guint i;
 
-	if (!opt_regions)
+	if (!text)
 		return TRUE;
-	ranges = qdamo_parse_ranges(opt_regions, err);
+	ranges = qdamo_parse_ranges(text, err);
 	if (!ranges)
 		return FALSE;
 	list = json_array_new();
@@ -138,90 +116,132 @@ static gboolean regions_arg(JsonObject *args, GError **err)
 	return TRUE;
 }
 
-gboolean qdamo_cmd_start(const QdamoCommand *cmd, int argc, char **argv,
-			 GError **err)
+/* Run @command on the monitor with @args; the target, or NULL with err. */
+static QdamoTarget *control(const QdamoCmd *cmd, const char *command,
+			    JsonObject *args, GError **err)
+{
+	g_autoptr(QdamoTarget) t = NULL;
+	g_autoptr(JsonNode) ret = NULL;
+
+	json_object_set_string_member(args, "id", qdamo_monitor_id(cmd));
+	t = qdamo_open_target(cmd, err);
+	if (t)
+		ret = qdamo_execute(t, command, args, err);
+	return ret ? g_steal_pointer(&t) : NULL;
+}
+
+/* ---- start ---- */
+
+static const QdamoOptDef opts_start[] = {
+	INTERVAL_OPTS,
+	{ .name = "source", .type = QDAMO_OPT_STRING, .value_name = "SOURCE",
+	  .help = "what counts as an access: dirty-bitmap, page-hash or dirty-ring "
+		  "(default: QEMU's choice)" },
+	{ .name = "regions", .short_name = 'r', .type = QDAMO_OPT_STRING,
+	  .value_name = "START-END,...",
+	  .help = "guest-physical ranges to monitor, sorted (default all guest RAM), "
+		  "e.g. 16M-48M,1G-2G" },
+	{ .name = "clock", .type = QDAMO_OPT_STRING, .value_name = "CLOCK",
+	  .help = "realtime (default) or virtual (QEMU's virtual clock)" },
+	{ NULL }
+};
+
+static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 {
 	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(QdamoTarget) t = NULL;
-	g_autoptr(JsonNode) ret = NULL;
 	g_autoptr(JsonObject) m = NULL;
 	g_autofree char *sample = NULL, *aggr = NULL, *mon = NULL;
+	const char *id = qdamo_monitor_id(cmd), *source, *clock;
 	JsonObject *attrs;
 
-	if (!qdamo_parse_options(cmd, start_entries, units_help, &argc, &argv, err) ||
-	    !no_positionals(cmd, argc, argv, err) ||
-	    !interval_args(cmd, args, err) || !regions_arg(args, err))
+	if (!interval_args(cmd, args, err) || !regions_arg(cmd, args, err))
 		return FALSE;
-	json_object_set_string_member(args, "id", qdamo_monitor_id());
-	if (opt_source)
-		json_object_set_string_member(args, "source", opt_source);
-	if (opt_clock)
-		json_object_set_string_member(args, "clock", opt_clock);
-	t = qdamo_open_target(err);
-	if (!t)
-		return FALSE;
-	ret = qdamo_execute(t, "damon-start", args, err);
-	if (!ret)
-		return FALSE;
+	source = qdamo_cmd_str(cmd, "source");
+	clock = qdamo_cmd_str(cmd, "clock");
+	if (source)
+		json_object_set_string_member(args, "source", source);
+	if (clock)
+		json_object_set_string_member(args, "clock", clock);
+	t = control(cmd, "damon-start", args, err);
 	/* Say what QEMU chose for what was left out */
-	m = qdamo_find_monitor(t, qdamo_monitor_id(), err);
+	m = t ? qdamo_find_monitor(t, id, err) : NULL;
 	if (!m)
 		return FALSE;
-	attrs = jx_obj(m, "attrs");
-	sample = qdamo_fmt_duration_us(jx_u64(attrs, "sample-us", 0), FALSE);
-	aggr = qdamo_fmt_duration_us(jx_u64(attrs, "aggr-us", 0), FALSE);
-	mon = qdamo_fmt_size(jx_u64(m, "monitored-bytes", 0), FALSE);
+	attrs = qdamo_json_obj(m, "attrs");
+	sample = qdamo_fmt_duration_us(qdamo_json_u64(attrs, "sample-us", 0), FALSE);
+	aggr = qdamo_fmt_duration_us(qdamo_json_u64(attrs, "aggr-us", 0), FALSE);
+	mon = qdamo_fmt_size(qdamo_json_u64(m, "monitored-bytes", 0), FALSE);
 	printf("started %s on %s: source %s, clock %s, sample %s, aggr %s, "
 	       "regions %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ", %s monitored\n",
-	       qdamo_monitor_id(), t->label, jx_str(m, "source", "?"),
-	       jx_str(m, "clock", "?"), sample, aggr,
-	       jx_u64(attrs, "min-nr-regions", 0), jx_u64(attrs, "max-nr-regions", 0),
-	       mon);
+	       id, t->label, qdamo_json_str(m, "source", "?"),
+	       qdamo_json_str(m, "clock", "?"), sample, aggr,
+	       qdamo_json_u64(attrs, "min-nr-regions", 0),
+	       qdamo_json_u64(attrs, "max-nr-regions", 0), mon);
 	return TRUE;
 }
 
-gboolean qdamo_cmd_stop(const QdamoCommand *cmd, int argc, char **argv,
-			GError **err)
+/* ---- stop ---- */
+
+static gboolean cmd_stop(const QdamoCmd *cmd, GError **err)
 {
 	g_autoptr(JsonObject) args = json_object_new();
-	g_autoptr(QdamoTarget) t = NULL;
-	g_autoptr(JsonNode) ret = NULL;
+	g_autoptr(QdamoTarget) t = control(cmd, "damon-stop", args, err);
 
-	if (!qdamo_parse_options(cmd, NULL, NULL, &argc, &argv, err) ||
-	    !no_positionals(cmd, argc, argv, err))
-		return FALSE;
-	t = qdamo_open_target(err);
 	if (!t)
 		return FALSE;
-	json_object_set_string_member(args, "id", qdamo_monitor_id());
-	ret = qdamo_execute(t, "damon-stop", args, err);
-	if (!ret)
-		return FALSE;
-	printf("stopped %s on %s\n", qdamo_monitor_id(), t->label);
+	printf("stopped %s on %s\n", qdamo_monitor_id(cmd), t->label);
 	return TRUE;
 }
 
-gboolean qdamo_cmd_tune(const QdamoCommand *cmd, int argc, char **argv,
-			GError **err)
+/* ---- tune ---- */
+
+static const QdamoOptDef opts_tune[] = {
+	INTERVAL_OPTS,
+	{ NULL }
+};
+
+static gboolean cmd_tune(const QdamoCmd *cmd, GError **err)
 {
 	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(QdamoTarget) t = NULL;
-	g_autoptr(JsonNode) ret = NULL;
 
-	if (!qdamo_parse_options(cmd, tune_entries, units_help, &argc, &argv, err) ||
-	    !no_positionals(cmd, argc, argv, err) ||
-	    !interval_args(cmd, args, err))
+	if (!interval_args(cmd, args, err))
 		return FALSE;
 	if (json_object_get_size(args) == 0)
 		return qdamo_usage_error(err, cmd, "nothing to change: give --sample, "
 					 "--aggr, --update or region limits");
-	json_object_set_string_member(args, "id", qdamo_monitor_id());
-	t = qdamo_open_target(err);
+	t = control(cmd, "damon-tune", args, err);
 	if (!t)
 		return FALSE;
-	ret = qdamo_execute(t, "damon-tune", args, err);
-	if (!ret)
-		return FALSE;
-	printf("tuned %s on %s\n", qdamo_monitor_id(), t->label);
+	printf("tuned %s on %s\n", qdamo_monitor_id(cmd), t->label);
 	return TRUE;
 }
+
+/* ---- the rows ---- */
+
+static const QdamoCmdInfo info_start = {
+	.help = "start a DAMON monitor (damon-start)",
+	.desc = units_help,
+};
+
+const QdamoCmdDef qdamo_cmddef_start = {
+	.name = "start", .info = &info_start, .opts = opts_start, .handler = cmd_start,
+};
+
+static const QdamoCmdInfo info_stop = {
+	.help = "stop a monitor (damon-stop)",
+};
+
+const QdamoCmdDef qdamo_cmddef_stop = {
+	.name = "stop", .info = &info_stop, .handler = cmd_stop,
+};
+
+static const QdamoCmdInfo info_tune = {
+	.help = "change a running monitor's intervals and region limits (damon-tune)",
+	.desc = units_help,
+};
+
+const QdamoCmdDef qdamo_cmddef_tune = {
+	.name = "tune", .info = &info_tune, .opts = opts_tune, .handler = cmd_tune,
+};

@@ -22,15 +22,13 @@
 #include "qdamo.h"
 #include "record-file.h"
 
-static char *opt_to, *opt_output, *opt_format;
-
-static const GOptionEntry entries[] = {
-	{ "to", 0, 0, G_OPTION_ARG_STRING, &opt_to,
-	  "the format to write: damo", "FORMAT" },
-	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
-	  "the file to write (default damon.data, damo's default name)", "FILE" },
-	{ "format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
-	  "json_compressed (default, zlib) or json", "TYPE" },
+static const QdamoOptDef opts_convert[] = {
+	QDAMO_ARG_RECORD_FILE,
+	{ .name = "to", .type = QDAMO_OPT_STRING, .value_name = "FORMAT",
+	  .help = "the format to write: damo" },
+	QDAMO_OPT_OUTPUT("the file to write (default damon.data, damo's default name)"),
+	{ .name = "format", .type = QDAMO_OPT_STRING, .value_name = "TYPE",
+	  .help = "json_compressed (default, zlib) or json" },
 	{ NULL }
 };
 
@@ -127,36 +125,51 @@ fail:
 	return FALSE;
 }
 
-gboolean qdamo_cmd_convert(const QdamoCommand *cmd, int argc, char **argv,
-			   GError **err)
+/* --to damo, and --format: TRUE in *zlib for json_compressed. */
+static gboolean damo_format(const QdamoCmd *cmd, gboolean *zlib, GError **err)
 {
+	const char *format = qdamo_cmd_str(cmd, "format");
+
+	if (g_strcmp0(qdamo_cmd_str(cmd, "to"), "damo"))
+		return qdamo_usage_error(err, cmd, "--to damo is the only target format");
+	if (format && strcmp(format, "json") && strcmp(format, "json_compressed"))
+		return qdamo_usage_error(err, cmd, "--format must be json or json_compressed");
+	*zlib = !format || !strcmp(format, "json_compressed");
+	return TRUE;
+}
+
+static gboolean cmd_convert(const QdamoCmd *cmd, GError **err)
+{
+	const char *out = qdamo_cmd_str(cmd, "output");
 	g_autoptr(QdamoRecord) rec = NULL;
 	g_autoptr(JsonNode) root = NULL;
 	g_autofree char *text = NULL;
-	const char *out;
-	gboolean zlib;
+	gboolean zlib = TRUE;
 
-	if (!qdamo_parse_options(cmd, entries,
-				 "Example:\n  qdamo convert --to damo -o damon.data rec.json\n"
-				 "  damo report heatmap --input damon.data", &argc, &argv, err))
+	if (!damo_format(cmd, &zlib, err))
 		return FALSE;
-	if (argc != 2)
-		return qdamo_usage_error(err, cmd, "give one record file (from 'qdamo record')");
-	if (g_strcmp0(opt_to, "damo"))
-		return qdamo_usage_error(err, cmd, "--to damo is the only target format");
-	if (opt_format && strcmp(opt_format, "json") && strcmp(opt_format, "json_compressed"))
-		return qdamo_usage_error(err, cmd, "--format must be json or json_compressed");
-	zlib = !opt_format || !strcmp(opt_format, "json_compressed");
-	out = opt_output ? opt_output : "damon.data";
-	rec = qdamo_record_load(argv[1], err);
+	if (!out)
+		out = "damon.data";
+	rec = qdamo_record_load(qdamo_cmd_str(cmd, "FILE"), err);
 	if (!rec)
 		return FALSE;
 	root = damo_records(rec);
 	/* damo writes its JSON indented; it reads either */
-	text = jx_to_string(root, TRUE);
+	text = qdamo_json_to_string(root, TRUE);
 	if (!write_file(out, text, zlib, err))
 		return FALSE;
 	printf("wrote %s: %u snapshots as a damo %s record\n", out,
 	       rec->snapshots->len, zlib ? "json_compressed" : "json");
 	return TRUE;
 }
+
+static const QdamoCmdInfo info_convert = {
+	.help = "turn a record file into damo's record format",
+	.desc = "Example:\n  qdamo convert --to damo -o damon.data rec.json\n"
+		"  damo report heatmap --input damon.data",
+};
+
+const QdamoCmdDef qdamo_cmddef_convert = {
+	.name = "convert", .info = &info_convert, .opts = opts_convert,
+	.handler = cmd_convert,
+};

@@ -23,17 +23,22 @@
 #define DEFAULT_LISTEN "127.0.0.1:9578"
 #define MAX_REQUEST_LINES 100
 
-static char *opt_listen;
-
-static const GOptionEntry entries[] = {
-	{ "listen", 'l', 0, G_OPTION_ARG_STRING, &opt_listen,
-	  "address and port to serve on (default " DEFAULT_LISTEN "; port 0 "
-	  "picks a free one)", "ADDR:PORT" },
+static const QdamoOptDef opts_exporter[] = {
+	{ .name = "listen", .short_name = 'l', .type = QDAMO_OPT_STRING,
+	  .value_name = "ADDR:PORT",
+	  .help = "address and port to serve on (default " DEFAULT_LISTEN "; "
+		  "port 0 picks a free one)" },
 	{ NULL }
 };
 
-static GMutex scrape_lock;
-static gboolean use_libvirt;
+/* What every scrape asks, and the lock that lets one scrape run at a time. */
+typedef struct {
+	GMutex lock;
+	gboolean use_libvirt;
+	char *uri, *domain;	/* -c, -d */
+	char **qmp;		/* --qmp */
+	double timeout_s;
+} Exporter;
 
 static void collect_one(QdamoMetrics *m, QdamoTarget *t, const char *name,
 			GError *open_err)
@@ -60,23 +65,23 @@ static void collect_one(QdamoMetrics *m, QdamoTarget *t, const char *name,
 	qdamo_metrics_add(m, "qdamon_target_up", 0, "domain", name, NULL);
 }
 
-static char *scrape(void)
+static char *scrape(Exporter *x)
 {
 	g_autoptr(QdamoMetrics) m = qdamo_metrics_new();
 	int64_t t0 = g_get_monotonic_time();
 	char **p;
 	guint i;
 
-	g_mutex_lock(&scrape_lock);
-	if (use_libvirt) {
+	g_mutex_lock(&x->lock);
+	if (x->use_libvirt) {
 		g_autoptr(GError) err = NULL;
 		g_autoptr(GPtrArray) names = NULL;
 
-		if (qdamo_opt_domain) {
+		if (x->domain) {
 			names = g_ptr_array_new_with_free_func(g_free);
-			g_ptr_array_add(names, g_strdup(qdamo_opt_domain));
+			g_ptr_array_add(names, g_strdup(x->domain));
 		} else {
-			names = qdamo_libvirt_running_domains(qdamo_opt_uri, &err);
+			names = qdamo_libvirt_running_domains(x->uri, &err);
 		}
 		qdamo_metrics_add(m, "qdamon_libvirt_up", names ? 1 : 0, NULL);
 		if (!names)
@@ -85,22 +90,22 @@ static char *scrape(void)
 			const char *name = g_ptr_array_index(names, i);
 			g_autoptr(GError) oerr = NULL;
 			g_autoptr(QdamoTarget) t =
-				qdamo_target_libvirt(qdamo_opt_uri, name, &oerr);
+				qdamo_target_libvirt(x->uri, name, &oerr);
 
 			collect_one(m, t, name, oerr);
 		}
 	}
-	for (p = qdamo_opt_qmp; p && *p; p++) {
+	for (p = x->qmp; p && *p; p++) {
 		g_autoptr(GError) oerr = NULL;
 		/* short: a socket held by another client never greets us */
 		g_autoptr(QdamoTarget) t =
-			qdamo_target_qmp(*p, MIN(qdamo_opt_timeout, 5.0), &oerr);
+			qdamo_target_qmp(*p, MIN(x->timeout_s, 5.0), &oerr);
 
 		collect_one(m, t, *p, oerr);
 	}
 	qdamo_metrics_add(m, "qdamon_scrape_duration_seconds",
 			  (g_get_monotonic_time() - t0) / 1e6, NULL);
-	g_mutex_unlock(&scrape_lock);
+	g_mutex_unlock(&x->lock);
 	return qdamo_metrics_render(m);
 }
 
@@ -149,7 +154,7 @@ static gboolean on_connection(GThreadedSocketService *service,
 		respond(out, "405 Method Not Allowed", "text/plain",
 			"only GET and HEAD\n", FALSE);
 	} else if (!strcmp(words[1], "/metrics")) {
-		g_autofree char *body = scrape();
+		g_autofree char *body = scrape(data);
 
 		respond(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
 			body, head);
@@ -196,29 +201,35 @@ static gboolean on_signal(gpointer loop)
 	return G_SOURCE_CONTINUE;
 }
 
-gboolean qdamo_cmd_exporter(const QdamoCommand *cmd, int argc, char **argv,
-			    GError **err)
+/* "127.0.0.1:9578" or "[::1]:9578": where @bound is. */
+static char *address_text(GSocketAddress *bound)
 {
+	GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(bound));
+	g_autofree char *host = g_inet_address_to_string(ia);
+	gboolean v6 = g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6;
+
+	return g_strdup_printf(v6 ? "[%s]:%u" : "%s:%u", host,
+			       g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
+}
+
+static gboolean cmd_exporter(const QdamoCmd *cmd, GError **err)
+{
+	const char *listen = qdamo_cmd_str(cmd, "listen");
+	/* static and copied: a scrape may still run while qdamo exits */
+	static Exporter x;
 	g_autoptr(GSocketAddress) addr = NULL;
 	g_autoptr(GSocketAddress) bound = NULL;
 	g_autoptr(GSocketService) service = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 	g_autoptr(GError) local = NULL;
 	g_autofree char *where = NULL;
-	GInetAddress *ia;
 
-	if (!qdamo_parse_options(cmd, entries,
-				 "Targets: every running domain on -c URI (or only -d DOMAIN), "
-				 "unless --qmp is given;\n--qmp PATH (repeatable) adds QMP "
-				 "sockets, and -c with it adds libvirt back.\nThe 'domain' "
-				 "label is the libvirt domain name or the QMP socket path.",
-				 &argc, &argv, err))
-		return FALSE;
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	use_libvirt = !(qdamo_opt_qmp && qdamo_opt_qmp[0]) || qdamo_opt_uri ||
-		      qdamo_opt_domain;
-	addr = parse_listen(opt_listen ? opt_listen : DEFAULT_LISTEN, err);
+	x.uri = g_strdup(qdamo_cmd_str(cmd, "connect"));
+	x.domain = g_strdup(qdamo_cmd_str(cmd, "domain"));
+	x.qmp = g_strdupv((char **)qdamo_cmd_strv(cmd, "qmp"));
+	x.timeout_s = qdamo_timeout(cmd);
+	x.use_libvirt = !x.qmp || x.uri || x.domain;
+	addr = parse_listen(listen ? listen : DEFAULT_LISTEN, err);
 	if (!addr)
 		return FALSE;
 	service = G_SOCKET_SERVICE(g_threaded_socket_service_new(4));
@@ -227,31 +238,35 @@ gboolean qdamo_cmd_exporter(const QdamoCommand *cmd, int argc, char **argv,
 					   G_SOCKET_PROTOCOL_TCP, NULL, &bound,
 					   &local)) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FAILED,
-			    "cannot listen on %s: %s",
-			    opt_listen ? opt_listen : DEFAULT_LISTEN, local->message);
+			    "cannot listen on %s: %s", listen ? listen : DEFAULT_LISTEN,
+			    local->message);
 		return FALSE;
 	}
-	g_signal_connect(service, "run", G_CALLBACK(on_connection), NULL);
+	g_signal_connect(service, "run", G_CALLBACK(on_connection), &x);
 	loop = g_main_loop_new(NULL, FALSE);
 	g_unix_signal_add(SIGINT, on_signal, loop);
 	g_unix_signal_add(SIGTERM, on_signal, loop);
-	ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(bound));
-	{
-		g_autofree char *host = g_inet_address_to_string(ia);
-		gboolean v6 = g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6;
-
-		where = g_strdup_printf(v6 ? "[%s]:%u" : "%s:%u", host,
-					g_inet_socket_address_get_port(
-						G_INET_SOCKET_ADDRESS(bound)));
-	}
+	where = address_text(bound);
 	g_printerr("qdamo exporter: serving http://%s/metrics (%s%s%s%s)\n", where,
-		   use_libvirt ? "libvirt " : "",
-		   use_libvirt ? (qdamo_opt_uri ? qdamo_opt_uri : "qemu:///system") : "",
-		   use_libvirt && qdamo_opt_qmp ? ", " : "",
-		   qdamo_opt_qmp ? "QMP sockets" : "");
+		   x.use_libvirt ? "libvirt " : "",
+		   x.use_libvirt ? (x.uri ? x.uri : "qemu:///system") : "",
+		   x.use_libvirt && x.qmp ? ", " : "", x.qmp ? "QMP sockets" : "");
 	g_socket_service_start(service);
 	g_main_loop_run(loop);
 	g_socket_service_stop(service);
 	g_socket_listener_close(G_SOCKET_LISTENER(service));
 	return TRUE;
 }
+
+static const QdamoCmdInfo info_exporter = {
+	.help = "serve Prometheus metrics of every monitored VM over HTTP",
+	.desc = "Targets: every running domain on -c URI (or only -d DOMAIN), "
+		"unless --qmp is given;\n--qmp PATH (repeatable) adds QMP "
+		"sockets, and -c with it adds libvirt back.\nThe 'domain' label "
+		"is the libvirt domain name or the QMP socket path.",
+};
+
+const QdamoCmdDef qdamo_cmddef_exporter = {
+	.name = "exporter", .info = &info_exporter, .opts = opts_exporter,
+	.handler = cmd_exporter,
+};

@@ -19,35 +19,19 @@
 #include "parse.h"
 #include "qdamo.h"
 
-static char *opt_output, *opt_addr_range, *opt_time_range;
-static gint opt_cols, opt_rows;
-
-static const GOptionEntry entries[] = {
-	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
-	  "draw an image instead, through gnuplot: X.png or X.svg", "FILE" },
-	{ "address-range", 0, 0, G_OPTION_ARG_STRING, &opt_addr_range,
-	  "only these guest-physical addresses, e.g. 0-64M (default all)",
-	  "START-END" },
-	{ "time-range", 0, 0, G_OPTION_ARG_STRING, &opt_time_range,
-	  "only this part of the record, e.g. 5s-20s (default all)", "START-END" },
-	{ "cols", 0, 0, G_OPTION_ARG_INT, &opt_cols,
-	  "time bins (default: terminal width, or 600 for images)", "N" },
-	{ "rows", 0, 0, G_OPTION_ARG_INT, &opt_rows,
-	  "address bins (default 24, or 300 for images)", "N" },
+static const QdamoOptDef opts_heatmap[] = {
+	QDAMO_ARG_RECORD_FILE,
+	QDAMO_OPT_OUTPUT("draw an image instead, through gnuplot: X.png or X.svg"),
+	{ .name = "address-range", .type = QDAMO_OPT_STRING, .value_name = "START-END",
+	  .help = "only these guest-physical addresses, e.g. 0-64M (default all)" },
+	{ .name = "time-range", .type = QDAMO_OPT_STRING, .value_name = "START-END",
+	  .help = "only this part of the record, e.g. 5s-20s (default all)" },
+	{ .name = "cols", .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "time bins (default: terminal width, or 600 for images)" },
+	{ .name = "rows", .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "address bins (default 24, or 300 for images)" },
 	{ NULL }
 };
-
-/* Ten levels, blank for no access; '@' is an access in every sample. */
-static const char shades[] = " .:-=+*#%@";
-
-static char shade(float v)
-{
-	if (v < 0)
-		return '?';
-	if (v <= 0)
-		return ' ';
-	return shades[1 + MIN(8, (int)(v * 9))];
-}
 
 static guint terminal_cols(void)
 {
@@ -74,7 +58,7 @@ static void print_ascii(const QdamoHeatmap *h, const QdamoRecord *rec,
 		g_autofree char *line = g_malloc(h->cols + 1);
 
 		for (col = 0; col < h->cols; col++)
-			line[col] = shade(qdamo_heatmap_at(h, row, col));
+			line[col] = qdamo_heatmap_shade(qdamo_heatmap_at(h, row, col));
 		line[h->cols] = '\0';
 		printf("0x%012" PRIx64 " |%s|\n",
 		       (uint64_t)(h->addr_start + row * span), line);
@@ -213,61 +197,75 @@ static gboolean parse_time_range(const char *text, int64_t *t0, int64_t *t1,
 	return TRUE;
 }
 
-gboolean qdamo_cmd_report_heatmap(const QdamoCommand *cmd, int argc,
-				  char **argv, GError **err)
+/* --address-range and --time-range; zeros for the whole record. */
+static gboolean ranges(const QdamoCmd *cmd, uint64_t *a0, uint64_t *a1,
+		       int64_t *t0, int64_t *t1, GError **err)
 {
-	g_autoptr(QdamoRecord) rec = NULL;
-	g_autoptr(QdamoHeatmap) h = NULL;
-	uint64_t a0 = 0, a1 = 0;
-	int64_t t0 = 0, t1 = 0;
-	gboolean image;
-	GError *local = NULL;
+	const char *addr = qdamo_cmd_str(cmd, "address-range");
+	const char *time = qdamo_cmd_str(cmd, "time-range");
 
-	if (!qdamo_parse_options(cmd, entries,
-				 "Each cell is the byte-weighted access rate (nr-accesses "
-				 "over its most) of the regions\nit covers in the snapshots "
-				 "of its time bin.  Images need gnuplot.", &argc, &argv, err))
-		return FALSE;
-	if (argc != 2)
-		return qdamo_usage_error(err, cmd, "give one record file (from 'qdamo record')");
-	image = opt_output != NULL;
-	if (image && !g_str_has_suffix(opt_output, ".png") &&
-	    !g_str_has_suffix(opt_output, ".svg"))
-		return qdamo_usage_error(err, cmd, "--output must end in .png or .svg");
-	if (opt_cols < 0 || opt_cols > 4000 || opt_rows < 0 || opt_rows > 4000)
-		return qdamo_usage_error(err, cmd, "--cols and --rows must be 1 to 4000");
-	if (opt_addr_range) {
-		g_autoptr(GArray) r = qdamo_parse_ranges(opt_addr_range, err);
+	if (addr) {
+		g_autoptr(GArray) r = qdamo_parse_ranges(addr, err);
 
 		if (!r)
 			return FALSE;
 		if (r->len != 1)
 			return qdamo_usage_error(err, cmd, "--address-range takes one range");
-		a0 = g_array_index(r, QdamoRange, 0).start;
-		a1 = g_array_index(r, QdamoRange, 0).end;
+		*a0 = g_array_index(r, QdamoRange, 0).start;
+		*a1 = g_array_index(r, QdamoRange, 0).end;
 	}
-	if (opt_time_range && !parse_time_range(opt_time_range, &t0, &t1, err))
+	return !time || parse_time_range(time, t0, t1, err);
+}
+
+static gboolean cmd_heatmap(const QdamoCmd *cmd, GError **err)
+{
+	const char *path = qdamo_cmd_str(cmd, "FILE");
+	const char *out = qdamo_cmd_str(cmd, "output");
+	g_autoptr(QdamoRecord) rec = NULL;
+	g_autoptr(QdamoHeatmap) h = NULL;
+	uint64_t a0 = 0, a1 = 0;
+	int64_t t0 = 0, t1 = 0;
+	gint64 cols = 0, rows = 0;
+	g_autoptr(GError) local = NULL;
+
+	qdamo_cmd_int(cmd, "cols", &cols);
+	qdamo_cmd_int(cmd, "rows", &rows);
+	if (out && !g_str_has_suffix(out, ".png") && !g_str_has_suffix(out, ".svg"))
+		return qdamo_usage_error(err, cmd, "--output must end in .png or .svg");
+	if (cols < 0 || cols > 4000 || rows < 0 || rows > 4000)
+		return qdamo_usage_error(err, cmd, "--cols and --rows must be 1 to 4000");
+	if (!ranges(cmd, &a0, &a1, &t0, &t1, err))
 		return FALSE;
-	rec = qdamo_record_load(argv[1], err);
+	rec = qdamo_record_load(path, err);
 	if (!rec)
 		return FALSE;
-	if (!opt_cols)
-		opt_cols = image ? (gint)MIN(600, MAX(1, rec->snapshots->len)) :
-			   (gint)terminal_cols();
-	if (!opt_rows)
-		opt_rows = image ? 300 : 24;
-	h = qdamo_heatmap_build(rec, (guint)opt_cols, (guint)opt_rows, a0, a1, t0, t1,
-				err);
+	if (!cols)
+		cols = out ? MIN(600, MAX(1, rec->snapshots->len)) : terminal_cols();
+	if (!rows)
+		rows = out ? 300 : 24;
+	h = qdamo_heatmap_build(rec, (guint)cols, (guint)rows, a0, a1, t0, t1, err);
 	if (!h)
 		return FALSE;
-	if (!image) {
-		print_ascii(h, rec, argv[1]);
+	if (!out) {
+		print_ascii(h, rec, path);
 		return TRUE;
 	}
-	if (!run_gnuplot(h, rec, opt_output, &local)) {
-		g_propagate_error(err, local);
+	if (!run_gnuplot(h, rec, out, &local)) {
+		g_propagate_error(err, g_steal_pointer(&local));
 		return FALSE;
 	}
-	printf("wrote %s (%u x %u cells)\n", opt_output, h->cols, h->rows);
+	printf("wrote %s (%u x %u cells)\n", out, h->cols, h->rows);
 	return TRUE;
 }
+
+static const QdamoCmdInfo info_heatmap = {
+	.help = "time x address heatmap of a record file, in the terminal or as PNG/SVG",
+	.desc = "Each cell is the byte-weighted access rate (nr-accesses over its "
+		"most) of the regions\nit covers in the snapshots of its time bin.  "
+		"Images need gnuplot.",
+};
+
+const QdamoCmdDef qdamo_cmddef_report_heatmap = {
+	.name = "heatmap", .info = &info_heatmap, .opts = opts_heatmap,
+	.handler = cmd_heatmap,
+};

@@ -18,13 +18,11 @@
 #include "qdamo.h"
 #include "record-file.h"
 
-static char *opt_output, *opt_duration;
-
-static const GOptionEntry entries[] = {
-	{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &opt_output,
-	  "the record file to write (default qdamo-record.json)", "FILE" },
-	{ "duration", 't', 0, G_OPTION_ARG_STRING, &opt_duration,
-	  "how long to record, e.g. 30s or 2m (default: until Ctrl-C)", "TIME" },
+static const QdamoOptDef opts_record[] = {
+	QDAMO_OPT_OUTPUT("the record file to write (default qdamo-record.json)"),
+	{ .name = "duration", .short_name = 't', .type = QDAMO_OPT_STRING,
+	  .value_name = "TIME",
+	  .help = "how long to record, e.g. 30s or 2m (default: until Ctrl-C)" },
 	{ NULL }
 };
 
@@ -97,48 +95,52 @@ static gboolean record_loop(QdamoTarget *t, QdamoRecord *hdr,
 	return TRUE;
 }
 
-gboolean qdamo_cmd_record(const QdamoCommand *cmd, int argc, char **argv,
-			  GError **err)
+/* The running monitor's query-damon entry, as the record's header. */
+static QdamoRecord *record_header(const QdamoCmd *cmd, QdamoTarget *t,
+				  GError **err)
 {
-	g_autoptr(QdamoTarget) t = NULL;
-	g_autoptr(JsonObject) m = NULL;
-	g_autoptr(QdamoRecord) hdr = NULL;
-	const char *path;
-	QdamoRecordWriter *w;
-	uint64_t duration_us = 0, first = 0, last = 0;
-	int64_t t0;
-	guint count = 0;
-	gboolean ok;
+	g_autoptr(JsonObject) m = qdamo_find_monitor(t, qdamo_monitor_id(cmd), err);
+	QdamoRecord *hdr;
 
-	if (!qdamo_parse_options(cmd, entries,
-				 "The monitor must be running ('qdamo start').  The file "
-				 "format is in docs/record-format.md;\n'qdamo convert "
-				 "--to damo' turns it into damo's.", &argc, &argv, err))
-		return FALSE;
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	if (opt_duration && !qdamo_parse_duration_us(opt_duration, &duration_us, err))
-		return FALSE;
-	if (opt_duration && duration_us == 0)
-		return qdamo_usage_error(err, cmd, "--duration must be above 0");
-	path = opt_output ? opt_output : "qdamo-record.json";
-	t = qdamo_open_target(err);
-	if (!t)
-		return FALSE;
-	m = qdamo_find_monitor(t, qdamo_monitor_id(), err);
 	if (!m)
-		return FALSE;
-	if (g_strcmp0(jx_str(m, "state", ""), "running")) {
+		return NULL;
+	if (g_strcmp0(qdamo_json_str(m, "state", ""), "running")) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_QMP,
 			    "monitor '%s' of %s is %s: start it with 'qdamo start'",
-			    qdamo_monitor_id(), t->label, jx_str(m, "state", "?"));
-		return FALSE;
+			    qdamo_monitor_id(cmd), t->label,
+			    qdamo_json_str(m, "state", "?"));
+		return NULL;
 	}
 	hdr = qdamo_record_new(m);
 	hdr->target_kind = g_strdup(t->kind);
 	hdr->target_name = g_strdup(t->name);
 	hdr->uri = g_strdup(t->uri);
 	hdr->start_unix_us = g_get_real_time();
+	return hdr;
+}
+
+static gboolean cmd_record(const QdamoCmd *cmd, GError **err)
+{
+	const char *duration = qdamo_cmd_str(cmd, "duration");
+	const char *path = qdamo_cmd_str(cmd, "output");
+	g_autoptr(QdamoRecord) hdr = NULL;
+	g_autoptr(QdamoTarget) t = NULL;
+	QdamoRecordWriter *w;
+	uint64_t duration_us = 0, first = 0, last = 0;
+	int64_t t0;
+	guint count = 0;
+	gboolean ok;
+
+	if (duration && !qdamo_parse_duration_us(duration, &duration_us, err))
+		return FALSE;
+	if (duration && duration_us == 0)
+		return qdamo_usage_error(err, cmd, "--duration must be above 0");
+	if (!path)
+		path = "qdamo-record.json";
+	t = qdamo_open_target(cmd, err);
+	hdr = t ? record_header(cmd, t, err) : NULL;
+	if (!hdr)
+		return FALSE;
 	w = qdamo_record_writer_open(path, hdr, err);
 	if (!w)
 		return FALSE;
@@ -162,3 +164,14 @@ gboolean qdamo_cmd_record(const QdamoCommand *cmd, int argc, char **argv,
 		(g_get_monotonic_time() - t0) / 1e6, path);
 	return TRUE;
 }
+
+static const QdamoCmdInfo info_record = {
+	.help = "save a snapshot every aggregation interval to a JSON file",
+	.desc = "The monitor must be running ('qdamo start').  The file format is "
+		"in docs/record-format.md;\n'qdamo convert --to damo' turns it "
+		"into damo's.",
+};
+
+const QdamoCmdDef qdamo_cmddef_record = {
+	.name = "record", .info = &info_record, .opts = opts_record, .handler = cmd_record,
+};

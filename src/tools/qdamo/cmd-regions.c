@@ -19,36 +19,20 @@
 #include "record-file.h"
 #include "table.h"
 
-static char *opt_input, *opt_sort;
-static gint opt_snapshot = -1, opt_top;
-static gboolean opt_raw, opt_json, opt_hot;
-
-static const GOptionEntry entries[] = {
-	{ "input", 'I', 0, G_OPTION_ARG_FILENAME, &opt_input,
-	  "read a snapshot of this record file instead of asking QEMU", "FILE" },
-	{ "snapshot", 0, 0, G_OPTION_ARG_INT, &opt_snapshot,
-	  "with --input, which snapshot (0 is the first; default the last)", "N" },
-	{ "sort", 0, 0, G_OPTION_ARG_STRING, &opt_sort,
-	  "order: address (default), access, size or age", "KEY" },
-	{ "top", 'n', 0, G_OPTION_ARG_INT, &opt_top,
-	  "show only the first N rows after sorting", "N" },
-	{ "hot", 0, 0, G_OPTION_ARG_NONE, &opt_hot,
-	  "only the regions accessed in the aggregation", NULL },
-	{ "raw", 0, 0, G_OPTION_ARG_NONE, &opt_raw,
-	  "bare numbers: decimal addresses, bytes, milliseconds", NULL },
-	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
-	  "print query-damon-regions' reply as it came", NULL },
+static const QdamoOptDef opts_regions[] = {
+	QDAMO_OPT_INPUT("read a snapshot of this record file instead of asking QEMU"),
+	{ .name = "snapshot", .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "with --input, which snapshot (0 is the first; default the last)" },
+	{ .name = "sort", .type = QDAMO_OPT_STRING, .value_name = "KEY",
+	  .help = "order: address (default), access, size or age" },
+	{ .name = "top", .short_name = 'n', .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "show only the first N rows after sorting" },
+	{ .name = "hot", .type = QDAMO_OPT_FLAG,
+	  .help = "only the regions accessed in the aggregation" },
+	QDAMO_OPT_RAW("bare numbers: decimal addresses, bytes, milliseconds"),
+	QDAMO_OPT_JSON("query-damon-regions'"),
 	{ NULL }
 };
-
-static gint by_access(gconstpointer a, gconstpointer b)
-{
-	const QdamoRegion *x = a, *y = b;
-
-	if (x->nr_accesses != y->nr_accesses)
-		return x->nr_accesses < y->nr_accesses ? 1 : -1;
-	return x->start < y->start ? -1 : 1;
-}
 
 static gint by_size(gconstpointer a, gconstpointer b)
 {
@@ -69,138 +53,152 @@ static gint by_age(gconstpointer a, gconstpointer b)
 	return x->start < y->start ? -1 : 1;
 }
 
-static char *fmt_addr(uint64_t a)
+/* --sort's keys; address is the snapshot's own order */
+static const struct {
+	const char *key;
+	GCompareFunc cmp;
+} sorts[] = {
+	{ "address", NULL }, { "access", qdamo_region_cmp_access },
+	{ "size", by_size }, { "age", by_age },
+};
+
+static char **region_row(const QdamoSnapshot *s, const QdamoRegion *r,
+			 uint64_t aggr_us, gboolean raw)
 {
-	return opt_raw ? g_strdup_printf("%" PRIu64, a) :
-			 g_strdup_printf("0x%012" PRIx64, a);
+	double pct = s->max_nr_accesses ? 100.0 * r->nr_accesses / s->max_nr_accesses : 0;
+	double hz = aggr_us ? r->nr_accesses * 1e6 / (double)aggr_us : 0;
+	uint64_t age_us = (uint64_t)r->age * aggr_us;
+	char **row = g_new0(char *, 7);
+
+	row[0] = raw ? g_strdup_printf("%" PRIu64, r->start) :
+		 g_strdup_printf("0x%012" PRIx64, r->start);
+	row[1] = raw ? g_strdup_printf("%" PRIu64, r->end) :
+		 g_strdup_printf("0x%012" PRIx64, r->end);
+	row[2] = qdamo_fmt_size(r->end - r->start, raw);
+	row[3] = raw ? g_strdup_printf("%.1f", pct) : g_strdup_printf("%.0f %%", pct);
+	row[4] = g_strdup_printf("%.0f", hz);
+	row[5] = raw ? g_strdup_printf("%" PRIu64, age_us / 1000) :
+		 qdamo_fmt_duration_us(age_us, FALSE);
+	return row;
 }
 
-static void print_snapshot(const QdamoSnapshot *s, uint64_t aggr_us,
-			   const char *what)
+static void print_snapshot(const QdamoCmd *cmd, const QdamoSnapshot *s,
+			   uint64_t aggr_us, const char *what)
 {
 	static const char *const headers[] = { "START", "END", "SIZE",
 		"ACCESS", "HZ", "AGE", NULL };
+	gboolean raw = qdamo_cmd_flag(cmd, "raw"), hot = qdamo_cmd_flag(cmd, "hot");
+	const char *sort = qdamo_cmd_str(cmd, "sort");
 	g_autoptr(QdamoTable) tb = qdamo_table_new(headers, "llrrrr");
 	g_autoptr(GArray) rows = g_array_copy(s->regions);
-	g_autofree char *total = qdamo_fmt_size(s->total_bytes, opt_raw);
+	g_autofree char *total = qdamo_fmt_size(s->total_bytes, raw);
+	gint64 top = 0;
 	guint i, shown = 0;
 
-	if (!g_strcmp0(opt_sort, "access"))
-		g_array_sort(rows, by_access);
-	else if (!g_strcmp0(opt_sort, "size"))
-		g_array_sort(rows, by_size);
-	else if (!g_strcmp0(opt_sort, "age"))
-		g_array_sort(rows, by_age);
+	qdamo_cmd_int(cmd, "top", &top);
+	for (i = 0; i < G_N_ELEMENTS(sorts); i++)
+		if (!g_strcmp0(sort, sorts[i].key) && sorts[i].cmp)
+			g_array_sort(rows, sorts[i].cmp);
 	printf("# %s: aggregation %" G_GUINT64_FORMAT ", %u regions, %s, "
 	       "max-nr-accesses %u\n", what, s->nr_aggregations, s->regions->len,
 	       total, s->max_nr_accesses);
 	for (i = 0; i < rows->len; i++) {
 		const QdamoRegion *r = &g_array_index(rows, QdamoRegion, i);
-		double pct = s->max_nr_accesses ?
-			100.0 * r->nr_accesses / s->max_nr_accesses : 0;
-		double hz = aggr_us ? r->nr_accesses * 1e6 / (double)aggr_us : 0;
-		uint64_t age_us = (uint64_t)r->age * aggr_us;
-		char **row;
 
-		if (opt_hot && !r->nr_accesses)
+		if (hot && !r->nr_accesses)
 			continue;
-		if (opt_top > 0 && shown >= (guint)opt_top)
+		if (top > 0 && shown >= (guint64)top)
 			break;
-		row = g_new0(char *, 7);
-		row[0] = fmt_addr(r->start);
-		row[1] = fmt_addr(r->end);
-		row[2] = qdamo_fmt_size(r->end - r->start, opt_raw);
-		row[3] = opt_raw ? g_strdup_printf("%.1f", pct) :
-			 g_strdup_printf("%.0f %%", pct);
-		row[4] = g_strdup_printf("%.0f", hz);
-		row[5] = opt_raw ? g_strdup_printf("%" PRIu64, age_us / 1000) :
-			 qdamo_fmt_duration_us(age_us, FALSE);
-		qdamo_table_add_strv(tb, row);
+		qdamo_table_add_strv(tb, region_row(s, r, aggr_us, raw));
 		shown++;
 	}
 	qdamo_table_print(tb, stdout);
 }
 
-static gboolean from_qemu(GError **err)
+static gboolean from_qemu(const QdamoCmd *cmd, GError **err)
 {
-	g_autoptr(QdamoTarget) t = qdamo_open_target(err);
+	const char *id = qdamo_monitor_id(cmd);
+	g_autoptr(QdamoTarget) t = qdamo_open_target(cmd, err);
 	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(JsonObject) m = NULL;
 	g_autoptr(JsonNode) ret = NULL;
 	g_autoptr(QdamoSnapshot) s = NULL;
 	g_autofree char *what = NULL;
+	gboolean printed;
 
-	if (!t)
-		return FALSE;
-	json_object_set_string_member(args, "id", qdamo_monitor_id());
-	ret = qdamo_execute(t, "query-damon-regions", args, err);
+	json_object_set_string_member(args, "id", id);
+	ret = qdamo_query(cmd, t, "query-damon-regions", args, &printed, err);
 	if (!ret)
-		return FALSE;
-	if (opt_json) {
-		g_autofree char *text = jx_to_string(ret, TRUE);
-
-		printf("%s\n", text);
-		return TRUE;
-	}
-	m = qdamo_find_monitor(t, qdamo_monitor_id(), err);
+		return printed;
+	m = qdamo_find_monitor(t, id, err);
 	if (!m)
 		return FALSE;
 	s = qdamo_snapshot_from_reply(json_node_get_object(ret), 0);
-	what = g_strdup_printf("%s of %s", qdamo_monitor_id(), t->label);
-	if (!s->nr_aggregations) {
+	what = g_strdup_printf("%s of %s", id, t->label);
+	if (!s->nr_aggregations)
 		printf("# %s: no aggregation yet\n", what);
-		return TRUE;
-	}
-	print_snapshot(s, jx_u64(jx_obj(m, "attrs"), "aggr-us", 0), what);
+	else
+		print_snapshot(cmd, s, qdamo_json_u64(qdamo_json_obj(m, "attrs"),
+						      "aggr-us", 0), what);
 	return TRUE;
 }
 
-static gboolean from_record(GError **err)
+static gboolean from_record(const QdamoCmd *cmd, const char *path, GError **err)
 {
-	g_autoptr(QdamoRecord) rec = qdamo_record_load(opt_input, err);
+	g_autoptr(QdamoRecord) rec = qdamo_record_load(path, err);
 	g_autofree char *what = NULL;
+	gint64 k = -1;
 	guint n;
 
 	if (!rec)
 		return FALSE;
 	n = rec->snapshots->len;
 	if (!n) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s has no snapshot",
-			    opt_input);
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s has no snapshot", path);
 		return FALSE;
 	}
-	if (opt_snapshot >= (gint)n) {
+	qdamo_cmd_int(cmd, "snapshot", &k);
+	if (k >= (gint64)n) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
-			    "--snapshot must be 0 to %u for %s", n - 1, opt_input);
+			    "--snapshot must be 0 to %u for %s", n - 1, path);
 		return FALSE;
 	}
+	if (k < 0)
+		k = n - 1;
 	what = g_strdup_printf("%s of %s (%s, snapshot %u of %u)", rec->monitor_id,
-			       rec->target_name, opt_input,
-			       opt_snapshot >= 0 ? (guint)opt_snapshot : n - 1, n);
-	print_snapshot(g_ptr_array_index(rec->snapshots,
-					 opt_snapshot >= 0 ? (guint)opt_snapshot : n - 1),
+			       rec->target_name, path, (guint)k, n);
+	print_snapshot(cmd, g_ptr_array_index(rec->snapshots, (guint)k),
 		       rec->aggr_us, what);
 	return TRUE;
 }
 
-gboolean qdamo_cmd_report_regions(const QdamoCommand *cmd, int argc,
-				  char **argv, GError **err)
+static gboolean cmd_regions(const QdamoCmd *cmd, GError **err)
 {
-	if (!qdamo_parse_options(cmd, entries,
-				 "ACCESS is nr-accesses over its most (aggr / sample), HZ "
-				 "accessed samples a second,\nAGE how long the region's access "
-				 "rate stayed similar.", &argc, &argv, err))
-		return FALSE;
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	if (opt_sort && strcmp(opt_sort, "address") && strcmp(opt_sort, "access") &&
-	    strcmp(opt_sort, "size") && strcmp(opt_sort, "age"))
+	const char *input = qdamo_cmd_str(cmd, "input");
+	const char *sort = qdamo_cmd_str(cmd, "sort");
+	gint64 k = -1;
+	guint i;
+
+	for (i = 0; sort && i < G_N_ELEMENTS(sorts); i++)
+		if (!strcmp(sort, sorts[i].key))
+			break;
+	if (sort && i == G_N_ELEMENTS(sorts))
 		return qdamo_usage_error(err, cmd, "--sort must be address, access, "
-					 "size or age (got '%s')", opt_sort);
-	if (opt_snapshot >= 0 && !opt_input)
+					 "size or age (got '%s')", sort);
+	if (qdamo_cmd_int(cmd, "snapshot", &k) && k >= 0 && !input)
 		return qdamo_usage_error(err, cmd, "--snapshot needs --input");
-	if (opt_json && opt_input)
+	if (qdamo_cmd_flag(cmd, "json") && input)
 		return qdamo_usage_error(err, cmd, "--json shows QEMU's reply; it "
 					 "does not go with --input");
-	return opt_input ? from_record(err) : from_qemu(err);
+	return input ? from_record(cmd, input, err) : from_qemu(cmd, err);
 }
+
+static const QdamoCmdInfo info_regions = {
+	.help = "the last aggregated snapshot (query-damon-regions, or a record file)",
+	.desc = "ACCESS is nr-accesses over its most (aggr / sample), HZ accessed "
+		"samples a second,\nAGE how long the region's access rate stayed similar.",
+};
+
+const QdamoCmdDef qdamo_cmddef_report_regions = {
+	.name = "regions", .info = &info_regions, .opts = opts_regions, .handler = cmd_regions,
+};

@@ -11,96 +11,87 @@
 #include "qdamo.h"
 #include "table.h"
 
-static gboolean opt_json, opt_raw;
-
-static const GOptionEntry entries[] = {
-	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
-	  "print query-damon's reply as it came", NULL },
-	{ "raw", 0, 0, G_OPTION_ARG_NONE, &opt_raw,
-	  "bare numbers: bytes, microseconds, nanoseconds of CPU", NULL },
+static const QdamoOptDef opts_status[] = {
+	QDAMO_OPT_JSON("query-damon's"),
+	QDAMO_OPT_RAW("bare numbers: bytes, microseconds, nanoseconds of CPU"),
 	{ NULL }
 };
 
-static char **monitor_row(JsonObject *m)
+static char **monitor_row(JsonObject *m, gboolean raw)
 {
-	JsonObject *a = jx_obj(m, "attrs");
-	const char *state = jx_str(m, "state", "?");
+	JsonObject *a = qdamo_json_obj(m, "attrs");
+	const char *state = qdamo_json_str(m, "state", "?");
+	uint64_t cpu_ns = qdamo_json_u64(m, "cpu-ns", 0);
 	char **row = g_new0(char *, 12);
 
-	row[0] = g_strdup(jx_str(m, "id", "?"));
+	row[0] = g_strdup(qdamo_json_str(m, "id", "?"));
 	row[1] = json_object_has_member(m, "stop-reason") ?
-		g_strdup_printf("%s (%s)", state, jx_str(m, "stop-reason", "?")) :
+		g_strdup_printf("%s (%s)", state, qdamo_json_str(m, "stop-reason", "?")) :
 		g_strdup(state);
-	row[2] = g_strdup(jx_str(m, "source", "?"));
-	row[3] = g_strdup(jx_str(m, "clock", "?"));
-	row[4] = qdamo_fmt_duration_us(jx_u64(a, "sample-us", 0), opt_raw);
-	row[5] = qdamo_fmt_duration_us(jx_u64(a, "aggr-us", 0), opt_raw);
-	row[6] = qdamo_fmt_duration_us(jx_u64(a, "update-us", 0), opt_raw);
+	row[2] = g_strdup(qdamo_json_str(m, "source", "?"));
+	row[3] = g_strdup(qdamo_json_str(m, "clock", "?"));
+	row[4] = qdamo_fmt_duration_us(qdamo_json_u64(a, "sample-us", 0), raw);
+	row[5] = qdamo_fmt_duration_us(qdamo_json_u64(a, "aggr-us", 0), raw);
+	row[6] = qdamo_fmt_duration_us(qdamo_json_u64(a, "update-us", 0), raw);
 	row[7] = g_strdup_printf("%" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
 				 "..%" G_GUINT64_FORMAT ")",
-				 jx_u64(m, "nr-regions", 0),
-				 jx_u64(a, "min-nr-regions", 0),
-				 jx_u64(a, "max-nr-regions", 0));
-	row[8] = qdamo_fmt_size(jx_u64(m, "monitored-bytes", 0), opt_raw);
-	row[9] = g_strdup_printf("%" G_GUINT64_FORMAT, jx_u64(m, "nr-aggregations", 0));
-	row[10] = opt_raw ?
-		g_strdup_printf("%" G_GUINT64_FORMAT, jx_u64(m, "cpu-ns", 0)) :
-		g_strdup_printf("%.2f s", jx_u64(m, "cpu-ns", 0) / 1e9);
+				 qdamo_json_u64(m, "nr-regions", 0),
+				 qdamo_json_u64(a, "min-nr-regions", 0),
+				 qdamo_json_u64(a, "max-nr-regions", 0));
+	row[8] = qdamo_fmt_size(qdamo_json_u64(m, "monitored-bytes", 0), raw);
+	row[9] = g_strdup_printf("%" G_GUINT64_FORMAT,
+				 qdamo_json_u64(m, "nr-aggregations", 0));
+	row[10] = raw ? g_strdup_printf("%" G_GUINT64_FORMAT, cpu_ns) :
+		g_strdup_printf("%.2f s", cpu_ns / 1e9);
 	return row;
 }
 
-gboolean qdamo_cmd_status(const QdamoCommand *cmd, int argc, char **argv,
-			  GError **err)
+static gboolean cmd_status(const QdamoCmd *cmd, GError **err)
 {
 	static const char *const headers[] = { "ID", "STATE", "SOURCE", "CLOCK",
 		"SAMPLE", "AGGR", "UPDATE", "REGIONS", "MONITORED",
 		"AGGREGATIONS", "CPU", NULL };
-	g_autoptr(QdamoTable) tb = NULL;
-	g_autoptr(QdamoTarget) t = NULL;
+	g_autoptr(QdamoTable) tb = qdamo_table_new(headers, "llllrrrrrrr");
+	g_autoptr(QdamoTarget) t = qdamo_open_target(cmd, err);
 	g_autoptr(JsonNode) ret = NULL;
+	const char *id = qdamo_cmd_str(cmd, "id");
+	gboolean printed;
 	JsonArray *list;
 	guint i, shown = 0;
 
-	if (!qdamo_parse_options(cmd, entries,
-				 "With --id, only that monitor is listed.",
-				 &argc, &argv, err))
-		return FALSE;
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	t = qdamo_open_target(err);
-	if (!t)
-		return FALSE;
-	ret = qdamo_execute(t, "query-damon", NULL, err);
+	ret = qdamo_query(cmd, t, "query-damon", NULL, &printed, err);
 	if (!ret)
+		return printed;
+	if (!qdamo_json_check(ret, JSON_NODE_ARRAY, err,
+			      "query-damon: %s returned no list", t->label))
 		return FALSE;
-	if (opt_json) {
-		g_autofree char *text = jx_to_string(ret, TRUE);
-
-		printf("%s\n", text);
-		return TRUE;
-	}
-	if (!JSON_NODE_HOLDS_ARRAY(ret)) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
-			    "query-damon: %s returned no list", t->label);
-		return FALSE;
-	}
 	list = json_node_get_array(ret);
-	tb = qdamo_table_new(headers, "llllrrrrrrr");
 	for (i = 0; i < json_array_get_length(list); i++) {
 		JsonObject *m = json_array_get_object_element(list, i);
 
-		if (qdamo_opt_id && g_strcmp0(jx_str(m, "id", ""), qdamo_opt_id))
+		if (id && g_strcmp0(qdamo_json_str(m, "id", ""), id))
 			continue;
-		qdamo_table_add_strv(tb, monitor_row(m));
+		qdamo_table_add_strv(tb, monitor_row(m, qdamo_cmd_flag(cmd, "raw")));
 		shown++;
 	}
-	if (!shown) {
-		if (qdamo_opt_id)
-			return !!qdamo_find_monitor(t, qdamo_opt_id, err);
-		printf("no DAMON monitor on %s; start one with 'qdamo start'\n",
-		       t->label);
-		return TRUE;
+	if (!shown && id) {
+		/* the error naming the monitors there are */
+		g_autoptr(JsonObject) m = qdamo_find_monitor(t, id, err);
+
+		return m != NULL;
 	}
-	qdamo_table_print(tb, stdout);
+	if (!shown)
+		printf("no DAMON monitor on %s; start one with 'qdamo start'\n", t->label);
+	else
+		qdamo_table_print(tb, stdout);
 	return TRUE;
 }
+
+static const QdamoCmdInfo info_status = {
+	.help = "list the monitors (query-damon)",
+	.desc = "With --id, only that monitor is listed.",
+};
+
+const QdamoCmdDef qdamo_cmddef_status = {
+	.name = "status", .info = &info_status, .opts = opts_status, .handler = cmd_status,
+};

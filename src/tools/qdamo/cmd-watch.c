@@ -12,36 +12,23 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "heatmap.h"
 #include "jsonx.h"
 #include "parse.h"
 #include "qdamo.h"
 #include "record-file.h"
 
-static char *opt_interval;
-static gint opt_count, opt_top = 10;
-
-static const GOptionEntry entries[] = {
-	{ "interval", 'n', 0, G_OPTION_ARG_STRING, &opt_interval,
-	  "time between frames (default 1s)", "TIME" },
-	{ "count", 0, 0, G_OPTION_ARG_INT, &opt_count,
-	  "stop after N frames (default: until Ctrl-C)", "N" },
-	{ "top", 0, 0, G_OPTION_ARG_INT, &opt_top,
-	  "hottest regions to list (default 10)", "N" },
+static const QdamoOptDef opts_watch[] = {
+	{ .name = "interval", .short_name = 'n', .type = QDAMO_OPT_STRING,
+	  .value_name = "TIME", .help = "time between frames (default 1s)" },
+	{ .name = "count", .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "stop after N frames (default: until Ctrl-C)" },
+	{ .name = "top", .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "hottest regions to list (default 10)" },
 	{ NULL }
 };
 
 #define MAP_WIDTH 64
-
-static const char shades[] = " .:-=+*#%@";
-
-static gint by_access(gconstpointer a, gconstpointer b)
-{
-	const QdamoRegion *x = a, *y = b;
-
-	if (x->nr_accesses != y->nr_accesses)
-		return x->nr_accesses < y->nr_accesses ? 1 : -1;
-	return x->start < y->start ? -1 : 1;
-}
 
 /* One character per 1/MAP_WIDTH of the monitored span: its hottest rate. */
 static void append_map(GString *o, const QdamoSnapshot *s)
@@ -67,20 +54,20 @@ static void append_map(GString *o, const QdamoSnapshot *s)
 	}
 	g_string_append_printf(o, "map 0x%09" PRIx64 " |", lo);
 	for (c = 0; c < MAP_WIDTH; c++)
-		g_string_append_c(o, cell[c] <= 0 ? ' ' :
-				  shades[1 + MIN(8, (int)(cell[c] * 9))]);
+		g_string_append_c(o, qdamo_heatmap_shade(cell[c]));
 	g_string_append_printf(o, "| 0x%09" PRIx64 "\n\n", hi);
 }
 
-static void append_regions(GString *o, const QdamoSnapshot *s, uint64_t aggr_us)
+static void append_regions(GString *o, const QdamoSnapshot *s, uint64_t aggr_us,
+			   guint top)
 {
 	g_autoptr(GArray) rows = g_array_copy(s->regions);
 	guint i;
 
-	g_array_sort(rows, by_access);
+	g_array_sort(rows, qdamo_region_cmp_access);
 	g_string_append_printf(o, "%-14s  %-14s  %10s  %6s  %5s  %9s\n", "START",
 			       "END", "SIZE", "ACCESS", "HZ", "AGE");
-	for (i = 0; i < rows->len && i < (guint)opt_top; i++) {
+	for (i = 0; i < rows->len && i < top; i++) {
 		const QdamoRegion *r = &g_array_index(rows, QdamoRegion, i);
 		double rate = s->max_nr_accesses ?
 			(double)r->nr_accesses / s->max_nr_accesses : 0;
@@ -98,130 +85,137 @@ static void append_regions(GString *o, const QdamoSnapshot *s, uint64_t aggr_us)
 }
 
 typedef struct {
-	uint64_t cpu_ns;
-	int64_t wall_us;
-} Sample;
+	const char *id;
+	guint top;
+	uint64_t cpu_ns;	/* the monitor's CPU time at the last frame */
+	int64_t wall_us;	/* and when that was */
+} Watch;
 
-static gboolean frame(QdamoTarget *t, Sample *prev, GString *o, GError **err)
+/* State, intervals, counts and CPU; the share of a CPU from the last frame. */
+static void append_monitor(GString *o, Watch *w, JsonObject *m, const char *label)
 {
-	g_autoptr(JsonObject) m = qdamo_find_monitor(t, qdamo_monitor_id(), err);
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autofree char *clock = g_date_time_format(now, "%H:%M:%S");
+	JsonObject *attrs = qdamo_json_obj(m, "attrs");
+	uint64_t cpu_ns = qdamo_json_u64(m, "cpu-ns", 0);
+	int64_t wall_us = g_get_monotonic_time();
+	g_autofree char *sample = qdamo_fmt_duration_us(
+		qdamo_json_u64(attrs, "sample-us", 0), FALSE);
+	g_autofree char *aggr = qdamo_fmt_duration_us(
+		qdamo_json_u64(attrs, "aggr-us", 0), FALSE);
+	g_autofree char *mon = qdamo_fmt_size(qdamo_json_u64(m, "monitored-bytes", 0),
+					      FALSE);
+
+	g_string_append_printf(o, "qdamo watch: %s of %s  %s  (Ctrl-C quits)\n\n",
+			       w->id, label, clock);
+	g_string_append_printf(o, "state %s  source %s  clock %s  sample %s  aggr %s\n",
+			       qdamo_json_str(m, "state", "?"),
+			       qdamo_json_str(m, "source", "?"),
+			       qdamo_json_str(m, "clock", "?"), sample, aggr);
+	g_string_append_printf(o, "aggregation %" G_GUINT64_FORMAT "  regions %"
+			       G_GUINT64_FORMAT "  monitored %s  monitor CPU %.2f s",
+			       qdamo_json_u64(m, "nr-aggregations", 0),
+			       qdamo_json_u64(m, "nr-regions", 0), mon, cpu_ns / 1e9);
+	/* a rate needs two frames */
+	if (w->wall_us && wall_us > w->wall_us && cpu_ns >= w->cpu_ns)
+		g_string_append_printf(o, " (%.1f %% of a host CPU)",
+				       (cpu_ns - w->cpu_ns) / 10.0 /
+				       (double)(wall_us - w->wall_us));
+	g_string_append_c(o, '\n');
+	w->cpu_ns = cpu_ns;
+	w->wall_us = wall_us;
+}
+
+/* The working set, and the p50, p90 and max query-damon-wss was asked for. */
+static void append_wss(GString *o, JsonObject *wss, uint64_t total)
+{
+	static const char *const names[] = { "p50", "p90", "max" };
+	JsonArray *list = qdamo_json_array(wss, "percentiles");
+	uint64_t bytes = qdamo_json_u64(wss, "wss-bytes", 0);
+	g_autofree char *size = qdamo_fmt_size(bytes, FALSE);
+	guint i;
+
+	g_string_append_printf(o, "wss %s (%.1f %%)", size,
+			       total ? 100.0 * bytes / total : 0);
+	for (i = 0; i < G_N_ELEMENTS(names); i++) {
+		JsonObject *e = list && json_array_get_length(list) == G_N_ELEMENTS(names) ?
+			json_array_get_object_element(list, i) : NULL;
+		g_autofree char *p = e ?
+			qdamo_fmt_size(qdamo_json_u64(e, "wss-bytes", 0), FALSE) : NULL;
+
+		g_string_append_printf(o, "  %s %s", names[i], p ? p : "?");
+	}
+	g_string_append_printf(o, "  over %" G_GUINT64_FORMAT " aggregations\n\n",
+			       qdamo_json_u64(wss, "nr-aggregations", 0));
+}
+
+static gboolean frame(QdamoTarget *t, Watch *w, GString *o, GError **err)
+{
+	g_autoptr(JsonObject) m = qdamo_find_monitor(t, w->id, err);
 	g_autoptr(JsonObject) args = json_object_new();
-	g_autoptr(JsonObject) wargs = NULL;
 	g_autoptr(JsonObject) regions = NULL;
 	g_autoptr(JsonObject) wss = NULL;
 	g_autoptr(QdamoSnapshot) s = NULL;
-	g_autoptr(GDateTime) now = g_date_time_new_now_local();
-	g_autofree char *clock = g_date_time_format(now, "%H:%M:%S");
-	g_autofree char *sample = NULL, *aggr = NULL, *mon = NULL, *w = NULL;
-	g_autofree char *p50 = NULL, *p90 = NULL, *pmax = NULL;
-	JsonObject *attrs;
-	JsonArray *pcts, *list;
-	Sample cur;
-	double cpu_pct = -1;
-	uint64_t aggr_us, total;
 
-	if (!m)
-		return FALSE;
-	json_object_set_string_member(args, "id", qdamo_monitor_id());
-	regions = qdamo_execute_obj(t, "query-damon-regions", args, err);
-	if (!regions)
-		return FALSE;
-	wargs = json_object_new();
-	json_object_set_string_member(wargs, "id", qdamo_monitor_id());
-	pcts = json_array_new();
-	json_array_add_int_element(pcts, 50);
-	json_array_add_int_element(pcts, 90);
-	json_array_add_int_element(pcts, 100);
-	json_object_set_array_member(wargs, "percentiles", pcts);
-	wss = qdamo_execute_obj(t, "query-damon-wss", wargs, err);
+	json_object_set_string_member(args, "id", w->id);
+	regions = m ? qdamo_execute_obj(t, "query-damon-regions", args, err) : NULL;
+	if (regions) {
+		JsonArray *pcts = json_array_new();
+
+		json_array_add_int_element(pcts, 50);
+		json_array_add_int_element(pcts, 90);
+		json_array_add_int_element(pcts, 100);
+		json_object_set_array_member(args, "percentiles", pcts);
+		wss = qdamo_execute_obj(t, "query-damon-wss", args, err);
+	}
 	if (!wss)
 		return FALSE;
-
-	attrs = jx_obj(m, "attrs");
-	aggr_us = jx_u64(attrs, "aggr-us", 0);
-	cur.cpu_ns = jx_u64(m, "cpu-ns", 0);
-	cur.wall_us = g_get_monotonic_time();
-	if (prev->wall_us && cur.wall_us > prev->wall_us && cur.cpu_ns >= prev->cpu_ns)
-		cpu_pct = (cur.cpu_ns - prev->cpu_ns) / 10.0 /
-			  (double)(cur.wall_us - prev->wall_us);
-	*prev = cur;
+	append_monitor(o, w, m, t->label);
+	append_wss(o, wss, qdamo_json_u64(m, "monitored-bytes", 0));
 	s = qdamo_snapshot_from_reply(regions, 0);
-	sample = qdamo_fmt_duration_us(jx_u64(attrs, "sample-us", 0), FALSE);
-	aggr = qdamo_fmt_duration_us(aggr_us, FALSE);
-	total = jx_u64(m, "monitored-bytes", 0);
-	mon = qdamo_fmt_size(total, FALSE);
-	w = qdamo_fmt_size(jx_u64(wss, "wss-bytes", 0), FALSE);
-	list = jx_array(wss, "percentiles");
-	if (list && json_array_get_length(list) == 3) {
-		p50 = qdamo_fmt_size(jx_u64(json_array_get_object_element(list, 0),
-					    "wss-bytes", 0), FALSE);
-		p90 = qdamo_fmt_size(jx_u64(json_array_get_object_element(list, 1),
-					    "wss-bytes", 0), FALSE);
-		pmax = qdamo_fmt_size(jx_u64(json_array_get_object_element(list, 2),
-					     "wss-bytes", 0), FALSE);
-	}
-
-	g_string_append_printf(o, "qdamo watch: %s of %s  %s  (Ctrl-C quits)\n\n",
-			       qdamo_monitor_id(), t->label, clock);
-	g_string_append_printf(o, "state %s  source %s  clock %s  sample %s  aggr %s\n",
-			       jx_str(m, "state", "?"), jx_str(m, "source", "?"),
-			       jx_str(m, "clock", "?"), sample, aggr);
-	g_string_append_printf(o, "aggregation %" G_GUINT64_FORMAT "  regions %"
-			       G_GUINT64_FORMAT "  monitored %s  monitor CPU %.2f s",
-			       jx_u64(m, "nr-aggregations", 0),
-			       jx_u64(m, "nr-regions", 0), mon, cur.cpu_ns / 1e9);
-	/* a rate needs two frames */
-	if (cpu_pct >= 0)
-		g_string_append_printf(o, " (%.1f %% of a host CPU)", cpu_pct);
-	g_string_append_c(o, '\n');
-	g_string_append_printf(o, "wss %s (%.1f %%)  p50 %s  p90 %s  max %s  over %"
-			       G_GUINT64_FORMAT " aggregations\n\n", w,
-			       total ? 100.0 * jx_u64(wss, "wss-bytes", 0) / total : 0,
-			       p50 ? p50 : "?", p90 ? p90 : "?", pmax ? pmax : "?",
-			       jx_u64(wss, "nr-aggregations", 0));
 	if (!s->nr_aggregations) {
 		g_string_append(o, "(no aggregation yet)\n");
 		return TRUE;
 	}
 	append_map(o, s);
-	append_regions(o, s, aggr_us);
+	append_regions(o, s, qdamo_json_u64(qdamo_json_obj(m, "attrs"), "aggr-us", 0),
+		       w->top);
 	return TRUE;
 }
 
-gboolean qdamo_cmd_watch(const QdamoCommand *cmd, int argc, char **argv,
-			 GError **err)
+static gboolean cmd_watch(const QdamoCmd *cmd, GError **err)
 {
+	const char *interval = qdamo_cmd_str(cmd, "interval");
 	g_autoptr(QdamoTarget) t = NULL;
 	uint64_t interval_us = G_USEC_PER_SEC;
 	gboolean tty = isatty(1);
-	Sample prev = { 0 };
-	int n;
+	gint64 count = 0, top = 10, n;
+	Watch w = { .id = qdamo_monitor_id(cmd) };
 
-	if (!qdamo_parse_options(cmd, entries, NULL, &argc, &argv, err))
-		return FALSE;
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	if (opt_interval && !qdamo_parse_duration_us(opt_interval, &interval_us, err))
+	qdamo_cmd_int(cmd, "count", &count);
+	qdamo_cmd_int(cmd, "top", &top);
+	if (interval && !qdamo_parse_duration_us(interval, &interval_us, err))
 		return FALSE;
 	if (interval_us < 10000)
 		return qdamo_usage_error(err, cmd, "--interval must be at least 10ms");
-	if (opt_count < 0 || opt_top < 0)
+	if (count < 0 || top < 0)
 		return qdamo_usage_error(err, cmd, "--count and --top must not be negative");
-	t = qdamo_open_target(err);
+	w.top = (guint)top;
+	t = qdamo_open_target(cmd, err);
 	if (!t)
 		return FALSE;
 	qdamo_catch_signals();
-	for (n = 0; !opt_count || n < opt_count; n++) {
+	for (n = 0; !count || n < count; n++) {
 		g_autoptr(GString) o = g_string_new(NULL);
 		int64_t until = g_get_monotonic_time() + (int64_t)interval_us;
 
-		if (!frame(t, &prev, o, err))
+		if (!frame(t, &w, o, err))
 			return FALSE;
 		/* home and clear, then the whole frame at once: no flicker */
 		printf("%s%s%s", tty ? "\033[H\033[2J" : (n ? "\n" : ""), o->str,
 		       tty ? "" : "----\n");
 		fflush(stdout);
-		if (opt_count && n + 1 == opt_count)
+		if (count && n + 1 == count)
 			break;
 		while (!qdamo_interrupted() && g_get_monotonic_time() < until)
 			g_usleep(20000);
@@ -230,3 +224,11 @@ gboolean qdamo_cmd_watch(const QdamoCommand *cmd, int argc, char **argv,
 	}
 	return TRUE;
 }
+
+static const QdamoCmdInfo info_watch = {
+	.help = "live top-like view of a monitor",
+};
+
+const QdamoCmdDef qdamo_cmddef_watch = {
+	.name = "watch", .info = &info_watch, .opts = opts_watch, .handler = cmd_watch,
+};

@@ -16,28 +16,20 @@
 #include "qdamo.h"
 #include "record-file.h"
 
-static char *opt_percentiles, *opt_input;
-static gint opt_min_nr = 1, opt_width = 50;
-static gboolean opt_raw, opt_json, opt_plot;
-
-static const GOptionEntry entries[] = {
-	{ "percentiles", 'p', 0, G_OPTION_ARG_STRING, &opt_percentiles,
-	  "which percentiles (default 0,25,50,75,100; with --plot every 5)",
-	  "P,P,..." },
-	{ "min-nr-accesses", 0, 0, G_OPTION_ARG_INT, &opt_min_nr,
-	  "count a region when accessed in at least N samples of an "
-	  "aggregation (default 1)", "N" },
-	{ "input", 'I', 0, G_OPTION_ARG_FILENAME, &opt_input,
-	  "read the snapshots of this record file instead of asking QEMU",
-	  "FILE" },
-	{ "plot", 0, 0, G_OPTION_ARG_NONE, &opt_plot,
-	  "draw the distribution as a bar plot", NULL },
-	{ "width", 'w', 0, G_OPTION_ARG_INT, &opt_width,
-	  "bar width of --plot in characters (default 50)", "N" },
-	{ "raw", 0, 0, G_OPTION_ARG_NONE, &opt_raw,
-	  "sizes in bytes", NULL },
-	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json,
-	  "print query-damon-wss's reply as it came", NULL },
+static const QdamoOptDef opts_wss[] = {
+	{ .name = "percentiles", .short_name = 'p', .type = QDAMO_OPT_STRING,
+	  .value_name = "P,P,...",
+	  .help = "which percentiles (default 0,25,50,75,100; with --plot every 5)" },
+	{ .name = "min-nr-accesses", .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "count a region when accessed in at least N samples of an "
+		  "aggregation (default 1)" },
+	QDAMO_OPT_INPUT("read the snapshots of this record file instead of asking QEMU"),
+	{ .name = "plot", .type = QDAMO_OPT_FLAG,
+	  .help = "draw the distribution as a bar plot" },
+	{ .name = "width", .short_name = 'w', .type = QDAMO_OPT_INT, .value_name = "N",
+	  .help = "bar width of --plot in characters (default 50)" },
+	QDAMO_OPT_RAW("sizes in bytes"),
+	QDAMO_OPT_JSON("query-damon-wss's"),
 	{ NULL }
 };
 
@@ -61,47 +53,42 @@ static void dist_clear(Dist *d)
 	g_free(d->what);
 }
 
-static GArray *wanted_percentiles(GError **err)
+static GArray *wanted_percentiles(const QdamoCmd *cmd, GError **err)
 {
+	const char *text = qdamo_cmd_str(cmd, "percentiles");
 	GArray *p;
 	guint8 v;
 
-	if (opt_percentiles)
-		return qdamo_parse_percentiles(opt_percentiles, err);
+	if (text)
+		return qdamo_parse_percentiles(text, err);
 	p = g_array_new(FALSE, FALSE, sizeof(guint8));
-	for (v = 0; v <= 100; v += opt_plot ? 5 : 25)
+	for (v = 0; v <= 100; v += qdamo_cmd_flag(cmd, "plot") ? 5 : 25)
 		g_array_append_val(p, v);
 	return p;
 }
 
-static gboolean from_qemu(Dist *d, GArray *pcts, GError **err)
+static gboolean from_qemu(const QdamoCmd *cmd, Dist *d, GArray *pcts,
+			  guint min_nr, GError **err)
 {
-	g_autoptr(QdamoTarget) t = qdamo_open_target(err);
+	g_autoptr(QdamoTarget) t = qdamo_open_target(cmd, err);
 	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(JsonNode) ret = NULL;
 	JsonArray *list = json_array_new();
 	JsonArray *got;
 	JsonObject *o;
+	gboolean printed;
 	guint i;
 
-	if (!t)
-		return FALSE;
-	json_object_set_string_member(args, "id", qdamo_monitor_id());
-	json_object_set_int_member(args, "min-nr-accesses", opt_min_nr);
+	json_object_set_string_member(args, "id", qdamo_monitor_id(cmd));
+	json_object_set_int_member(args, "min-nr-accesses", min_nr);
 	for (i = 0; i < pcts->len; i++)
 		json_array_add_int_element(list, g_array_index(pcts, guint8, i));
 	json_object_set_array_member(args, "percentiles", list);
-	ret = qdamo_execute(t, "query-damon-wss", args, err);
+	ret = qdamo_query(cmd, t, "query-damon-wss", args, &printed, err);
 	if (!ret)
-		return FALSE;
-	if (opt_json) {
-		g_autofree char *text = jx_to_string(ret, TRUE);
-
-		printf("%s\n", text);
-		return TRUE;
-	}
+		return printed;
 	o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-	got = jx_array(o, "percentiles");
+	got = qdamo_json_array(o, "percentiles");
 	if (!got) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
 			    "query-damon-wss: no percentiles in the reply of %s", t->label);
@@ -110,15 +97,16 @@ static gboolean from_qemu(Dist *d, GArray *pcts, GError **err)
 	d->points = g_array_new(FALSE, FALSE, sizeof(Point));
 	for (i = 0; i < json_array_get_length(got); i++) {
 		JsonObject *e = json_array_get_object_element(got, i);
-		Point pt = { (guint8)jx_u64(e, "percentile", 0), jx_u64(e, "wss-bytes", 0) };
+		Point pt = { (guint8)qdamo_json_u64(e, "percentile", 0),
+			     qdamo_json_u64(e, "wss-bytes", 0) };
 
 		g_array_append_val(d->points, pt);
 	}
-	d->last = jx_u64(o, "wss-bytes", 0);
-	d->total = jx_u64(o, "total-bytes", 0);
-	d->nr_aggregations = jx_u64(o, "nr-aggregations", 0);
-	d->min_nr = (guint)jx_u64(o, "min-nr-accesses", (guint64)opt_min_nr);
-	d->what = g_strdup_printf("%s of %s", qdamo_monitor_id(), t->label);
+	d->last = qdamo_json_u64(o, "wss-bytes", 0);
+	d->total = qdamo_json_u64(o, "total-bytes", 0);
+	d->nr_aggregations = qdamo_json_u64(o, "nr-aggregations", 0);
+	d->min_nr = (guint)qdamo_json_u64(o, "min-nr-accesses", min_nr);
+	d->what = g_strdup_printf("%s of %s", qdamo_monitor_id(cmd), t->label);
 	return TRUE;
 }
 
@@ -129,9 +117,10 @@ static gint u64_cmp(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
-static gboolean from_record(Dist *d, GArray *pcts, GError **err)
+static gboolean from_record(const char *path, Dist *d, GArray *pcts,
+			    guint min_nr, GError **err)
 {
-	g_autoptr(QdamoRecord) rec = qdamo_record_load(opt_input, err);
+	g_autoptr(QdamoRecord) rec = qdamo_record_load(path, err);
 	g_autoptr(GArray) sizes = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	QdamoSnapshot *s;
 	guint i;
@@ -139,13 +128,12 @@ static gboolean from_record(Dist *d, GArray *pcts, GError **err)
 	if (!rec)
 		return FALSE;
 	if (!rec->snapshots->len) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
-			    "%s has no snapshot", opt_input);
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s has no snapshot", path);
 		return FALSE;
 	}
 	for (i = 0; i < rec->snapshots->len; i++) {
 		uint64_t w = qdamo_snapshot_wss(g_ptr_array_index(rec->snapshots, i),
-						(uint32_t)opt_min_nr);
+						min_nr);
 
 		g_array_append_val(sizes, w);
 	}
@@ -153,9 +141,9 @@ static gboolean from_record(Dist *d, GArray *pcts, GError **err)
 	d->last = g_array_index(sizes, uint64_t, sizes->len - 1);
 	d->total = s->total_bytes;
 	d->nr_aggregations = sizes->len;
-	d->min_nr = (guint)opt_min_nr;
+	d->min_nr = min_nr;
 	d->what = g_strdup_printf("%s of %s (%s)", rec->monitor_id,
-				  rec->target_name, opt_input);
+				  rec->target_name, path);
 	g_array_sort(sizes, u64_cmp);
 	d->points = g_array_new(FALSE, FALSE, sizeof(Point));
 	for (i = 0; i < pcts->len; i++) {
@@ -167,10 +155,11 @@ static gboolean from_record(Dist *d, GArray *pcts, GError **err)
 	return TRUE;
 }
 
-static void print_dist(const Dist *d)
+/* @width: the bar plot's, or 0 for none */
+static void print_dist(const Dist *d, gboolean raw, guint width)
 {
-	g_autofree char *last = qdamo_fmt_size(d->last, opt_raw);
-	g_autofree char *total = qdamo_fmt_size(d->total, opt_raw);
+	g_autofree char *last = qdamo_fmt_size(d->last, raw);
+	g_autofree char *total = qdamo_fmt_size(d->total, raw);
 	uint64_t max = 1;
 	guint i;
 
@@ -182,50 +171,55 @@ static void print_dist(const Dist *d)
 		max = MAX(max, g_array_index(d->points, Point, i).bytes);
 	for (i = 0; i < d->points->len; i++) {
 		const Point *pt = &g_array_index(d->points, Point, i);
-		g_autofree char *sz = qdamo_fmt_size(pt->bytes, opt_raw);
-
-		if (!opt_plot) {
-			printf("%3u %14s\n", pt->pct, sz);
-			continue;
-		}
+		g_autofree char *sz = qdamo_fmt_size(pt->bytes, raw);
 		/* bars scaled to the largest size, at least one mark if nonzero */
-		{
-			guint n = (guint)((double)pt->bytes / (double)max * opt_width + 0.5);
-			g_autofree char *bar = g_strnfill(pt->bytes && !n ? 1 : n, '#');
+		guint n = (guint)((double)pt->bytes / (double)max * width + 0.5);
+		g_autofree char *bar = g_strnfill(pt->bytes && !n ? 1 : n, '#');
 
+		if (!width)
+			printf("%3u %14s\n", pt->pct, sz);
+		else
 			printf("%3u %14s |%s\n", pt->pct, sz, bar);
-		}
 	}
 }
 
-gboolean qdamo_cmd_report_wss(const QdamoCommand *cmd, int argc, char **argv,
-			      GError **err)
+static gboolean cmd_wss(const QdamoCmd *cmd, GError **err)
 {
+	const char *input = qdamo_cmd_str(cmd, "input");
 	g_autoptr(GArray) pcts = NULL;
+	gint64 min_nr = 1, width = 50;
 	Dist d = { 0 };
 	gboolean ok;
 
-	if (!qdamo_parse_options(cmd, entries,
-				 "The working set is the bytes of the regions accessed in at "
-				 "least --min-nr-accesses\nsamples of an aggregation interval; "
-				 "the percentiles are over the recent\naggregations (QEMU keeps "
-				 "600) or over a record file's snapshots.", &argc, &argv, err))
-		return FALSE;
-	if (argc > 1)
-		return qdamo_usage_error(err, cmd, "unexpected argument '%s'", argv[1]);
-	if (opt_min_nr < 1)
+	qdamo_cmd_int(cmd, "min-nr-accesses", &min_nr);
+	qdamo_cmd_int(cmd, "width", &width);
+	if (min_nr < 1)
 		return qdamo_usage_error(err, cmd, "--min-nr-accesses must be at least 1");
-	if (opt_width < 1 || opt_width > 1000)
+	if (width < 1 || width > 1000)
 		return qdamo_usage_error(err, cmd, "--width must be 1 to 1000");
-	if (opt_json && opt_input)
+	if (qdamo_cmd_flag(cmd, "json") && input)
 		return qdamo_usage_error(err, cmd, "--json shows QEMU's reply; it "
 					 "does not go with --input");
-	pcts = wanted_percentiles(err);
+	pcts = wanted_percentiles(cmd, err);
 	if (!pcts)
 		return FALSE;
-	ok = opt_input ? from_record(&d, pcts, err) : from_qemu(&d, pcts, err);
+	ok = input ? from_record(input, &d, pcts, (guint)min_nr, err) :
+		     from_qemu(cmd, &d, pcts, (guint)min_nr, err);
 	if (ok && d.points)
-		print_dist(&d);
+		print_dist(&d, qdamo_cmd_flag(cmd, "raw"),
+			   qdamo_cmd_flag(cmd, "plot") ? (guint)width : 0);
 	dist_clear(&d);
 	return ok;
 }
+
+static const QdamoCmdInfo info_wss = {
+	.help = "working-set size distribution (query-damon-wss, or a record file)",
+	.desc = "The working set is the bytes of the regions accessed in at least "
+		"--min-nr-accesses\nsamples of an aggregation interval; the "
+		"percentiles are over the recent\naggregations (QEMU keeps 600) "
+		"or over a record file's snapshots.",
+};
+
+const QdamoCmdDef qdamo_cmddef_report_wss = {
+	.name = "wss", .info = &info_wss, .opts = opts_wss, .handler = cmd_wss,
+};

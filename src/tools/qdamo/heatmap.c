@@ -11,6 +11,18 @@
 #include "error.h"
 #include "heatmap.h"
 
+/* Ten levels, blank for no access; '@' is an access in every sample. */
+static const char shades[] = " .:-=+*#%@";
+
+char qdamo_heatmap_shade(float rate)
+{
+	if (rate < 0)
+		return '?';
+	if (rate <= 0)
+		return ' ';
+	return shades[1 + MIN(8, (int)(rate * 9))];
+}
+
 void qdamo_heatmap_free(QdamoHeatmap *h)
 {
 	if (!h)

@@ -36,6 +36,9 @@ static inline float qdamo_heatmap_at(const QdamoHeatmap *h, guint row, guint col
 	return h->v[(size_t)row * h->cols + col];
 }
 
+/* A cell as a character: ' ' (0) .:-=+*#%@ (1), '?' for no data. */
+char qdamo_heatmap_shade(float rate);
+
 void qdamo_heatmap_free(QdamoHeatmap *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QdamoHeatmap, qdamo_heatmap_free)
 

@@ -6,6 +6,9 @@
  * reply from an older or newer qdamon may lack one, and a record file
  * may be hand-edited, so every read here has a default instead.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "error.h"
 #include "jsonx.h"
 
@@ -16,7 +19,7 @@ static JsonNode *value_member(JsonObject *o, const char *name)
 	return n && JSON_NODE_HOLDS_VALUE(n) ? n : NULL;
 }
 
-uint64_t jx_u64(JsonObject *o, const char *name, uint64_t dflt)
+uint64_t qdamo_json_u64(JsonObject *o, const char *name, uint64_t dflt)
 {
 	JsonNode *n = value_member(o, name);
 
@@ -35,7 +38,7 @@ uint64_t jx_u64(JsonObject *o, const char *name, uint64_t dflt)
 	return dflt;
 }
 
-double jx_double(JsonObject *o, const char *name, double dflt)
+double qdamo_json_double(JsonObject *o, const char *name, double dflt)
 {
 	JsonNode *n = value_member(o, name);
 	GType t = n ? json_node_get_value_type(n) : G_TYPE_INVALID;
@@ -47,7 +50,7 @@ double jx_double(JsonObject *o, const char *name, double dflt)
 	return dflt;
 }
 
-const char *jx_str(JsonObject *o, const char *name, const char *dflt)
+const char *qdamo_json_str(JsonObject *o, const char *name, const char *dflt)
 {
 	JsonNode *n = value_member(o, name);
 
@@ -56,21 +59,36 @@ const char *jx_str(JsonObject *o, const char *name, const char *dflt)
 	return dflt;
 }
 
-JsonObject *jx_obj(JsonObject *o, const char *name)
+JsonObject *qdamo_json_obj(JsonObject *o, const char *name)
 {
 	JsonNode *n = o ? json_object_get_member(o, name) : NULL;
 
 	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 }
 
-JsonArray *jx_array(JsonObject *o, const char *name)
+JsonArray *qdamo_json_array(JsonObject *o, const char *name)
 {
 	JsonNode *n = o ? json_object_get_member(o, name) : NULL;
 
 	return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
 }
 
-char *jx_to_string(JsonNode *node, gboolean pretty)
+gboolean qdamo_json_check(JsonNode *node, JsonNodeType type, GError **err,
+			  const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	if (node && JSON_NODE_TYPE(node) == type)
+		return TRUE;
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL, msg);
+	return FALSE;
+}
+
+char *qdamo_json_to_string(JsonNode *node, gboolean pretty)
 {
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 
@@ -80,7 +98,15 @@ char *jx_to_string(JsonNode *node, gboolean pretty)
 	return json_generator_to_data(gen, NULL);
 }
 
-JsonNode *jx_parse(const char *text, gssize len, GError **err)
+gboolean qdamo_json_print(JsonNode *node)
+{
+	g_autofree char *text = qdamo_json_to_string(node, TRUE);
+
+	printf("%s\n", text);
+	return TRUE;
+}
+
+JsonNode *qdamo_json_parse(const char *text, gssize len, GError **err)
 {
 	g_autoptr(JsonParser) parser = json_parser_new();
 	g_autoptr(GError) local = NULL;

@@ -158,31 +158,32 @@ static void add_age_classes(QdamoMetrics *m, const QdamoSnapshot *s,
 static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 				JsonObject *mon, GError **err)
 {
-	const char *dom = t->name, *id = jx_str(mon, "id", "?");
-	JsonObject *attrs = jx_obj(mon, "attrs");
-	uint64_t aggr_us = jx_u64(attrs, "aggr-us", 0);
+	const char *dom = t->name, *id = qdamo_json_str(mon, "id", "?");
+	JsonObject *attrs = qdamo_json_obj(mon, "attrs");
+	uint64_t aggr_us = qdamo_json_u64(attrs, "aggr-us", 0);
 	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(JsonObject) regions = NULL;
 	g_autoptr(JsonObject) wss = NULL;
 	g_autoptr(QdamoSnapshot) s = NULL;
 
 	qdamo_metrics_add(m, "qdamon_monitor_running",
-			  !g_strcmp0(jx_str(mon, "state", ""), "running"),
+			  !g_strcmp0(qdamo_json_str(mon, "state", ""), "running"),
 			  "domain", dom, "monitor", id,
-			  "source", jx_str(mon, "source", ""),
-			  "clock", jx_str(mon, "clock", ""), NULL);
+			  "source", qdamo_json_str(mon, "source", ""),
+			  "clock", qdamo_json_str(mon, "clock", ""), NULL);
 	qdamo_metrics_add(m, "qdamon_monitored_bytes",
-			  (double)jx_u64(mon, "monitored-bytes", 0),
+			  (double)qdamo_json_u64(mon, "monitored-bytes", 0),
 			  "domain", dom, "monitor", id, NULL);
-	qdamo_metrics_add(m, "qdamon_regions", (double)jx_u64(mon, "nr-regions", 0),
+	qdamo_metrics_add(m, "qdamon_regions", (double)qdamo_json_u64(mon, "nr-regions", 0),
 			  "domain", dom, "monitor", id, NULL);
 	qdamo_metrics_add(m, "qdamon_aggregations_total",
-			  (double)jx_u64(mon, "nr-aggregations", 0),
+			  (double)qdamo_json_u64(mon, "nr-aggregations", 0),
 			  "domain", dom, "monitor", id, NULL);
 	qdamo_metrics_add(m, "qdamon_monitor_cpu_seconds_total",
-			  jx_u64(mon, "cpu-ns", 0) / 1e9, "domain", dom, "monitor", id, NULL);
+			  qdamo_json_u64(mon, "cpu-ns", 0) / 1e9,
+			  "domain", dom, "monitor", id, NULL);
 	qdamo_metrics_add(m, "qdamon_sample_interval_seconds",
-			  jx_u64(attrs, "sample-us", 0) / 1e6,
+			  qdamo_json_u64(attrs, "sample-us", 0) / 1e6,
 			  "domain", dom, "monitor", id, NULL);
 	qdamo_metrics_add(m, "qdamon_aggregation_interval_seconds", aggr_us / 1e6,
 			  "domain", dom, "monitor", id, NULL);
@@ -191,7 +192,7 @@ static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 	wss = qdamo_execute_obj(t, "query-damon-wss", args, err);
 	if (!wss)
 		return FALSE;
-	qdamo_metrics_add(m, "qdamon_wss_bytes", (double)jx_u64(wss, "wss-bytes", 0),
+	qdamo_metrics_add(m, "qdamon_wss_bytes", (double)qdamo_json_u64(wss, "wss-bytes", 0),
 			  "domain", dom, "monitor", id, NULL);
 	regions = qdamo_execute_obj(t, "query-damon-regions", args, err);
 	if (!regions)
@@ -203,19 +204,13 @@ static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 
 gboolean qdamo_metrics_collect(QdamoMetrics *m, QdamoTarget *t, GError **err)
 {
-	g_autoptr(JsonNode) list = qdamo_execute(t, "query-damon", NULL, err);
-	JsonArray *a;
+	g_autoptr(JsonArray) list = qdamo_execute_list(t, "query-damon", NULL, err);
 	guint i;
 
-	if (!list || !JSON_NODE_HOLDS_ARRAY(list)) {
-		if (list)
-			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
-				    "query-damon: %s returned no list", t->label);
+	if (!list)
 		return FALSE;
-	}
-	a = json_node_get_array(list);
-	for (i = 0; i < json_array_get_length(a); i++)
-		if (!collect_monitor(m, t, json_array_get_object_element(a, i), err))
+	for (i = 0; i < json_array_get_length(list); i++)
+		if (!collect_monitor(m, t, json_array_get_object_element(list, i), err))
 			return FALSE;
 	return TRUE;
 }

@@ -92,33 +92,50 @@ bad:
 	return FALSE;
 }
 
-GArray *qdamo_parse_ranges(const char *text, GError **err)
+/*
+ * Split @text at commas and read each item (blanks around it dropped)
+ * with @one into an array of @size-byte elements.
+ */
+static GArray *parse_list(const char *text, guint size,
+			  gboolean (*one)(const char *item, void *out, GError **err),
+			  GError **err)
 {
-	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(QdamoRange));
+	g_autoptr(GArray) out = g_array_new(FALSE, TRUE, size);
 	g_auto(GStrv) parts = g_strsplit(text, ",", -1);
 	char **p;
 
 	for (p = parts; *p; p++) {
-		g_auto(GStrv) ends = g_strsplit(g_strstrip(*p), "-", 2);
-		QdamoRange r;
-
-		if (!ends[0] || !ends[1]) {
-			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
-				    "'%s' is not a range START-END (example: 16M-48M)",
-				    *p);
+		g_array_set_size(out, out->len + 1);
+		if (!one(g_strstrip(*p), out->data + (gsize)(out->len - 1) * size, err))
 			return NULL;
-		}
-		if (!qdamo_parse_size(ends[0], &r.start, err) ||
-		    !qdamo_parse_size(ends[1], &r.end, err))
-			return NULL;
-		if (r.end <= r.start) {
-			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
-				    "range '%s' ends before it starts", *p);
-			return NULL;
-		}
-		g_array_append_val(out, r);
 	}
 	return g_steal_pointer(&out);
+}
+
+static gboolean parse_range(const char *item, void *out, GError **err)
+{
+	g_auto(GStrv) ends = g_strsplit(item, "-", 2);
+	QdamoRange *r = out;
+
+	if (!ends[0] || !ends[1]) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "'%s' is not a range START-END (example: 16M-48M)", item);
+		return FALSE;
+	}
+	if (!qdamo_parse_size(ends[0], &r->start, err) ||
+	    !qdamo_parse_size(ends[1], &r->end, err))
+		return FALSE;
+	if (r->end <= r->start) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "range '%s' ends before it starts", item);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+GArray *qdamo_parse_ranges(const char *text, GError **err)
+{
+	return parse_list(text, sizeof(QdamoRange), parse_range, err);
 }
 
 gboolean qdamo_parse_pair(const char *text, uint64_t *a, uint64_t *b,
@@ -138,25 +155,24 @@ gboolean qdamo_parse_pair(const char *text, uint64_t *a, uint64_t *b,
 	return TRUE;
 }
 
+static gboolean parse_percentile(const char *item, void *out, GError **err)
+{
+	guint64 v;
+
+	if (!g_ascii_string_to_unsigned(item, 10, 0, 100, &v, NULL)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "percentile '%s' is not 0 to 100", item);
+		return FALSE;
+	}
+	*(guint8 *)out = (guint8)v;
+	return TRUE;
+}
+
 GArray *qdamo_parse_percentiles(const char *text, GError **err)
 {
-	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(guint8));
-	g_auto(GStrv) parts = g_strsplit(text, ",", -1);
-	char **p;
+	g_autoptr(GArray) out = parse_list(text, sizeof(guint8), parse_percentile, err);
 
-	for (p = parts; *p; p++) {
-		guint64 v;
-		guint8 b;
-
-		if (!g_ascii_string_to_unsigned(g_strstrip(*p), 10, 0, 100, &v, NULL)) {
-			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
-				    "percentile '%s' is not 0 to 100", *p);
-			return NULL;
-		}
-		b = (guint8)v;
-		g_array_append_val(out, b);
-	}
-	if (out->len == 0 || out->len > 101) {
+	if (out && (out->len == 0 || out->len > 101)) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
 			    "give 1 to 101 percentiles (got %u)", out->len);
 		return NULL;

@@ -1,66 +1,80 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * qdamo.h - the commands of qdamo, the host CLI for qdamon's DAMON
- * monitors, and the options every command shares.
+ * qdamo.h - qdamo's command table, the options every command shares,
+ * and what the handlers use of them.
+ *
+ * Each cmd-*.c file defines, per command, an info, an option table, a
+ * handler and the row (a QdamoCmdDef) that ties them; commands.c puts
+ * the rows in the table.  See command.h for the machinery.
  */
 #ifndef QDAMO_H
 #define QDAMO_H
 
+#include <stdio.h>
+
 #include <glib.h>
 
+#include "command.h"
 #include "target.h"
 
-typedef struct QdamoCommand QdamoCommand;
+/* The target and monitor options (-c, -d, --qmp, --id, --timeout). */
+extern const QdamoOptDef qdamo_common_opts[];
 
-struct QdamoCommand {
-	const char *name;	/* "start", "report wss" */
-	const char *params;	/* positional parameters for --help, or "" */
-	const char *summary;	/* one line, for "qdamo --help" */
-	gboolean (*run)(const QdamoCommand *cmd, int argc, char **argv,
-			GError **err);
-};
+/* The commands, in the order "qdamo --help" lists them. */
+extern const QdamoCmdDef *const qdamo_commands[];
 
-/* The target and monitor options, shared by every command. */
-extern char *qdamo_opt_uri;	/* -c: libvirt URI */
-extern char *qdamo_opt_domain;	/* -d: libvirt domain */
-extern char **qdamo_opt_qmp;	/* --qmp: QMP socket paths */
-extern char *qdamo_opt_id;	/* --id: monitor id */
-extern double qdamo_opt_timeout;
+/* The rows, each beside its handler in cmd-*.c. */
+extern const QdamoCmdDef qdamo_cmddef_start, qdamo_cmddef_stop,
+	qdamo_cmddef_tune, qdamo_cmddef_status, qdamo_cmddef_report_wss,
+	qdamo_cmddef_report_regions, qdamo_cmddef_report_heatmap,
+	qdamo_cmddef_record, qdamo_cmddef_convert, qdamo_cmddef_watch,
+	qdamo_cmddef_exporter;
 
 /*
- * Parse a command's options (@entries, then the shared ones) from argv,
- * whose command words are already removed.  @description goes at the
- * end of --help.  Leaves the positional arguments in argc and argv.
+ * Options several commands take, as virsh's VIRSH_COMMON_OPT_*: each
+ * command words its help for what the option means there.
  */
-gboolean qdamo_parse_options(const QdamoCommand *cmd,
-			     const GOptionEntry *entries,
-			     const char *description, int *argc, char ***argv,
-			     GError **err);
+#define QDAMO_OPT_JSON(reply) \
+	{ .name = "json", .short_name = 'j', .type = QDAMO_OPT_FLAG, \
+	  .help = "print " reply " reply as it came" }
+#define QDAMO_OPT_RAW(what) \
+	{ .name = "raw", .type = QDAMO_OPT_FLAG, .help = what }
+#define QDAMO_OPT_INPUT(what) \
+	{ .name = "input", .short_name = 'I', .type = QDAMO_OPT_FILE, \
+	  .value_name = "FILE", .help = what }
+#define QDAMO_OPT_OUTPUT(what) \
+	{ .name = "output", .short_name = 'o', .type = QDAMO_OPT_FILE, \
+	  .value_name = "FILE", .help = what }
+#define QDAMO_ARG_RECORD_FILE \
+	{ .name = "FILE", .type = QDAMO_OPT_ARGUMENT, \
+	  .help = "one record file (from 'qdamo record')" }
+
+/* "qdamo --help": usage, the commands and the common options. */
+void qdamo_print_overview(FILE *f);
+
+/* Check the common options' values (--timeout's range). */
+gboolean qdamo_check_common_opts(const QdamoCmd *cmd, GError **err);
 
 /* The target the options name: -d DOMAIN (on -c URI) or --qmp PATH. */
-QdamoTarget *qdamo_open_target(GError **err);
+QdamoTarget *qdamo_open_target(const QdamoCmd *cmd, GError **err);
+
+/*
+ * Run the query @command with @args (NULL for none) on @t (NULL: the
+ * target did not open, err is set).  With the command's --json, print
+ * QEMU's reply as it came and set *printed.  The reply, or NULL when
+ * it failed or was printed; then the command returns *printed.
+ */
+JsonNode *qdamo_query(const QdamoCmd *cmd, QdamoTarget *t, const char *command,
+		      JsonObject *args, gboolean *printed, GError **err);
 
 /* --id, or "damon0". */
-const char *qdamo_monitor_id(void);
+const char *qdamo_monitor_id(const QdamoCmd *cmd);
 
-/* A usage error for @cmd. */
-gboolean qdamo_usage_error(GError **err, const QdamoCommand *cmd,
-			   const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* --timeout, or 30 s. */
+double qdamo_timeout(const QdamoCmd *cmd);
 
 /* Set by SIGINT/SIGTERM in the commands that run until stopped. */
 void qdamo_catch_signals(void);
 gboolean qdamo_interrupted(void);
-
-gboolean qdamo_cmd_start(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_stop(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_tune(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_status(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_report_wss(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_report_regions(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_report_heatmap(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_record(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_convert(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_watch(const QdamoCommand *cmd, int argc, char **argv, GError **err);
-gboolean qdamo_cmd_exporter(const QdamoCommand *cmd, int argc, char **argv, GError **err);
 
 #endif

@@ -18,21 +18,21 @@
 QdamoSnapshot *qdamo_snapshot_from_reply(JsonObject *reply, int64_t time_us)
 {
 	QdamoSnapshot *s = g_new0(QdamoSnapshot, 1);
-	JsonArray *list = jx_array(reply, "regions");
+	JsonArray *list = qdamo_json_array(reply, "regions");
 	guint i, n = list ? json_array_get_length(list) : 0;
 
 	s->time_us = time_us;
-	s->nr_aggregations = jx_u64(reply, "nr-aggregations", 0);
-	s->max_nr_accesses = (uint32_t)jx_u64(reply, "max-nr-accesses", 0);
-	s->total_bytes = jx_u64(reply, "total-bytes", 0);
+	s->nr_aggregations = qdamo_json_u64(reply, "nr-aggregations", 0);
+	s->max_nr_accesses = (uint32_t)qdamo_json_u64(reply, "max-nr-accesses", 0);
+	s->total_bytes = qdamo_json_u64(reply, "total-bytes", 0);
 	s->regions = g_array_sized_new(FALSE, FALSE, sizeof(QdamoRegion), n);
 	for (i = 0; i < n; i++) {
 		JsonObject *o = json_array_get_object_element(list, i);
 		QdamoRegion r = {
-			.start = jx_u64(o, "start", 0),
-			.end = jx_u64(o, "end", 0),
-			.nr_accesses = (uint32_t)jx_u64(o, "nr-accesses", 0),
-			.age = (uint32_t)jx_u64(o, "age", 0),
+			.start = qdamo_json_u64(o, "start", 0),
+			.end = qdamo_json_u64(o, "end", 0),
+			.nr_accesses = (uint32_t)qdamo_json_u64(o, "nr-accesses", 0),
+			.age = (uint32_t)qdamo_json_u64(o, "age", 0),
 		};
 
 		g_array_append_val(s->regions, r);
@@ -46,6 +46,15 @@ void qdamo_snapshot_free(QdamoSnapshot *s)
 		return;
 	g_array_free(s->regions, TRUE);
 	g_free(s);
+}
+
+gint qdamo_region_cmp_access(gconstpointer a, gconstpointer b)
+{
+	const QdamoRegion *x = a, *y = b;
+
+	if (x->nr_accesses != y->nr_accesses)
+		return x->nr_accesses < y->nr_accesses ? 1 : -1;
+	return x->start < y->start ? -1 : 1;
 }
 
 uint64_t qdamo_snapshot_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses)
@@ -71,19 +80,29 @@ static QdamoRecord *record_alloc(void)
 	return r;
 }
 
+/*
+ * The monitor's fields from a query-damon entry, or from a record's
+ * "monitor" object, which has the same layout.
+ */
+static void set_monitor(QdamoRecord *r, JsonObject *monitor)
+{
+	JsonObject *a = qdamo_json_obj(monitor, "attrs");
+
+	r->monitor_id = g_strdup(qdamo_json_str(monitor, "id", "damon0"));
+	r->source = g_strdup(qdamo_json_str(monitor, "source", ""));
+	r->clock = g_strdup(qdamo_json_str(monitor, "clock", ""));
+	r->sample_us = qdamo_json_u64(a, "sample-us", 0);
+	r->aggr_us = qdamo_json_u64(a, "aggr-us", 0);
+	r->update_us = qdamo_json_u64(a, "update-us", 0);
+	r->min_nr_regions = (uint32_t)qdamo_json_u64(a, "min-nr-regions", 0);
+	r->max_nr_regions = (uint32_t)qdamo_json_u64(a, "max-nr-regions", 0);
+}
+
 QdamoRecord *qdamo_record_new(JsonObject *monitor)
 {
 	QdamoRecord *r = record_alloc();
-	JsonObject *a = jx_obj(monitor, "attrs");
 
-	r->monitor_id = g_strdup(jx_str(monitor, "id", "damon0"));
-	r->source = g_strdup(jx_str(monitor, "source", ""));
-	r->clock = g_strdup(jx_str(monitor, "clock", ""));
-	r->sample_us = jx_u64(a, "sample-us", 0);
-	r->aggr_us = jx_u64(a, "aggr-us", 0);
-	r->update_us = jx_u64(a, "update-us", 0);
-	r->min_nr_regions = (uint32_t)jx_u64(a, "min-nr-regions", 0);
-	r->max_nr_regions = (uint32_t)jx_u64(a, "max-nr-regions", 0);
+	set_monitor(r, monitor);
 	return r;
 }
 
@@ -115,15 +134,15 @@ static gboolean load_snapshot(QdamoRecord *rec, JsonNode *node,
 {
 	g_autoptr(QdamoSnapshot) s = g_new0(QdamoSnapshot, 1);
 	JsonObject *o = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
-	JsonArray *list = jx_array(o, "regions");
+	JsonArray *list = qdamo_json_array(o, "regions");
 	guint i;
 
 	if (!o || !list)
 		return bad_file(err, path, "a snapshot without \"regions\"");
-	s->time_us = (int64_t)jx_u64(o, "time-us", 0);
-	s->nr_aggregations = jx_u64(o, "nr-aggregations", 0);
-	s->max_nr_accesses = (uint32_t)jx_u64(o, "max-nr-accesses", 0);
-	s->total_bytes = jx_u64(o, "total-bytes", 0);
+	s->time_us = (int64_t)qdamo_json_u64(o, "time-us", 0);
+	s->nr_aggregations = qdamo_json_u64(o, "nr-aggregations", 0);
+	s->max_nr_accesses = (uint32_t)qdamo_json_u64(o, "max-nr-accesses", 0);
+	s->total_bytes = qdamo_json_u64(o, "total-bytes", 0);
 	s->regions = g_array_new(FALSE, FALSE, sizeof(QdamoRegion));
 	for (i = 0; i < json_array_get_length(list); i++) {
 		JsonNode *rn = json_array_get_element(list, i);
@@ -151,7 +170,7 @@ QdamoRecord *qdamo_record_load(const char *path, GError **err)
 	g_autoptr(GError) local = NULL;
 	g_autoptr(JsonNode) root = NULL;
 	g_autofree char *text = NULL;
-	JsonObject *o, *target, *mon, *attrs;
+	JsonObject *o, *target;
 	JsonArray *snaps;
 	gsize len;
 	guint i;
@@ -160,39 +179,30 @@ QdamoRecord *qdamo_record_load(const char *path, GError **err)
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "%s", local->message);
 		return NULL;
 	}
-	root = jx_parse(text, (gssize)len, &local);
+	root = qdamo_json_parse(text, (gssize)len, &local);
 	if (!root) {
 		bad_file(err, path, local->message);
 		return NULL;
 	}
 	o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-	if (g_strcmp0(jx_str(o, "format", NULL), QDAMO_RECORD_FORMAT)) {
+	if (g_strcmp0(qdamo_json_str(o, "format", NULL), QDAMO_RECORD_FORMAT)) {
 		bad_file(err, path, "no \"format\": \"" QDAMO_RECORD_FORMAT "\"");
 		return NULL;
 	}
-	if (jx_u64(o, "version", 0) != QDAMO_RECORD_VERSION) {
+	if (qdamo_json_u64(o, "version", 0) != QDAMO_RECORD_VERSION) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
 			    "%s is a version %" G_GUINT64_FORMAT " record; this qdamo "
-			    "reads version %d", path, jx_u64(o, "version", 0),
+			    "reads version %d", path, qdamo_json_u64(o, "version", 0),
 			    QDAMO_RECORD_VERSION);
 		return NULL;
 	}
-	target = jx_obj(o, "target");
-	mon = jx_obj(o, "monitor");
-	attrs = jx_obj(mon, "attrs");
-	rec->target_kind = g_strdup(jx_str(target, "kind", ""));
-	rec->target_name = g_strdup(jx_str(target, "name", ""));
-	rec->uri = g_strdup(jx_str(target, "uri", NULL));
-	rec->monitor_id = g_strdup(jx_str(mon, "id", "damon0"));
-	rec->source = g_strdup(jx_str(mon, "source", ""));
-	rec->clock = g_strdup(jx_str(mon, "clock", ""));
-	rec->sample_us = jx_u64(attrs, "sample-us", 0);
-	rec->aggr_us = jx_u64(attrs, "aggr-us", 0);
-	rec->update_us = jx_u64(attrs, "update-us", 0);
-	rec->min_nr_regions = (uint32_t)jx_u64(attrs, "min-nr-regions", 0);
-	rec->max_nr_regions = (uint32_t)jx_u64(attrs, "max-nr-regions", 0);
-	rec->start_unix_us = (int64_t)jx_u64(o, "start-unix-us", 0);
-	snaps = jx_array(o, "snapshots");
+	target = qdamo_json_obj(o, "target");
+	rec->target_kind = g_strdup(qdamo_json_str(target, "kind", ""));
+	rec->target_name = g_strdup(qdamo_json_str(target, "name", ""));
+	rec->uri = g_strdup(qdamo_json_str(target, "uri", NULL));
+	set_monitor(rec, qdamo_json_obj(o, "monitor"));
+	rec->start_unix_us = (int64_t)qdamo_json_u64(o, "start-unix-us", 0);
+	snaps = qdamo_json_array(o, "snapshots");
 	if (!snaps) {
 		bad_file(err, path, "no \"snapshots\" list");
 		return NULL;
@@ -245,7 +255,7 @@ static char *header_text(const QdamoRecord *h)
 		json_object_set_string_member(o, "start-time", iso);
 	}
 	json_node_set_object(root, o);
-	return jx_to_string(root, FALSE);
+	return qdamo_json_to_string(root, FALSE);
 }
 
 static gboolean write_error(QdamoRecordWriter *w, GError **err)

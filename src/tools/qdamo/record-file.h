@@ -44,6 +44,9 @@ QdamoSnapshot *qdamo_snapshot_from_reply(JsonObject *reply, int64_t time_us);
 void qdamo_snapshot_free(QdamoSnapshot *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QdamoSnapshot, qdamo_snapshot_free)
 
+/* For g_array_sort() of QdamoRegion: the most accessed first, then by address. */
+gint qdamo_region_cmp_access(gconstpointer a, gconstpointer b);
+
 /* Bytes of the regions with at least @min_nr_accesses accesses. */
 uint64_t qdamo_snapshot_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses);
 

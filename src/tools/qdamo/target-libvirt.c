@@ -126,7 +126,7 @@ static JsonObject *libvirt_command(QdamoTarget *t, const char *json,
 				    t->label, last_error());
 		return NULL;
 	}
-	node = jx_parse(result, -1, &local);
+	node = qdamo_json_parse(result, -1, &local);
 	free(result);
 	if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,

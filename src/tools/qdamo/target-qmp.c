@@ -63,14 +63,11 @@ static JsonObject *read_message(QdamoTarget *t, GError **err)
 				    local ? local->message : "");
 		return NULL;
 	}
-	node = jx_parse(line, (gssize)len, err);
-	if (!node)
+	node = qdamo_json_parse(line, (gssize)len, err);
+	if (!node || !qdamo_json_check(node, JSON_NODE_OBJECT, err,
+				       "%s sent something that is not a QMP message",
+				       t->label))
 		return NULL;
-	if (!JSON_NODE_HOLDS_OBJECT(node)) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
-			    "%s sent something that is not a QMP message", t->label);
-		return NULL;
-	}
 	return json_object_ref(json_node_get_object(node));
 }
 
@@ -82,7 +79,7 @@ static JsonObject *qmp_command(QdamoTarget *t, const char *json, GError **err)
 	guint64 id = ++p->next_id;
 	size_t len;
 
-	/* Add our "id" to the request: it is "{...}" from jx_to_string() */
+	/* Add our "id" to the request: it is "{...}" from qdamo_json_to_string() */
 	g_assert(json[0] == '{');
 	line = g_strdup_printf("{\"id\": %" G_GUINT64_FORMAT "%s%s\n", id,
 			       json[1] == '}' ? "" : ", ", json + 1);
@@ -99,7 +96,7 @@ static JsonObject *qmp_command(QdamoTarget *t, const char *json, GError **err)
 			return NULL;
 		if (json_object_has_member(msg, "event"))
 			continue;
-		if (jx_u64(msg, "id", 0) == id)
+		if (qdamo_json_u64(msg, "id", 0) == id)
 			return g_steal_pointer(&msg);
 	}
 }
@@ -182,7 +179,7 @@ QdamoTarget *qdamo_target_qmp(const char *path, double timeout_s,
 	if (json_object_has_member(reply, "error")) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
 			    "%s refused qmp_capabilities: %s", t->label,
-			    jx_str(jx_obj(reply, "error"), "desc", "?"));
+			    qdamo_json_str(qdamo_json_obj(reply, "error"), "desc", "?"));
 		return NULL;
 	}
 	return g_steal_pointer(&t);

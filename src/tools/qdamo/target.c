@@ -22,7 +22,7 @@ void qdamo_target_free(QdamoTarget *t)
 	g_free(t);
 }
 
-static gboolean is_damon_command(const char *command)
+static gboolean is_qdamon_command(const char *command)
 {
 	return g_str_has_prefix(command, "damon-") ||
 	       g_str_has_prefix(command, "query-damon");
@@ -31,14 +31,14 @@ static gboolean is_damon_command(const char *command)
 static void set_qmp_error(QdamoTarget *t, const char *command,
 			  JsonObject *error, GError **err)
 {
-	const char *cls = jx_str(error, "class", "?");
-	const char *desc = jx_str(error, "desc", "(no description)");
+	const char *cls = qdamo_json_str(error, "class", "?");
+	const char *desc = qdamo_json_str(error, "desc", "(no description)");
 
 	/*
 	 * A stock QEMU answers every damon-* command with CommandNotFound:
 	 * say that it is the wrong QEMU, not that the command failed.
 	 */
-	if (!strcmp(cls, "CommandNotFound") && is_damon_command(command)) {
+	if (!strcmp(cls, "CommandNotFound") && is_qdamon_command(command)) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON,
 			    "the QEMU of %s has no DAMON monitor commands (%s: %s): "
 			    "run it with qdamon's QEMU (scripts/build-qemu.sh)",
@@ -62,12 +62,12 @@ JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
 		json_object_set_object_member(req, "arguments",
 					      json_object_ref(args));
 	json_node_set_object(root, req);
-	text = jx_to_string(root, FALSE);
+	text = qdamo_json_to_string(root, FALSE);
 	reply = t->ops->command(t, text, err);
 	if (!reply)
 		return NULL;
 	if (json_object_has_member(reply, "error")) {
-		set_qmp_error(t, command, jx_obj(reply, "error"), err);
+		set_qmp_error(t, command, qdamo_json_obj(reply, "error"), err);
 		return NULL;
 	}
 	ret = json_object_get_member(reply, "return");
@@ -80,39 +80,45 @@ JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
 	return json_node_copy(ret);
 }
 
-JsonObject *qdamo_execute_obj(QdamoTarget *t, const char *command,
-			      JsonObject *args, GError **err)
+/* qdamo_execute() of a command whose reply must be a @type. */
+static JsonNode *execute_as(QdamoTarget *t, const char *command,
+			    JsonObject *args, JsonNodeType type, GError **err)
 {
 	g_autoptr(JsonNode) ret = qdamo_execute(t, command, args, err);
 
-	if (!ret)
+	if (!ret || !qdamo_json_check(ret, type, err, "%s: %s returned no %s", command,
+				      t->label, type == JSON_NODE_ARRAY ? "list" : "object"))
 		return NULL;
-	if (!JSON_NODE_HOLDS_OBJECT(ret)) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
-			    "%s: %s returned no object", command, t->label);
-		return NULL;
-	}
-	return json_object_ref(json_node_get_object(ret));
+	return g_steal_pointer(&ret);
+}
+
+JsonObject *qdamo_execute_obj(QdamoTarget *t, const char *command,
+			      JsonObject *args, GError **err)
+{
+	g_autoptr(JsonNode) ret = execute_as(t, command, args, JSON_NODE_OBJECT, err);
+
+	return ret ? json_object_ref(json_node_get_object(ret)) : NULL;
+}
+
+JsonArray *qdamo_execute_list(QdamoTarget *t, const char *command,
+			      JsonObject *args, GError **err)
+{
+	g_autoptr(JsonNode) ret = execute_as(t, command, args, JSON_NODE_ARRAY, err);
+
+	return ret ? json_array_ref(json_node_get_array(ret)) : NULL;
 }
 
 JsonObject *qdamo_find_monitor(QdamoTarget *t, const char *id, GError **err)
 {
-	g_autoptr(JsonNode) ret = qdamo_execute(t, "query-damon", NULL, err);
+	g_autoptr(JsonArray) list = qdamo_execute_list(t, "query-damon", NULL, err);
 	g_autoptr(GString) ids = g_string_new(NULL);
-	JsonArray *list;
 	guint i;
 
-	if (!ret)
+	if (!list)
 		return NULL;
-	if (!JSON_NODE_HOLDS_ARRAY(ret)) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
-			    "query-damon: %s returned no list", t->label);
-		return NULL;
-	}
-	list = json_node_get_array(ret);
 	for (i = 0; i < json_array_get_length(list); i++) {
 		JsonObject *m = json_array_get_object_element(list, i);
-		const char *mid = jx_str(m, "id", "");
+		const char *mid = qdamo_json_str(m, "id", "");
 
 		if (!strcmp(mid, id))
 			return json_object_ref(m);

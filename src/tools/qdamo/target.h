@@ -60,6 +60,10 @@ JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
 JsonObject *qdamo_execute_obj(QdamoTarget *t, const char *command,
 			      JsonObject *args, GError **err);
 
+/* qdamo_execute() for commands whose reply is a list. */
+JsonArray *qdamo_execute_list(QdamoTarget *t, const char *command,
+			      JsonObject *args, GError **err);
+
 /* query-damon's entry for @id, or NULL with err naming the ids there are. */
 JsonObject *qdamo_find_monitor(QdamoTarget *t, const char *id, GError **err);
 

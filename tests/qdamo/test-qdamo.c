@@ -127,14 +127,14 @@ static QdamoSnapshot *make_snapshot(int64_t time_us, uint32_t hot)
 		"{\"start\": 33554432, \"end\": 67108864, \"nr-accesses\": 0, \"age\": 700}]}",
 		time_us / 100000, hot);
 
-	node = jx_parse(text, -1, NULL);
+	node = qdamo_json_parse(text, -1, NULL);
 	g_assert_nonnull(node);
 	return qdamo_snapshot_from_reply(json_node_get_object(node), time_us);
 }
 
 static QdamoRecord *make_record(guint n)
 {
-	g_autoptr(JsonNode) node = jx_parse(
+	g_autoptr(JsonNode) node = qdamo_json_parse(
 		"{\"id\": \"damon0\", \"source\": \"page-hash\", \"clock\": \"realtime\","
 		" \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000,"
 		" \"update-us\": 1000000, \"min-nr-regions\": 10,"
@@ -301,9 +301,9 @@ static gpointer fake_qemu_thread(gpointer data)
 		g_string_append_len(buf, chunk, n);
 		while ((nl = strchr(buf->str, '\n'))) {
 			g_autofree char *line = g_strndup(buf->str, nl - buf->str);
-			g_autoptr(JsonNode) req = jx_parse(line, -1, NULL);
+			g_autoptr(JsonNode) req = qdamo_json_parse(line, -1, NULL);
 			JsonObject *o = json_node_get_object(req);
-			const char *cmd = jx_str(o, "execute", "");
+			const char *cmd = qdamo_json_str(o, "execute", "");
 			g_autofree char *reply = NULL;
 
 			g_string_erase(buf, 0, nl - buf->str + 1);
@@ -313,15 +313,16 @@ static gpointer fake_qemu_thread(gpointer data)
 				reply = g_strdup_printf("{\"id\": %" G_GUINT64_FORMAT ", "
 					"\"error\": {\"class\": \"CommandNotFound\", "
 					"\"desc\": \"The command %s has not been found\"}}\r\n",
-					jx_u64(o, "id", 0), cmd);
+					qdamo_json_u64(o, "id", 0), cmd);
 			else if (!strcmp(cmd, "bad"))
 				reply = g_strdup_printf("{\"id\": %" G_GUINT64_FORMAT ", "
 					"\"error\": {\"class\": \"GenericError\", "
-					"\"desc\": \"no good\"}}\r\n", jx_u64(o, "id", 0));
+					"\"desc\": \"no good\"}}\r\n",
+					qdamo_json_u64(o, "id", 0));
 			else
 				reply = g_strdup_printf("{\"return\": {\"cmd\": \"%s\"}, "
 					"\"id\": %" G_GUINT64_FORMAT "}\r\n", cmd,
-					jx_u64(o, "id", 0));
+					qdamo_json_u64(o, "id", 0));
 			fake_send(fd, reply);
 		}
 	}
@@ -349,7 +350,7 @@ static void test_qmp_client(void)
 	g_assert_no_error(e1);
 	ret = qdamo_execute_obj(t, "query-status", NULL, &e1);
 	g_assert_no_error(e1);
-	g_assert_cmpstr(jx_str(ret, "cmd", NULL), ==, "query-status");
+	g_assert_cmpstr(qdamo_json_str(ret, "cmd", NULL), ==, "query-status");
 	g_assert_null(qdamo_execute(t, "damon-start", NULL, &e2));
 	g_assert_error(e2, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON);
 	g_assert_nonnull(strstr(e2->message, "has no DAMON monitor commands"));
@@ -369,18 +370,28 @@ static void test_qmp_client(void)
 	g_free(fq.path);
 }
 
+static const struct {
+	const char *path;
+	GTestFunc fn;
+} tests[] = {
+	{ "/qdamo/parse/duration", test_duration },
+	{ "/qdamo/parse/size-ranges", test_size_and_ranges },
+	{ "/qdamo/parse/percentiles", test_percentiles },
+	{ "/qdamo/parse/format", test_format },
+	{ "/qdamo/record/wss", test_snapshot_wss },
+	{ "/qdamo/record/roundtrip", test_record_roundtrip },
+	{ "/qdamo/record/bad", test_record_bad },
+	{ "/qdamo/heatmap", test_heatmap },
+	{ "/qdamo/metrics/text", test_metrics_text },
+	{ "/qdamo/qmp/client", test_qmp_client },
+};
+
 int main(int argc, char **argv)
 {
+	guint i;
+
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/qdamo/parse/duration", test_duration);
-	g_test_add_func("/qdamo/parse/size-ranges", test_size_and_ranges);
-	g_test_add_func("/qdamo/parse/percentiles", test_percentiles);
-	g_test_add_func("/qdamo/parse/format", test_format);
-	g_test_add_func("/qdamo/record/wss", test_snapshot_wss);
-	g_test_add_func("/qdamo/record/roundtrip", test_record_roundtrip);
-	g_test_add_func("/qdamo/record/bad", test_record_bad);
-	g_test_add_func("/qdamo/heatmap", test_heatmap);
-	g_test_add_func("/qdamo/metrics/text", test_metrics_text);
-	g_test_add_func("/qdamo/qmp/client", test_qmp_client);
+	for (i = 0; i < G_N_ELEMENTS(tests); i++)
+		g_test_add_func(tests[i].path, tests[i].fn);
 	return g_test_run();
 }
