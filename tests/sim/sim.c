@@ -9,8 +9,10 @@
  *
  * Copyright (c) 2026 The qdamon authors
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,18 +70,30 @@ static double sim_rand_unit(uint64_t *state)
 
 /* ---- sorted range arrays ---- */
 
-static int sim_cmp_addr_range(const void *a, const void *b)
-{
-	const struct damon_addr_range *x = a, *y = b;
+/*
+ * Both range types, struct damon_addr_range and struct damon_sim_range,
+ * begin with the uint64_t start and end fields, so one sort and one check
+ * serve both.
+ */
+static_assert(offsetof(struct damon_sim_range, start) ==
+	      offsetof(struct damon_addr_range, start) &&
+	      offsetof(struct damon_sim_range, end) ==
+	      offsetof(struct damon_addr_range, end),
+	      "range types must share their leading start and end");
 
-	return (x->start > y->start) - (x->start < y->start);
+static struct damon_addr_range sim_range_bounds(const void *range)
+{
+	struct damon_addr_range b;
+
+	memcpy(&b, range, sizeof(b));
+	return b;
 }
 
-static int sim_cmp_sim_range(const void *a, const void *b)
+static int sim_cmp_start(const void *a, const void *b)
 {
-	const struct damon_sim_range *x = a, *y = b;
+	uint64_t x = sim_range_bounds(a).start, y = sim_range_bounds(b).start;
 
-	return (x->start > y->start) - (x->start < y->start);
+	return (x > y) - (x < y);
 }
 
 static bool sim_prob_ok(double p)
@@ -88,29 +102,38 @@ static bool sim_prob_ok(double p)
 	return p >= 0.0 && p <= 1.0;
 }
 
-/*
- * Copy @nr layout ranges sorted by address into a new array, or return
- * NULL (with *@rc set) when one is empty or two overlap.
- */
-static struct damon_addr_range *sim_sorted_layout(
-		const struct damon_addr_range *in, unsigned int nr, int *rc)
+static bool sim_range_prob_ok(const void *range)
 {
-	struct damon_addr_range *out;
+	return sim_prob_ok(((const struct damon_sim_range *)range)->prob);
+}
+
+/*
+ * Copy @nr ranges of @size bytes each, sorted by address, into a new
+ * array, or return NULL (with *@rc set) when one is empty, fails @valid
+ * (if given), or overlaps the one before it.
+ */
+static void *sim_sorted_copy(const void *in, unsigned int nr, size_t size,
+		bool (*valid)(const void *range), int *rc)
+{
+	char *out;
 	unsigned int i;
 
 	*rc = -EINVAL;
 	if (!in || nr == 0)
 		return NULL;
-	out = malloc(sizeof(*out) * nr);
+	out = malloc(size * nr);
 	if (!out) {
 		*rc = -ENOMEM;
 		return NULL;
 	}
-	memcpy(out, in, sizeof(*out) * nr);
-	qsort(out, nr, sizeof(*out), sim_cmp_addr_range);
+	memcpy(out, in, size * nr);
+	qsort(out, nr, size, sim_cmp_start);
 	for (i = 0; i < nr; i++) {
-		if (out[i].start >= out[i].end ||
-		    (i > 0 && out[i - 1].end > out[i].start)) {
+		struct damon_addr_range r = sim_range_bounds(out + i * size);
+
+		if (r.start >= r.end || (valid && !valid(out + i * size)) ||
+		    (i > 0 && sim_range_bounds(out + (i - 1) * size).end >
+		     r.start)) {
 			free(out);
 			return NULL;
 		}
@@ -119,36 +142,22 @@ static struct damon_addr_range *sim_sorted_layout(
 	return out;
 }
 
-/* As sim_sorted_layout(), for a phase's hot ranges; also checks @prob. */
+/* A phase's hot ranges, sorted; none at all is a valid (idle) phase. */
 static struct damon_sim_range *sim_sorted_ranges(
 		const struct damon_sim_range *in, unsigned int nr, int *rc)
 {
-	struct damon_sim_range *out;
-	unsigned int i;
-
-	*rc = -EINVAL;
 	if (nr == 0) {
 		*rc = 0;
 		return NULL;
 	}
-	if (!in)
-		return NULL;
-	out = malloc(sizeof(*out) * nr);
-	if (!out) {
-		*rc = -ENOMEM;
-		return NULL;
-	}
-	memcpy(out, in, sizeof(*out) * nr);
-	qsort(out, nr, sizeof(*out), sim_cmp_sim_range);
-	for (i = 0; i < nr; i++) {
-		if (out[i].start >= out[i].end || !sim_prob_ok(out[i].prob) ||
-		    (i > 0 && out[i - 1].end > out[i].start)) {
-			free(out);
-			return NULL;
-		}
-	}
-	*rc = 0;
-	return out;
+	return sim_sorted_copy(in, nr, sizeof(*in), sim_range_prob_ok, rc);
+}
+
+/* The layout's ranges, sorted; it must have at least one. */
+static struct damon_addr_range *sim_sorted_layout(
+		const struct damon_addr_range *in, unsigned int nr, int *rc)
+{
+	return sim_sorted_copy(in, nr, sizeof(*in), NULL, rc);
 }
 
 /*

@@ -146,50 +146,33 @@ static const struct rescale_case rescale_cases[] = {
 	{ 20000, 100000, 7, 35 },
 };
 
-/* Mid-window on a running context: the last complete window rescales. */
-static void test_rescale_truncates_in_bp(void)
+/*
+ * Mid-window, the last complete window rescales and the partial one is
+ * dropped: on a running context, and on one not begun yet, whose first
+ * damon_set_attrs() already scheduled an aggregation (as in the kernel).
+ */
+static void test_rescale_truncates_in_bp(gconstpointer begin)
 {
 	size_t i;
 
 	for (i = 0; i < G_N_ELEMENTS(rescale_cases); i++) {
 		const struct rescale_case *c = &rescale_cases[i];
 		struct damon_attrs a = { 1000, c->new_aggr, 1000000, 3, 10 };
-		struct damon_ctx *ctx;
-		struct damon_region *r = one_region_ctx(&ctx, c->old_aggr,
-				c->nr, 0);
 		struct tu_hot_ops h = { .valid = true };
 		struct tu_clock clk = { 0 };
-
-		tu_set_hot_ops(ctx, &h);
-		tu_use_fake_clock(ctx, &clk);
-		g_assert_cmpint(damon_ctx_begin(ctx, 0), ==, 0);
-		r = damon_first_region(damon_target_of(ctx->targets_list.next));
-		r->last_nr_accesses = c->nr;
-		g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
-		g_assert_cmpuint(r->last_nr_accesses, ==, c->want);
-		g_assert_cmpuint(r->nr_accesses_bp, ==, c->want * 10000);
-		g_assert_cmpuint(r->nr_accesses, ==, 0);
-		damon_ctx_end(ctx);
-		damon_destroy_ctx(ctx);
-	}
-}
-
-/*
- * Regions set before begin rescale too.  As in the kernel, the first
- * damon_set_attrs() already scheduled an aggregation, so a second one
- * finds a window under way: the last complete count is rescaled.
- */
-static void test_rescale_before_begin(void)
-{
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(rescale_cases); i++) {
-		const struct rescale_case *c = &rescale_cases[i];
-		struct damon_attrs a = { 1000, c->new_aggr, 1000000, 3, 10 };
 		struct damon_ctx *ctx;
 		struct damon_region *r = one_region_ctx(&ctx, c->old_aggr,
 				c->nr, 10);
 
+		if (begin) {
+			tu_set_hot_ops(ctx, &h);
+			tu_use_fake_clock(ctx, &clk);
+			g_assert_cmpint(damon_ctx_begin(ctx, 0), ==, 0);
+			r = damon_first_region(damon_target_of(
+					ctx->targets_list.next));
+			r->last_nr_accesses = c->nr;
+			r->age = 10;
+		}
 		g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
 		g_assert_cmpuint(r->last_nr_accesses, ==, c->want);
 		g_assert_cmpuint(r->nr_accesses_bp, ==, c->want * 10000);
@@ -206,9 +189,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/damon/attrs/error_names_value",
 			test_error_names_value);
 	g_test_add_func("/damon/attrs/online_rescale", test_online_rescale);
-	g_test_add_func("/damon/attrs/rescale_truncates_in_bp",
+	g_test_add_data_func("/damon/attrs/rescale_truncates_in_bp", "",
 			test_rescale_truncates_in_bp);
-	g_test_add_func("/damon/attrs/rescale_before_begin",
-			test_rescale_before_begin);
+	g_test_add_data_func("/damon/attrs/rescale_before_begin", NULL,
+			test_rescale_truncates_in_bp);
 	return g_test_run();
 }
