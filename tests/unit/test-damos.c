@@ -634,92 +634,79 @@ static void test_quota_ms(void)
 
 /* ---- quota: prioritisation ---- */
 
-static void run_prio_case(int (*score)(struct damon_ctx *,
-			struct damon_target *, struct damon_region *,
-			struct damos *),
-		const struct damos_quota *q, const uint64_t (*in)[2],
-		unsigned int nr, const unsigned int (*acc)[2],
-		const uint64_t (*want)[2], unsigned int nr_want)
-{
-	struct tu_clock clk;
-	struct damon_ctx *ctx = new_ctx(&clk);
-	struct damon_target *t = tu_add_target(ctx, in, nr);
-	unsigned int i;
+typedef int (*score_fn)(struct damon_ctx *, struct damon_target *,
+		struct damon_region *, struct damos *);
 
-	ctx->ops.get_scheme_score = score;
-	for (i = 0; i < nr; i++)
-		set_access(t, i, acc[i][0], acc[i][1]);
-	add_scheme(ctx, DAMOS_PAGEOUT, q);
-	init_passes(ctx);
-	run_pass(ctx, 0);
-	assert_rec(0, want, nr_want);
-	damon_destroy_ctx(ctx);
-}
-
-static const uint64_t prio_in[8][2] = {
-	{ 0, 64 * KB }, { 64 * KB, 128 * KB }, { 128 * KB, 192 * KB },
-	{ 192 * KB, 256 * KB }, { 256 * KB, 320 * KB },
-	{ 320 * KB, 384 * KB }, { 384 * KB, 448 * KB },
-	{ 448 * KB, 512 * KB },
+/*
+ * A prioritisation case: regions (with {nr_accesses, age} each), a
+ * quota, and the regions the quota must pick, in address order.  Max
+ * nr_accesses is 20 with the default attrs; ages are in 0.1 s units.
+ */
+struct prio_case {
+	score_fn score;
+	struct damos_quota q;
+	unsigned int nr;
+	uint64_t in[8][2];
+	unsigned int acc[8][2];
+	unsigned int nr_want;
+	uint64_t want[2][2];
 };
 
-static void test_prio_hot_freq(void)
+#define PRIO_8_REGIONS 8, { \
+	{ 0, 64 * KB }, { 64 * KB, 128 * KB }, { 128 * KB, 192 * KB }, \
+	{ 192 * KB, 256 * KB }, { 256 * KB, 320 * KB }, \
+	{ 320 * KB, 384 * KB }, { 384 * KB, 448 * KB }, \
+	{ 448 * KB, 512 * KB } }
+
+static const struct prio_case prio_cases[] = {
+	{	/* hot by frequency: the two hottest */
+		tops_hot_score, { .sz = 128 * KB, .reset_interval = 10,
+			.weight_nr_accesses = 1 }, PRIO_8_REGIONS,
+		{ { 3, 0 }, { 17, 0 }, { 5, 0 }, { 11, 0 },
+		  { 19, 0 }, { 2, 0 }, { 13, 0 }, { 7, 0 } },
+		2, { { 64 * KB, 128 * KB }, { 256 * KB, 320 * KB } },
+	},
+	{	/* hot by age at one frequency: 1..64 s, distinct log2 */
+		tops_hot_score, { .sz = 128 * KB, .reset_interval = 10,
+			.weight_age = 1 }, PRIO_8_REGIONS,
+		{ { 10, 10 }, { 10, 80 }, { 10, 20 }, { 10, 160 },
+		  { 10, 40 }, { 10, 320 }, { 10, 0 }, { 10, 640 } },
+		2, { { 320 * KB, 384 * KB }, { 448 * KB, 512 * KB } },
+	},
+	{	/* cold: the longest idle is the coldest */
+		tops_cold_score, { .sz = 128 * KB, .reset_interval = 10,
+			.weight_nr_accesses = 1, .weight_age = 1 },
+		PRIO_8_REGIONS,
+		{ { 0, 10 }, { 0, 80 }, { 0, 20 }, { 0, 160 },
+		  { 0, 40 }, { 0, 320 }, { 5, 640 }, { 0, 640 } },
+		2, { { 320 * KB, 384 * KB }, { 448 * KB, 512 * KB } },
+	},
+	{	/* size alone: the biggest of equally cold regions */
+		tops_cold_score, { .sz = 256 * KB, .reset_interval = 10,
+			.weight_sz = 1 },
+		4, { { 0, 64 * KB }, { 64 * KB, 320 * KB },
+		     { 320 * KB, 336 * KB }, { 336 * KB, 464 * KB } },
+		{ { 0, 0 } },
+		1, { { 64 * KB, 320 * KB } },
+	},
+};
+
+static void test_prio(gconstpointer data)
 {
-	/* {nr_accesses, age}; max nr_accesses is 20 with default attrs */
-	const unsigned int acc[8][2] = {
-		{ 3, 0 }, { 17, 0 }, { 5, 0 }, { 11, 0 },
-		{ 19, 0 }, { 2, 0 }, { 13, 0 }, { 7, 0 },
-	};
-	const struct damos_quota q = { .sz = 128 * KB, .reset_interval = 10,
-		.weight_nr_accesses = 1 };
-	/* the two hottest, in address order */
-	const uint64_t want[][2] = { { 64 * KB, 128 * KB },
-		{ 256 * KB, 320 * KB } };
+	const struct prio_case *c = data;
+	struct tu_clock clk;
+	struct damon_ctx *ctx = new_ctx(&clk);
+	struct damon_target *t = tu_add_target(ctx, c->in, c->nr);
+	unsigned int i;
 
-	run_prio_case(tops_hot_score, &q, prio_in, 8, acc, want, 2);
-}
-
-static void test_prio_hot_age(void)
-{
-	/* same frequency; ages of 0.1 s units: 1..64 s, distinct log2 */
-	const unsigned int acc[8][2] = {
-		{ 10, 10 }, { 10, 80 }, { 10, 20 }, { 10, 160 },
-		{ 10, 40 }, { 10, 320 }, { 10, 0 }, { 10, 640 },
-	};
-	const struct damos_quota q = { .sz = 128 * KB, .reset_interval = 10,
-		.weight_age = 1 };
-	const uint64_t want[][2] = { { 320 * KB, 384 * KB },
-		{ 448 * KB, 512 * KB } };
-
-	run_prio_case(tops_hot_score, &q, prio_in, 8, acc, want, 2);
-}
-
-static void test_prio_cold(void)
-{
-	/* idle regions: the longest idle is the coldest */
-	const unsigned int acc[8][2] = {
-		{ 0, 10 }, { 0, 80 }, { 0, 20 }, { 0, 160 },
-		{ 0, 40 }, { 0, 320 }, { 5, 640 }, { 0, 640 },
-	};
-	const struct damos_quota q = { .sz = 128 * KB, .reset_interval = 10,
-		.weight_nr_accesses = 1, .weight_age = 1 };
-	const uint64_t want[][2] = { { 320 * KB, 384 * KB },
-		{ 448 * KB, 512 * KB } };
-
-	run_prio_case(tops_cold_score, &q, prio_in, 8, acc, want, 2);
-}
-
-static void test_prio_size(void)
-{
-	const uint64_t in[][2] = { { 0, 64 * KB }, { 64 * KB, 320 * KB },
-		{ 320 * KB, 336 * KB }, { 336 * KB, 464 * KB } };
-	const unsigned int acc[4][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 },
-		{ 0, 0 } };
-	const struct damos_quota q = { .sz = 256 * KB, .reset_interval = 10,
-		.weight_sz = 1 };
-	const uint64_t want[][2] = { { 64 * KB, 320 * KB } };
-
-	run_prio_case(tops_cold_score, &q, in, 4, acc, want, 1);
+	ctx->ops.get_scheme_score = c->score;
+	for (i = 0; i < c->nr; i++)
+		set_access(t, i, c->acc[i][0], c->acc[i][1]);
+	add_scheme(ctx, DAMOS_PAGEOUT, &c->q);
+	init_passes(ctx);
+	run_pass(ctx, 0);
+	assert_rec(0, c->want, c->nr_want);
+	damon_destroy_ctx(ctx);
 }
 
 /* ---- quota: goal tuner ---- */
@@ -1353,10 +1340,14 @@ int main(int argc, char **argv)
 	g_test_add_func("/damon/damos/quota_charge_target_destroyed",
 			test_quota_charge_target_destroyed);
 	g_test_add_func("/damon/damos/quota_ms", test_quota_ms);
-	g_test_add_func("/damon/damos/prio_hot_freq", test_prio_hot_freq);
-	g_test_add_func("/damon/damos/prio_hot_age", test_prio_hot_age);
-	g_test_add_func("/damon/damos/prio_cold", test_prio_cold);
-	g_test_add_func("/damon/damos/prio_size", test_prio_size);
+	g_test_add_data_func("/damon/damos/prio_hot_freq", &prio_cases[0],
+			test_prio);
+	g_test_add_data_func("/damon/damos/prio_hot_age", &prio_cases[1],
+			test_prio);
+	g_test_add_data_func("/damon/damos/prio_cold", &prio_cases[2],
+			test_prio);
+	g_test_add_data_func("/damon/damos/prio_size", &prio_cases[3],
+			test_prio);
 	g_test_add_func("/damon/damos/goal_tuner", test_goal_tuner);
 	g_test_add_func("/damon/damos/goal_callback_and_sz",
 			test_goal_callback_and_sz);
