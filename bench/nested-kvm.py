@@ -14,8 +14,8 @@ of --hot-mib MiB.
    over the host mapping of guest RAM, a "stat" scheme whose tried
    regions are read) and qdamon (source dirty-ring), each for --run
    seconds at the same attributes.  For each: the aggregations until the
-   hot set is found (>= 90% of it in regions at >= half the maximum
-   nr_accesses), the WSS error at the end (median of the last 5 reads,
+   hot set is found (harness.hotset: >= 90% of it in regions at >= half
+   the maximum nr_accesses), the WSS error at the end (median of the last 5 reads,
    against the hot-set size), and the CPU its worker used per second
    (kdamond's, the monitor thread's).
 2. Dirty rate against the truth: QEMU's calc-dirty-rate (mode
@@ -39,18 +39,18 @@ or a guest TLB flush costs tens of microseconds: absolute figures are
 far from bare metal; ratios on one run are what to read.
 """
 
-import argparse
 import os
 import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "nested"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from nested import NestedHost, NestedSkip  # noqa: E402
+from harness import args as harg, hotset  # noqa: E402
+from harness.env import MIB  # noqa: E402
+from harness.nested import NestedHost, NestedSkip  # noqa: E402
+from harness.report import EXIT_SKIP  # noqa: E402
 
-MIB = 1 << 20
 HOT_START = 16 * MIB
 ADMIN = "/sys/kernel/mm/damon/admin/kdamonds"
 CTX = ADMIN + "/0/contexts/0"
@@ -65,14 +65,14 @@ def result(key, value):
 
 
 def coverage(regions, hot_start, hot_end):
-    """(fraction of [hot_start, hot_end) in regions at >= half the max
-    nr_accesses, bytes in regions with nr_accesses > 0).  regions:
-    [(start, end, nr_accesses)] in guest-physical addresses."""
+    """(fraction of [hot_start, hot_end) in hot regions, bytes in regions
+    with nr_accesses > 0).  regions: [(start, end, nr_accesses)] in
+    guest-physical addresses; hot is harness.hotset's, against the
+    largest nr_accesses (kernel DAMON's tried regions give no maximum)."""
     mx = max([r[2] for r in regions] + [1])
-    covered = sum(max(0, min(e, hot_end) - max(s, hot_start))
-                  for s, e, n in regions if n * 2 >= mx and n > 0)
+    hot = [(s, e) for s, e, n in regions if hotset.is_hot(n, mx) and n > 0]
     wss = sum(e - s for s, e, n in regions if n > 0)
-    return covered / (hot_end - hot_start), wss
+    return hotset.covered(hot, hot_start, hot_end - hot_start) / (hot_end - hot_start), wss
 
 
 def pass_rate(inner, seconds):
@@ -188,7 +188,7 @@ def watch(host, args, hot, regions_fn, cpu_fn):
     found_s, wss = None, []
     while time.monotonic() - t0 < args.run:
         cov, w = coverage(regions_fn(), hot[0], hot[1])
-        if found_s is None and cov >= 0.9:
+        if found_s is None and cov >= hotset.COVERAGE_MIN:
             found_s = time.monotonic() - t0
         wss.append(w)
         time.sleep(0.3)
@@ -298,7 +298,8 @@ def part_bitmap(host, args, hot):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harg.parser(__doc__)
+    harg.add_qemu(ap)
     ap.add_argument("--mem-mib", type=int, default=256)
     ap.add_argument("--hot-mib", type=int, default=8)
     ap.add_argument("--sample-us", type=int, default=5000)
@@ -312,12 +313,12 @@ def main():
     args.sync_sizes = [float(x) for x in args.sync_sizes.split(",")]
     hot = (HOT_START, HOT_START + args.hot_mib * MIB)
     t0 = time.monotonic()
-    with NestedHost() as host:
+    with NestedHost(qemu=args.qemu, firmware=args.firmware) as host:
         try:
             host.start()
         except NestedSkip as e:
             out("SKIP %s" % e)
-            return 77
+            return EXIT_SKIP
         out("attributes: sample %d us, aggr %d us; guest %d MiB, hot %d MiB"
             % (args.sample_us, args.aggr_us, args.mem_mib, args.hot_mib))
         part_side_by_side(host, args, hot)

@@ -33,23 +33,21 @@ about four minutes at the defaults.  The host's other load skews both
 parts: the load average is printed first.
 """
 
-import argparse
 import ctypes
 import os
 import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from qmp import QMPError, QMPProtocolError  # noqa: E402
-from vm import DEFAULT_FIRMWARE, DEFAULT_QEMU, VMError, WorkloadVM  # noqa: E402
+from harness import args as harg  # noqa: E402
+from harness.env import GIB, MIB, PAGE  # noqa: E402
+from harness.qmp import QMPError, QMPProtocolError  # noqa: E402
+from harness.report import Failed  # noqa: E402
+from harness.steps import MONITOR, monitor_info as monitor  # noqa: E402
+from harness.vm import FIRST_PASS, VMError, WorkloadVM  # noqa: E402
 
-MIB = 1 << 20
-GIB = 1 << 30
-PAGE = 4096
-MONITOR = "damon0"
 SOURCES = ("dirty-bitmap", "page-hash")
 PR_SET_THP_DISABLE = 41
 TLB_WARM_CYCLES = 5         # dirty-logging on/off: 10 full TLB flushes
@@ -60,16 +58,13 @@ class BenchError(Exception):
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--qemu", default=DEFAULT_QEMU,
-                    help="qemu-system-x86_64 with qdamon (default: %(default)s)")
-    ap.add_argument("--firmware", default=DEFAULT_FIRMWARE,
-                    help="the workload image (default: %(default)s)")
+    ap = harg.parser(__doc__)
+    harg.add_qemu(ap)
     ap.add_argument("--sizes", default="1,16,256", metavar="GIB,...",
                     help="guest RAM sizes of part 1, in GiB (default: %(default)s)")
     ap.add_argument("--sources", default=",".join(SOURCES), metavar="SRC,...",
                     help="access sources (default: %(default)s)")
-    ap.add_argument("--hot-size", type=lambda s: int(s, 0), default=16 * MIB,
+    ap.add_argument("--hot-size", type=harg.hex_int, default=16 * MIB,
                     help="the guest's hot set, at 16 MiB (default: 0x1000000)")
     ap.add_argument("--warmup", type=float, default=3.0, metavar="S",
                     help="part 1: seconds a monitor runs before it is measured "
@@ -120,7 +115,7 @@ def big_vm(args, gib, thp=True):
     """The workload guest with gib GiB of RAM that is never reserved."""
     extra = ["-object", "memory-backend-ram,id=ram0,size=%dG,reserve=off" % gib,
              "-machine", "memory-backend=ram0"]
-    return WorkloadVM(args.qemu, args.firmware, mem_mib=gib * 1024, accel="tcg",
+    return WorkloadVM(args.qemu, args.firmware, mem_mib=gib * 1024,
                       config={"hot_start": 16 * MIB, "hot_size": args.hot_size},
                       extra_args=extra, preexec_fn=None if thp else thp_off)
 
@@ -137,7 +132,7 @@ def boot(vm):
     times flushes often enough to reach the size the hot set needs;
     without that, the first monitor started would speed the guest up."""
     vm.start()
-    vm.wait_console(r"^qdamon-workload: pass=1 t=0$", timeout=60)
+    vm.wait_console(FIRST_PASS, timeout=60)
     hot = vm.hot_ranges().get("hot")
     if hot != (16 * MIB, vm.config["hot_size"]):
         raise BenchError("guest hot range %s" % (hot,))
@@ -156,13 +151,6 @@ def proc_status(vm, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def monitor(vm):
-    for m in vm.qmp.execute("query-damon"):
-        if m["id"] == MONITOR:
-            return m
-    raise BenchError("query-damon does not list %s" % MONITOR)
 
 
 def start_monitor(vm, source):
@@ -379,7 +367,7 @@ def main():
             part_cost(args)
         if not args.skip_slowdown:
             part_slowdown(args)
-    except (BenchError, QMPError, QMPProtocolError, VMError) as e:
+    except (BenchError, Failed, QMPError, QMPProtocolError, VMError) as e:
         print("ERROR %s: %s" % (type(e).__name__, e), flush=True)
         return 1
     print("\nload average now %.2f %.2f %.2f" % os.getloadavg())

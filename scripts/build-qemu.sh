@@ -4,11 +4,13 @@
 # build-qemu.sh - build qemu-system-x86_64 with qdamon built in.
 #
 # Steps, each skipped when its result is already there and up to date:
-#   1. install the build dependencies (apt; meson >= 1.5 from
-#      bookworm-backports);
+#   1. install the build dependencies (apt, through scripts/apt-lib.sh;
+#      meson >= 1.5 from bookworm-backports; scripts/setup.sh runs this
+#      step alone with --deps);
 #   2. fetch Debian's trixie source package "qemu", at the version in
 #      qemu-patches/QEMU_VERSION (the only place it is recorded), into
-#      _work/;
+#      _work/ (adding a deb-src source for trixie to apt when it has
+#      none);
 #   3. unpack it with dpkg-source -x (Debian's own patches applied);
 #   4. apply qemu-patches/series with patch -p1;
 #   5. link this repository in as _work/qemu-src/qdamon, plus the two
@@ -25,6 +27,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/apt-lib.sh
+. "$ROOT/scripts/apt-lib.sh"
+
 WORK=$ROOT/_work
 SRC=$WORK/qemu-src
 BUILD=$WORK/qemu-build
@@ -58,13 +63,10 @@ APT_PACKAGES=(
 )
 MESON_MIN=1.5.0     # QEMU 10.0's pythondeps.toml; bookworm has 1.0
 
-SOURCES_DIR=/etc/apt/sources.list.d
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-
 usage()
 {
     cat <<EOF
-Usage: scripts/build-qemu.sh [--qtests] [--clean] [--help]
+Usage: scripts/build-qemu.sh [--qtests] [--asan] [--clean] [--deps] [--help]
 
 Build _work/qemu-build/qemu-system-x86_64 from Debian's trixie qemu
 source package ($(qemu_version_spec 2>/dev/null || echo '?')) with
@@ -78,6 +80,10 @@ Re-runs redo only what changed.
             UBSan (--enable-asan --enable-ubsan) instead
   --clean   delete _work/qemu-src and _work/qemu-build and exit; the
             downloaded source package in _work/ is kept
+  --deps    only install the build dependencies (step 1), and exit
+  --print-packages
+            print "build-qemu.sh PACKAGE" for each package step 1
+            installs by name, and exit
   --help    show this text
 
 Run the result with -L /usr/share/seabios (Debian's source package has
@@ -99,77 +105,10 @@ die()
 # ---------------------------------------------------------------------------
 # 1. Dependencies
 
-SUDO=
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO=sudo
-fi
-
-APT_UPDATED=false
-
-apt_update_once()
-{
-    if ! $APT_UPDATED; then
-        log "apt-get update"
-        $SUDO apt-get update -q >&2
-        APT_UPDATED=true
-    fi
-}
-
-apt_install()
-{
-    apt_update_once
-    log "apt-get install $*"
-    $SUDO env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends "$@" >&2
-}
-
-# has_index_target RELEASE CREATED_BY: is an apt source for that suite
-# and type (Packages for deb, Sources for deb-src) configured?
-has_index_target()
-{
-    # shellcheck disable=SC2016  # apt expands $(...) itself
-    apt-get indextargets --no-release-info \
-        --format '$(RELEASE) $(CREATED_BY)' 2>/dev/null |
-        grep -x "$1 $2" >/dev/null
-}
-
-# add_sources FILE TYPE SUITE: write a deb822 .sources entry.
-add_sources()
-{
-    log "adding $SOURCES_DIR/$1 ($2 $3)"
-    printf 'Types: %s\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
-        "$2" "$3" "$KEYRING" | $SUDO tee "$SOURCES_DIR/$1" >/dev/null
-    APT_UPDATED=false
-}
-
-installed()
-{
-    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = 'install ok installed' ]
-}
-
 install_deps()
 {
-    local missing=() p
-
-    for p in "${APT_PACKAGES[@]}"; do
-        installed "$p" || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        apt_install "${missing[@]}"
-    fi
-
-    if ! command -v meson >/dev/null ||
-       ! dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN"; then
-        if ! has_index_target bookworm-backports Packages; then
-            add_sources bookworm-backports.sources deb bookworm-backports
-        fi
-        apt_update_once
-        log "meson >= $MESON_MIN from bookworm-backports"
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            --no-install-recommends -t bookworm-backports meson >&2
-        dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN" ||
-            die "meson $(meson --version) is older than $MESON_MIN"
-    fi
+    install_missing --no-install-recommends "${APT_PACKAGES[@]}"
+    ensure_meson "$MESON_MIN" || die "no meson >= $MESON_MIN"
 }
 
 # ---------------------------------------------------------------------------
@@ -201,9 +140,7 @@ is_served()
 
 ensure_deb_src()
 {
-    if ! has_index_target trixie Sources; then
-        add_sources trixie-src.sources deb-src trixie
-    fi
+    add_source deb-src trixie "for QEMU's source package"
     if [ -z "$(served_versions)" ]; then
         apt_update_once
     fi
@@ -409,6 +346,14 @@ for arg in "$@"; do
         WANT_QTESTS=true
         ;;
     --asan)
+        ;;
+    --deps)
+        install_deps
+        exit 0
+        ;;
+    --print-packages)
+        printf 'build-qemu.sh %s\n' "${APT_PACKAGES[@]}" meson
+        exit 0
         ;;
     --clean)
         log "removing _work/qemu-src and the build directories"

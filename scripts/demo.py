@@ -13,12 +13,11 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from vm import WorkloadVM, DEFAULT_QEMU, DEFAULT_FIRMWARE  # noqa: E402
-
-MIB = 1 << 20
+from harness import args as harg  # noqa: E402
+from harness.env import MIB  # noqa: E402
+from harness.vm import WorkloadVM  # noqa: E402
 
 
 def mib(n):
@@ -44,8 +43,7 @@ def report(vm, t0, hot_now):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--qemu", default=DEFAULT_QEMU)
-    ap.add_argument("--firmware", default=DEFAULT_FIRMWARE)
+    harg.add_qemu(ap)
     ap.add_argument("--duration", type=int, default=30,
                     help="seconds to report, 1 to 3600 (default 30)")
     ap.add_argument("--source", default=None,

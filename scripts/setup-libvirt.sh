@@ -7,12 +7,15 @@
 # Idempotent: nothing is fetched or rewritten when all is in place.
 #
 #   scripts/setup-libvirt.sh
+#   scripts/setup-libvirt.sh --print-packages   print "setup-libvirt.sh
+#                             PACKAGE" for each package it installs
 #
 # bookworm's libvirt 9.0 drives our QEMU 10.0, so no backport is needed:
 # it only needs <features><acpi/></features> in the domain XML, or it
 # passes -no-acpi, which QEMU 10 dropped (tests/libvirt/run.py does so).
 # No daemon is started here: without systemd, tests/libvirt/run.py
-# starts virtlogd and libvirtd itself.
+# starts virtlogd and libvirtd itself.  No system QEMU is installed
+# either: domains name qdamon's QEMU in <emulator>.
 set -euo pipefail
 
 # shellcheck source=scripts/apt-lib.sh
@@ -23,14 +26,8 @@ PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 QEMU_CONF=/etc/libvirt/qemu.conf
 
 install_pkgs() {
-	local missing
-	missing=$(missing_pkgs "${PKGS[@]}")
-	[ -n "$missing" ] || return 0
-	apt_update_once
 	# No recommends: they would pull in swtpm, dnsmasq and friends
-	# shellcheck disable=SC2086
-	$SUDO env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -q --no-install-recommends $missing
+	install_missing --no-install-recommends "${PKGS[@]}"
 }
 
 # The privileged QEMU driver looks the user libvirt-qemu up when it
@@ -73,6 +70,10 @@ configure_qemu_driver() {
 }
 
 main() {
+	if [ "${1:-}" = --print-packages ]; then
+		printf 'setup-libvirt.sh %s\n' "${PKGS[@]}"
+		return
+	fi
 	install_pkgs
 	ensure_user
 	configure_qemu_driver

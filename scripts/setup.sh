@@ -4,40 +4,50 @@
 # Install what qdamon needs on a fresh Debian 12 machine.  Idempotent:
 # nothing is fetched when everything is already there.
 #
-#   scripts/setup.sh           engine, tests and benchmarks
+#   scripts/setup.sh                   engine, tests, benchmarks, libvirt
+#                                      and QEMU's build dependencies
+#   scripts/setup.sh --print-packages  print "SCRIPT PACKAGE" for every
+#                                      package setup installs by name, and
+#                                      install nothing
 #
 # Needs root (or sudo) for apt-get.  meson >= 1.5 comes from
-# bookworm-backports, which is added when missing.
+# bookworm-backports, which is added when missing.  Then
+# scripts/setup-libvirt.sh sets libvirt up and "scripts/build-qemu.sh
+# --deps" installs what building QEMU needs.  README.md, "What setup
+# changes on this machine", lists all of it and how to undo it;
+# tests/e2e/setup-programs.py checks that every program the scripts and
+# tests run comes from these packages.
 set -euo pipefail
 
+here=$(dirname "$0")
 # shellcheck source=scripts/apt-lib.sh
-. "$(dirname "$0")/apt-lib.sh"
+. "$here/apt-lib.sh"
 
 # cpio, xz-utils and kmod: tests/nested/mkinitrd.sh (the nested-KVM test)
 ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev cpio xz-utils kmod)
-
-meson_ok() {
-	command -v meson >/dev/null &&
-		dpkg --compare-versions "$(meson --version)" ge 1.5
-}
+MESON_MIN=1.5
 
 main() {
-	local missing
-	missing=$(missing_pkgs "${ENGINE_PKGS[@]}")
-	if [ -n "$missing" ]; then
-		apt_update_once
-		# shellcheck disable=SC2086
-		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
-	fi
-	if ! meson_ok; then
-		add_backports "for meson >= 1.5"
-		apt_update_once
-		$SUDO env DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -q -t bookworm-backports meson
-	fi
+	case ${1:-} in
+	--print-packages)
+		printf 'setup.sh %s\n' "${ENGINE_PKGS[@]}" meson
+		"$here/setup-libvirt.sh" --print-packages
+		"$here/build-qemu.sh" --print-packages
+		return
+		;;
+	"") ;;
+	*)
+		echo "usage: scripts/setup.sh [--print-packages]" >&2
+		exit 2
+		;;
+	esac
+	install_missing "${ENGINE_PKGS[@]}"
+	ensure_meson "$MESON_MIN"
 	echo "setup: engine dependencies present (meson $(meson --version))"
 	# libvirt, json-glib and gnuplot for qdamo and tests/libvirt
-	"$(dirname "$0")/setup-libvirt.sh"
+	"$here/setup-libvirt.sh"
+	"$here/build-qemu.sh" --deps
+	echo "setup: QEMU's build dependencies present"
 }
 
 main "$@"

@@ -6,7 +6,10 @@
 #   1. the plain build (debugoptimized): all unit and convergence tests;
 #   2. ASan + UBSan: all unit tests;
 #   3. TSan: the tests that start worker threads (suite 'threads');
-#   4. QEMU (scripts/build-qemu.sh --qtests): qdamon's qtests, QEMU's
+#   4. the programs check: every program the scripts and tests run
+#      comes from a package scripts/setup.sh installs
+#      (tests/e2e/setup-programs.py);
+#   5. QEMU (scripts/build-qemu.sh --qtests): qdamon's qtests, QEMU's
 #      qmp-cmd-test, and the TCG end-to-end test with each source.
 #
 # Build directories build, build-asan and build-tsan are git-ignored and
@@ -174,6 +177,21 @@ qemu_tests() {
 	rm -f "$log"
 }
 
+# Every program the scripts and tests run must come from a package that
+# scripts/setup.sh installs, or a fresh machine fails where this one
+# passed.
+programs_check() {
+	local log rc
+	log=$(mktemp)
+	echo "== programs (each from a package setup installs)"
+	timeout 300 python3 tests/e2e/setup-programs.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
+	rm -f "$log"
+}
+
+programs_check
 # QDAMON_SKIP_QEMU=1 runs only the engine tests (for quick iterations).
 [ "${QDAMON_SKIP_QEMU:-0}" = 1 ] || qemu_tests
 

@@ -14,8 +14,9 @@ Each round:
   boot      the workload guest (tests/guest) under TCG, writing a small
             hot set over and over;
   monitor   damon-start {"source": "dirty-bitmap"}; the monitor must run
-            and find the hot set (>= 90% of it in hot regions, WSS within
-            10% of its size, on two successive aggregations);
+            and find the hot set by harness.hotset's thresholds (>= 90%
+            of it in hot regions, WSS within 10% of its size, on two
+            successive aggregations);
   cancel    (first round, normal mode only) a migration to a first
             destination, slowed down so that it cannot converge, is
             cancelled once active with some RAM sent: status "cancelled",
@@ -26,9 +27,9 @@ Each round:
             writes; it must complete, leaving the source "postmigrate"
             and the destination "paused", with guest writes during it;
   compare   with both stopped, pmemsave every guest RAM range of the
-            address space ("info mtree -f") on both ends: the SHA-256 of
-            each must be equal; on a mismatch the first differing pages
-            are listed with their first word on each end.
+            address space ("info mtree -f") on both ends (harness.ramcmp):
+            the SHA-256 of each must be equal; on a mismatch the first
+            differing pages are listed with their first word on each end.
 
 --steal-migration-bits is the negative control: the source QEMU runs
 with QDAMON_TEST_STEAL_MIGRATION_BITS=1, a fault-injection switch that
@@ -41,32 +42,20 @@ Prints PASS/FAIL lines and a RESULT line with the figures; exits 0 only
 when everything passed.
 """
 
-import argparse
 import contextlib
-import hashlib
 import os
-import re
-import signal
 import sys
-import tempfile
 import time
-import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from qmp import QMPError, QMPProtocolError  # noqa: E402
-from report import Failed, Report  # noqa: E402
-from vm import DEFAULT_FIRMWARE, DEFAULT_QEMU, VMError, WorkloadVM  # noqa: E402
+from harness import args as harg, ramcmp, report, steps  # noqa: E402
+from harness.env import MIB, PAGE  # noqa: E402
+from harness.report import Failed  # noqa: E402
+from harness.steps import MONITOR, monitor_info  # noqa: E402
+from harness.vm import WorkloadVM  # noqa: E402
 
-MIB = 1 << 20
-PAGE = 4096
 STEAL_ENV = "QDAMON_TEST_STEAL_MIGRATION_BITS"
-MONITOR = "damon0"
-
-COVERAGE_MIN = 0.90     # of the hot range, in regions at >= half max accesses
-HOT_RATE_MIN = 0.50
-WSS_ERR_MAX = 0.10      # |wss - hot size| / hot size
-CONFIRMATIONS = 2       # successive aggregations that must meet both
 
 CANCEL_AFTER_BYTES = 4 * MIB        # RAM sent before migrate_cancel
 CANCEL_BANDWIDTH = 2 * MIB          # bytes/s: cancel within the first pass
@@ -76,26 +65,12 @@ FAST_BANDWIDTH = 8 << 30            # bytes/s: the socket's speed
 FAST_DOWNTIME_MS = 2000             # TCG: lets the hot set go in the downtime
 SEQ_MOD = 1 << 32                   # the guest's write sequence is 32-bit
 
-_MTREE_RANGE_RE = re.compile(
-    r"^\s+([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (ram|rom|i/o|romd)\): (\S+)")
-
 
 def parse_args():
-    ap = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Exit status 0 when every step passed (with "
-        "--steal-migration-bits: when a mismatch was detected).")
-    ap.add_argument("--qemu", default=DEFAULT_QEMU,
-                    help="qemu-system-x86_64 with qdamon (default: %(default)s)")
-    ap.add_argument("--firmware", default=DEFAULT_FIRMWARE,
-                    help="the workload image (default: %(default)s)")
-    ap.add_argument("--mem", type=int, default=512, metavar="MIB",
-                    help="guest RAM in MiB (default: %(default)s)")
-    ap.add_argument("--hot-start", type=lambda s: int(s, 0), default=16 * MIB,
-                    help="hot range start (default: 0x1000000)")
-    ap.add_argument("--hot-size", type=lambda s: int(s, 0), default=4 * MIB,
-                    help="hot range size (default: 0x400000); small, so that "
-                    "TCG migration converges")
+    ap = harg.parser(__doc__, epilog="Exit status 0 when every step passed (with "
+                     "--steal-migration-bits: when a mismatch was detected).")
+    harg.add_vm(ap, mem=512, hot_start=16 * MIB, hot_size=4 * MIB,
+                hot_help="; small, so that TCG migration converges")
     ap.add_argument("--phase-count", type=int, default=4, metavar="N",
                     help="positions the hot range moves through, hot-size apart "
                     "(default: %(default)s; 1: it stays put)")
@@ -123,12 +98,8 @@ def parse_args():
                     help="skip the cancelled migration of the first round")
     ap.add_argument("--migrate-timeout", type=float, default=120.0, metavar="S",
                     help="seconds allowed for a migration (default: %(default)s)")
-    ap.add_argument("--find-timeout", type=float, default=60.0, metavar="S",
-                    help="seconds allowed to find the hot set (default: %(default)s)")
-    ap.add_argument("--verbose", "-v", action="store_true",
-                    help="print migration progress")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the work directories (console, QEMU stderr)")
+    harg.add_run(ap, timeout=60.0, timeout_option="--find-timeout",
+                 keep_what="the work directories (console, QEMU stderr)")
     args = ap.parse_args()
     if args.rounds is None:
         args.rounds = 5 if args.steal_migration_bits else 2
@@ -153,7 +124,7 @@ def new_vm(args, incoming=False, steal=False):
     if args.phase_count > 1:
         config.update(phase_secs=args.phase_secs, phase_count=args.phase_count,
                       phase_stride=args.hot_size)
-    return WorkloadVM(args.qemu, args.firmware, mem_mib=args.mem, accel="tcg",
+    return WorkloadVM(args.qemu, args.firmware, mem_mib=args.mem,
                       config=config, extra_args=extra, env=env,
                       keep_workdir=args.keep)
 
@@ -165,14 +136,6 @@ def positions(args):
 
 def status(vm):
     return vm.qmp.execute("query-status")["status"]
-
-
-def stderr_text(vm):
-    try:
-        with open(vm.stderr_path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def guest_seq(vm, args):
@@ -192,11 +155,7 @@ def seq_diff(a, b):
 def step_boot(src, args, rep, label):
     t0 = time.monotonic()
     src.start()
-    src.wait_console(r"^qdamon-workload: pass=1 t=0$", timeout=60)
-    ranges = src.hot_ranges()
-    if ranges.get("hot") != (args.hot_start, args.hot_size):
-        raise Failed("guest reports hot=%s, expected 0x%x+0x%x"
-                     % (ranges.get("hot"), args.hot_start, args.hot_size))
+    steps.wait_first_pass(src, args.hot_start, args.hot_size)
     moving = ""
     if args.phase_count > 1:
         want = "phase every %d secs count=%d stride=0x%x" % (
@@ -205,8 +164,6 @@ def step_boot(src, args, rep, label):
             raise Failed("guest console lacks %r" % want)
         moving = ", moving every %d s through %d positions up to 0x%x" % (
             args.phase_secs, args.phase_count, positions(args)[-1] + args.hot_size)
-    if status(src) != "running":
-        raise Failed("source not running: %s" % status(src))
     rep.ok(label, "source up in %.2f s: %d MiB, hot=0x%x+0x%x%s%s, running"
            % (time.monotonic() - t0, args.mem, args.hot_start, args.hot_size, moving,
               ", %s=1" % STEAL_ENV if args.steal_migration_bits else ""))
@@ -227,59 +184,11 @@ def start_destination(args, rep, sock):
 # ---------------------------------------------------------------------------
 # The monitor
 
-def overlap(a0, a1, b0, b1):
-    return max(0, min(a1, b1) - max(a0, b0))
-
-
-def monitor_info(vm):
-    info = [m for m in vm.qmp.execute("query-damon") if m["id"] == MONITOR]
-    if not info:
-        raise Failed("query-damon does not list %s" % MONITOR)
-    return info[0]
-
-
-def evaluate(regions, wss, starts, hot_size):
-    """(coverage, wss error) of one snapshot; the coverage is that of the
-    best covered position of the hot range (the one it is at, but for an
-    aggregation that saw it move)."""
-    maxn = regions["max-nr-accesses"]
-    hot = [r for r in regions["regions"]
-           if maxn and r["nr-accesses"] >= HOT_RATE_MIN * maxn]
-    covered = max(sum(overlap(r["start"], r["end"], a, a + hot_size) for r in hot)
-                  for a in starts)
-    return covered / hot_size, abs(wss["wss-bytes"] - hot_size) / hot_size
-
-
-def find_hot_set(vm, args, timeout, after_aggr=0):
-    """Poll until two successive snapshots, both of aggregations after
-    after_aggr, find the hot set.  Returns (seconds, coverage, wss
-    bytes, wss error, aggregation); raises Failed on timeout."""
-    t0 = time.monotonic()
-    streak, last, hit = 0, after_aggr, None
-    best = (0.0, float("inf"))
-    while time.monotonic() - t0 < timeout:
-        regions = vm.qmp.execute("query-damon-regions", {"id": MONITOR})
-        wss = vm.qmp.execute("query-damon-wss", {"id": MONITOR})
-        aggr = regions["nr-aggregations"]
-        if aggr <= last:
-            time.sleep(0.05)
-            continue
-        last = aggr
-        cov, err = evaluate(regions, wss, positions(args), args.hot_size)
-        best = (max(best[0], cov), min(best[1], err))
-        if cov >= COVERAGE_MIN and err <= WSS_ERR_MAX:
-            if streak == 0:
-                hit = (time.monotonic() - t0, cov, wss["wss-bytes"], err, aggr)
-            streak += 1
-            if streak >= CONFIRMATIONS:
-                return hit
-        else:
-            streak = 0
-        time.sleep(0.05)
-    raise Failed("hot set not found in %.0f s: best coverage %.1f%% (need %.0f%%), "
-                 "best wss error %.1f%% (need <= %.0f%%)"
-                 % (timeout, best[0] * 100, COVERAGE_MIN * 100,
-                    best[1] * 100, WSS_ERR_MAX * 100))
+def find_hot_set(vm, args, rep, after_aggr=0):
+    """steps.find_hot_set at any of the hot range's positions: the one
+    it is at, but for an aggregation that saw it move."""
+    return steps.find_hot_set(vm, rep, positions(args), args.hot_size, args.find_timeout,
+                              after_aggr=after_aggr, poll=0.05)
 
 
 def step_monitor(src, args, rep, label):
@@ -300,22 +209,21 @@ def step_monitor(src, args, rep, label):
                      % (MONITOR, m["state"], m["source"]))
     # The fault-injection switch announces itself on stderr at damon-start.
     time.sleep(0.2)
-    stealing = ("%s=1" % STEAL_ENV) in stderr_text(src)
+    stealing = ("%s=1" % STEAL_ENV) in src.stderr_text()
     if args.steal_migration_bits and not stealing:
         raise Failed("the source QEMU did not report %s=1 at damon-start: this "
                      "QEMU lacks the fault-injection switch (source-dirty-bitmap.c)"
                      % STEAL_ENV)
     if stealing and not args.steal_migration_bits:
         raise Failed("the source QEMU reports %s=1 in normal mode" % STEAL_ENV)
-    found_s, cov, wss, err, aggr = find_hot_set(src, args, args.find_timeout)
+    hit = find_hot_set(src, args, rep)
     a = m["attrs"]
     rep.ok(label, "%s running, source dirty-bitmap, sample %d us, aggr %d us, "
-           "regions %d..%d%s; hot set found after %.2f s: coverage %.1f%%, "
-           "wss %.2f MiB (error %.1f%%)"
+           "regions %d..%d%s; hot set found after %.2f s: %s"
            % (MONITOR, a["sample-us"], a["aggr-us"], a["min-nr-regions"],
               a["max-nr-regions"],
               ", STEALING migration's bits" if stealing else "",
-              found_s, cov * 100, wss / MIB, err * 100))
+              hit.seconds, hit.text()))
 
 
 # ---------------------------------------------------------------------------
@@ -435,14 +343,13 @@ def step_cancel(src, args, rep, stack, label):
     if m1["nr-aggregations"] <= m0["nr-aggregations"]:
         raise Failed("monitor aggregations stuck at %d after the cancel"
                      % m1["nr-aggregations"])
-    found_s, cov, wss, err, aggr = find_hot_set(src, args, args.find_timeout,
-                                                after_aggr=m1["nr-aggregations"])
-    rep.figures["post_cancel_wss_err_pct"] = round(err * 100, 1)
+    hit = find_hot_set(src, args, rep, after_aggr=m1["nr-aggregations"])
+    rep.figures["post_cancel_wss_err_pct"] = round(hit.wss_err * 100, 1)
     rep.ok("after-cancel", "source running, guest writing (%d page writes in 0.5 s); "
            "monitor running, aggregations %d -> %d in 1 s; hot set found again at "
-           "aggregation %d: coverage %.1f%%, wss %.2f MiB (error %.1f%%)"
-           % (written, m0["nr-aggregations"], m1["nr-aggregations"], aggr,
-              cov * 100, wss / MIB, err * 100))
+           "aggregation %d: %s"
+           % (written, m0["nr-aggregations"], m1["nr-aggregations"], hit.aggr,
+              hit.text()))
 
 
 def step_migrate(src, dst, sock, args, rep, label):
@@ -517,109 +424,30 @@ def step_migrate(src, dst, sock, args, rep, label):
 # ---------------------------------------------------------------------------
 # RAM comparison
 
-def ram_ranges(vm):
-    """[(start, end)] of the RAM in the guest's "memory" address space,
-    from 'info mtree -f'; adjacent pieces are merged."""
-    text = vm.qmp.hmp("info mtree -f")
-    ranges, in_memory = [], False
-    for line in text.splitlines():
-        if line.startswith("FlatView"):
-            in_memory = False
-        elif line.startswith(' AS "memory"'):
-            in_memory = True
-        elif in_memory:
-            m = _MTREE_RANGE_RE.match(line)
-            if m and m.group(3) == "ram":
-                start, end = int(m.group(1), 16), int(m.group(2), 16) + 1
-                if ranges and ranges[-1][1] == start:
-                    ranges[-1] = (ranges[-1][0], end)
-                else:
-                    ranges.append((start, end))
-    if not ranges:
-        raise Failed("no RAM in 'info mtree -f' of address space \"memory\"")
-    return ranges
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(8 * MIB)
-            if not block:
-                return h.hexdigest()
-            h.update(block)
-
-
-def differing_pages(path_a, path_b, base, limit):
-    """Up to limit (address, word on a, word on b) of the differing pages,
-    and the number of differing pages."""
-    found, count = [], 0
-    with open(path_a, "rb") as fa, open(path_b, "rb") as fb:
-        off = 0
-        while True:
-            a, b = fa.read(8 * MIB), fb.read(8 * MIB)
-            if not a:
-                return found, count
-            if a != b:
-                for p in range(0, len(a), PAGE):
-                    pa, pb = a[p:p + PAGE], b[p:p + PAGE]
-                    if pa != pb:
-                        count += 1
-                        if len(found) < limit:
-                            found.append((base + off + p,
-                                          int.from_bytes(pa[:4], "little"),
-                                          int.from_bytes(pb[:4], "little")))
-            off += len(a)
-
-
 def step_compare(src, dst, args, rep, label):
     """c: every RAM range the same on both ends.  Returns the number of
     differing pages."""
-    ranges = ram_ranges(src)
-    if ranges != ram_ranges(dst):
-        raise Failed("RAM layout differs: source %s, destination %s"
-                     % (ranges, ram_ranges(dst)))
-    tmp = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
-    t0 = time.monotonic()
-    total, bad_pages, shown = 0, 0, []
-    bad_ranges = []
-    for start, end in ranges:
-        paths = [os.path.join(tmp, "qdamon-mig-%d-%s-%x.bin" % (os.getpid(), who, start))
-                 for who in ("src", "dst")]
-        try:
-            digests = []
-            for vm, path in zip((src, dst), paths):
-                vm.qmp.execute("pmemsave", {"val": start, "size": end - start,
-                                            "filename": path}, timeout=600)
-                digests.append(sha256_file(path))
-            total += end - start
-            if digests[0] != digests[1]:
-                found, count = differing_pages(paths[0], paths[1], start, 16 - len(shown))
-                bad_pages += count
-                shown += found
-                bad_ranges.append("[0x%x, 0x%x): %d pages differ (sha256 %s... vs %s...)"
-                                  % (start, end, count, digests[0][:12], digests[1][:12]))
-            elif args.verbose:
-                rep.info("  [0x%x, 0x%x) sha256 %s on both" % (start, end, digests[0]))
-        finally:
-            for path in paths:
-                if os.path.exists(path):
-                    os.unlink(path)
-    took = time.monotonic() - t0
-    span = ", ".join("[0x%x, 0x%x)" % r for r in ranges)
-    if not bad_pages:
+    try:
+        res = ramcmp.compare(src, dst)
+    except ValueError as e:
+        raise Failed("source and destination: %s" % e)
+    span = ", ".join("[0x%x, 0x%x)" % r for r in res.ranges)
+    if args.verbose:
+        for start, digest in sorted(res.digests.items()):
+            rep.info("  range at 0x%x: sha256 %s on both" % (start, digest))
+    if not res.bad_pages:
         rep.ok(label, "guest RAM identical: %s, %.1f MiB of %d MiB (the rest is "
                "behind ROM), sha256 per range equal (%.1f s)"
-               % (span, total / MIB, args.mem, took))
+               % (span, res.total / MIB, args.mem, res.seconds))
         return 0
     text = "guest RAM differs in %d pages of %.1f MiB compared (%s)" % (
-        bad_pages, total / MIB, "; ".join(bad_ranges))
+        res.bad_pages, res.total / MIB, "; ".join(res.bad_ranges))
     if args.steal_migration_bits:
         rep.info("%s: %s" % (label, text))
     else:
         rep.fail(label, text)
     pages = args.hot_size // PAGE
-    for addr, wa, wb in shown:
+    for addr, wa, wb in res.shown:
         where = "outside the hot range"
         for k, a in enumerate(positions(args)):
             if a <= addr < a + args.hot_size:
@@ -629,15 +457,15 @@ def step_compare(src, dst, args, rep, label):
                     where += ", the destination's %d passes older" % (behind // pages)
         rep.info("  page 0x%09x (%s): first word 0x%08x on the source, "
                  "0x%08x on the destination" % (addr, where, wa, wb))
-    if bad_pages > len(shown):
-        rep.info("  ... %d more pages" % (bad_pages - len(shown)))
-    return bad_pages
+    if res.bad_pages > len(res.shown):
+        rep.info("  ... %d more pages" % (res.bad_pages - len(res.shown)))
+    return res.bad_pages
 
 
 # ---------------------------------------------------------------------------
 
 def quit_vm(vm, rep, what):
-    if vm.proc is None or vm.proc.poll() is not None:
+    if not vm.running():
         return
     code = vm.quit()
     if code != 0:
@@ -653,36 +481,29 @@ def run_round(args, rep, n):
         stack.callback(src.close)
         if args.keep:
             rep.info("round %d source work directory: %s" % (n, src.workdir))
-        step = "boot" + tag
-        try:
-            step_boot(src, args, rep, step)
-            step = "monitor" + tag
-            step_monitor(src, args, rep, step)
-            if n == 1 and not args.steal_migration_bits and not args.no_cancel:
-                step = "cancel" + tag
-                step_cancel(src, args, rep, stack, step)
-            step = "migrate" + tag
+        got = {}
+
+        def migrate(label):
             sock = os.path.join(src.workdir, "mig.sock")
-            dst = start_destination(args, rep, sock)
+            got["dst"] = dst = start_destination(args, rep, sock)
             stack.callback(dst.close)
             if args.keep:
                 rep.info("round %d destination work directory: %s" % (n, dst.workdir))
-            step_migrate(src, dst, sock, args, rep, step)
-            step = "compare" + tag
-            bad = step_compare(src, dst, args, rep, step)
-        except Failed as e:
-            rep.fail(step, str(e))
+            step_migrate(src, dst, sock, args, rep, label)
+
+        todo = [("boot", lambda label: step_boot(src, args, rep, label)),
+                ("monitor", lambda label: step_monitor(src, args, rep, label))]
+        if n == 1 and not args.steal_migration_bits and not args.no_cancel:
+            todo.append(("cancel", lambda label: step_cancel(src, args, rep, stack, label)))
+        todo += [("migrate", migrate),
+                 ("compare", lambda label: got.update(
+                     bad=step_compare(src, got["dst"], args, rep, label)))]
+        if not report.run_steps(rep, [(name + tag, lambda f=f, label=name + tag: f(label))
+                                      for name, f in todo]):
             return None
-        except (QMPError, QMPProtocolError, VMError) as e:
-            rep.fail(step, "%s: %s" % (type(e).__name__, e))
-            return None
-        except Exception as e:    # a bug, or a reply not as the schema says
-            traceback.print_exc()
-            rep.fail(step, "unexpected %s: %s" % (type(e).__name__, e))
-            return None
-        quit_vm(dst, rep, "destination")
+        quit_vm(got["dst"], rep, "destination")
         quit_vm(src, rep, "source")
-        return bad
+        return got["bad"]
 
 
 def run(args, rep):
@@ -711,28 +532,8 @@ def run(args, rep):
                  "test did not detect the injected loss" % (STEAL_ENV, ran))
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt    # unwinds through the with blocks: QEMUs go
-
-
-def main():
-    args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupted)
-    rep = Report()
-    t0 = time.monotonic()
-    try:
-        run(args, rep)
-    except KeyboardInterrupt:
-        rep.fail("interrupted", "")
-    mode = "steal-migration-bits" if args.steal_migration_bits else "normal"
-    figures = " ".join("%s=%s" % (k, "/".join(map(str, v)) if isinstance(v, list) else v)
-                       for k, v in sorted(rep.figures.items()))
-    verdict = "FAIL (%s)" % ", ".join(rep.failed) if rep.failed else "PASS"
-    print("RESULT migration %s in %.1f s mode=%s mem_mib=%d hot_mib=%g %s"
-          % (verdict, time.monotonic() - t0, mode, args.mem, args.hot_size / MIB,
-             figures), flush=True)
-    return 1 if rep.failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS = parse_args()
+    report.main("migration", lambda rep: run(ARGS, rep), fields=(
+        "mode=%s" % ("steal-migration-bits" if ARGS.steal_migration_bits else "normal"),
+        "mem_mib=%d" % ARGS.mem, "hot_mib=%g" % (ARGS.hot_size / MIB)))

@@ -6,13 +6,15 @@ As root on a machine without systemd:
 
   1. scripts/setup-libvirt.sh (packages, the libvirt-qemu user, qemu.conf);
      build qdamo and the workload guest;
-  2. start virtlogd and libvirtd unless they already answer (and stop at
-     the end only the ones started here);
+  2. start virtlogd and libvirtd unless libvirtd already answers (and
+     stop at the end only the ones started here); no system QEMU is
+     needed (harness.libvirt);
   3. "virsh create" a transient TCG domain: emulator = our QEMU, loader =
      the workload firmware, its hot set passed on fw_cfg through
      <qemu:commandline>; no disk, no network;
   4. virsh qemu-monitor-command damon-start and query-damon-wss: the
-     working set must come within 10% of the configured hot size;
+     working set must come within 10% of the configured hot size
+     (harness.hotset's thresholds, as every hot-set test);
   5. qdamo -d DOM status, report wss, report regions, record (and report
      wss/regions/heatmap on the record, convert --to damo), watch, tune,
      and qdamo exporter with a real HTTP GET on loopback;
@@ -28,7 +30,6 @@ Prints one PASS/FAIL line per step, a RESULT line at the end, and exits 0
 only if every step passed.
 """
 
-import argparse
 import http.client
 import json
 import os
@@ -39,58 +40,23 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import zlib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from report import Failed, Report  # noqa: E402
-from vm import WorkloadVM, config_string  # noqa: E402
+from harness import args as harg, env, hotset, report  # noqa: E402
+from harness.env import MIB, QDAMO  # noqa: E402
+from harness.hotset import within  # noqa: E402
+from harness.libvirt import URI, Daemons, Domain, run, virsh, virsh_qmp  # noqa: E402
+from harness.report import Failed  # noqa: E402
+from harness.vm import WorkloadVM  # noqa: E402
 
-MIB = 1 << 20
-WSS_ERR_MAX = 0.10
-URI = "qemu:///system"
-DEFAULT_QEMU = os.path.join(ROOT, "_work", "qemu-build", "qemu-system-x86_64")
-STOCK_QEMU = "/usr/bin/qemu-system-x86_64"
-BUILD = os.path.join(ROOT, "build")
-QDAMO = os.path.join(BUILD, "src", "tools", "qdamo", "qdamo")
-FIRMWARE = os.path.join(BUILD, "tests", "guest", "workload.bin")
-
-
-def run(cmd, timeout=120, check=False, env=None):
-    """Run cmd (a list); return (exit status, stdout, stderr)."""
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=timeout, env=env)
-    if check and p.returncode != 0:
-        raise Failed("%s exited %d: %s" % (" ".join(cmd), p.returncode,
-                                           (p.stderr or p.stdout).strip()[-400:]))
-    return p.returncode, p.stdout, p.stderr
-
-
-def virsh(*args, check=True, timeout=60):
-    return run(["virsh", "-c", URI] + list(args), timeout=timeout, check=check)
-
-
-def virsh_qmp(dom, command, arguments=None):
-    req = {"execute": command}
-    if arguments:
-        req["arguments"] = arguments
-    _, out, _ = virsh("qemu-monitor-command", dom, "--pretty", json.dumps(req))
-    reply = json.loads(out)
-    if "error" in reply:
-        raise Failed("%s: %s" % (command, reply["error"]))
-    return reply["return"]
+WSS_TOL = "%.0f%%" % (hotset.WSS_ERR_MAX * 100)
 
 
 def qdamo(*args, dom=None, check=True, timeout=120):
     cmd = [QDAMO] + (["-c", URI, "-d", dom] if dom else []) + list(args)
     return run(cmd, timeout=timeout, check=check)
-
-
-def within(value, target, tol=WSS_ERR_MAX):
-    return abs(value - target) <= tol * target
 
 
 # ---------------------------------------------------------------------------
@@ -100,150 +66,41 @@ def step_setup(rep, args):
     if os.geteuid() != 0:
         raise Failed("must run as root: it starts libvirtd and virsh-creates domains")
     if not args.no_setup:
-        run([os.path.join(ROOT, "scripts", "setup-libvirt.sh")], timeout=1200, check=True)
-    if not os.path.isfile(os.path.join(BUILD, "build.ninja")):
-        run(["meson", "setup", BUILD, ROOT], timeout=300, check=True)
+        run([os.path.join(env.ROOT, "scripts", "setup-libvirt.sh")], timeout=1200,
+            check=True)
+    build = env.BUILD
+    if not os.path.isfile(os.path.join(build, "build.ninja")):
+        run(["meson", "setup", build, env.ROOT], timeout=300, check=True)
     targets = ["src/tools/qdamo/qdamo", "tests/guest/workload.bin"]
-    rc, _, _ = run(["ninja", "-C", BUILD] + targets, timeout=600)
+    rc, _, _ = run(["ninja", "-C", build] + targets, timeout=600)
     if rc != 0:
         # configured before libvirt was installed: qdamo was left out
-        run(["meson", "setup", "--reconfigure", BUILD, ROOT], timeout=300, check=True)
-        run(["ninja", "-C", BUILD] + targets, timeout=600, check=True)
-    for path in (QDAMO, FIRMWARE, args.qemu):
+        run(["meson", "setup", "--reconfigure", build, env.ROOT], timeout=300, check=True)
+        run(["ninja", "-C", build] + targets, timeout=600, check=True)
+    for path in (QDAMO, args.firmware, args.qemu):
         if not os.path.isfile(path):
             raise Failed("missing %s" % path)
     _, ver, _ = run(["dpkg-query", "-W", "-f=${Version}", "libvirt-daemon"])
-    rep.ok("setup", "libvirt %s, qdamo and workload.bin built, QEMU %s"
-           % (ver, os.path.relpath(args.qemu, ROOT)))
-
-
-def pid_alive(pidfile):
-    try:
-        with open(pidfile) as f:
-            pid = int(f.read().strip())
-        # a zombie answers kill(pid, 0) but serves nobody
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return None if state in ("Z", "X") else pid
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def start_daemons(rep, started):
-    rc, _, _ = run(["virsh", "-c", URI, "version"], timeout=20)
-    if rc == 0:
-        rep.ok("daemons", "libvirtd already answers on %s; leaving it alone" % URI)
-        return
-    for d in ("/var/log/libvirt/qemu", "/var/run/libvirt", "/var/lib/libvirt/qemu"):
-        os.makedirs(d, exist_ok=True)
-    for name, pidfile in (("virtlogd", "/var/run/virtlogd.pid"),
-                          ("libvirtd", "/var/run/libvirtd.pid")):
-        if pid_alive(pidfile):
-            continue
-        run([name, "-d"], timeout=30, check=True)
-        deadline = time.monotonic() + 10
-        while not pid_alive(pidfile):
-            if time.monotonic() > deadline:
-                raise Failed("%s -d wrote no live pid to %s" % (name, pidfile))
-            time.sleep(0.1)
-        started.append((name, pid_alive(pidfile)))
-    deadline = time.monotonic() + 30
-    while run(["virsh", "-c", URI, "version"], timeout=20)[0] != 0:
-        if time.monotonic() > deadline:
-            raise Failed("libvirtd started but virsh -c %s version fails" % URI)
-        time.sleep(0.2)
-    rep.ok("daemons", "started %s" % ", ".join("%s (pid %d)" % s for s in started))
-
-
-def stop_daemons(rep, started):
-    for name, pid in reversed(started):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            rep.fail("daemons-stop", "%s (pid %d) did not exit on SIGTERM" % (name, pid))
-            return
-    if started:
-        rep.ok("daemons-stop", "stopped %s" % ", ".join(n for n, _ in reversed(started)))
+    rep.ok("setup", "libvirt %s, qdamo and workload.bin built in %s, QEMU %s"
+           % (ver, os.path.relpath(build, env.ROOT), os.path.relpath(args.qemu, env.ROOT)))
 
 
 # ---------------------------------------------------------------------------
 # The domain
 
-def domain_xml(name, qemu, workdir, hot_start, hot_size, mem_mib):
-    """A transient TCG domain with no disk and no network.  <acpi/> is
-    there because libvirt 9.0 otherwise passes -no-acpi, which QEMU 10
-    no longer has."""
-    config = config_string({"hot_start": hot_start, "hot_size": hot_size})
-    args = ["-fw_cfg", "name=opt/qdamon/workload,string=%s" % config,
-            "-debugcon", "file:%s" % os.path.join(workdir, "debugcon.txt")]
-    if os.path.isdir("/usr/share/seabios"):
-        args = ["-L", "/usr/share/seabios"] + args
-    qargs = "\n".join("    <qemu:arg value='%s'/>" % a for a in args)
-    return """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>%s</name>
-  <memory unit='MiB'>%d</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <loader type='rom'>%s</loader>
-  </os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>%s</emulator>
-    <serial type='pty'/>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-%s
-  </qemu:commandline>
-</domain>
-""" % (name, mem_mib, FIRMWARE, qemu, qargs)
-
-
-def create_domain(name, qemu, workdir, hot_start, hot_size, mem_mib, persistent=False):
-    path = os.path.join(workdir, name + ".xml")
-    with open(path, "w") as f:
-        f.write(domain_xml(name, qemu, workdir, hot_start, hot_size, mem_mib))
-    virsh("define" if persistent else "create", path)
-    return path
-
-
-def wait_console(workdir, pattern, timeout):
-    rx = re.compile(pattern, re.M)
-    path = os.path.join(workdir, "debugcon.txt")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path, errors="replace") as f:
-                if rx.search(f.read()):
-                    return
-        except FileNotFoundError:
-            pass
-        time.sleep(0.1)
-    raise Failed("guest console did not show /%s/ in %.0f s" % (pattern, timeout))
+def new_domain(ctx, name, mem_mib, qemu=None, workdir=None):
+    dom = Domain(name, workdir or ctx.workdir, qemu or ctx.args.qemu, ctx.args.firmware,
+                 {"hot_start": ctx.hot_start, "hot_size": ctx.hot_size}, mem_mib)
+    ctx.domains.append(dom)
+    return dom
 
 
 def step_create(rep, ctx):
     t0 = time.monotonic()
-    create_domain(ctx.dom, ctx.args.qemu, ctx.workdir, ctx.hot_start, ctx.hot_size,
-                  ctx.args.mem)
-    ctx.domains.append(ctx.dom)
-    wait_console(ctx.workdir, r"^qdamon-workload: pass=1 ", 60)
-    _, state, _ = virsh("domstate", ctx.dom)
+    dom = new_domain(ctx, ctx.dom, ctx.args.mem).create()
+    dom.wait_console(r"^qdamon-workload: pass=1 ", 60)
     rep.ok("virsh-create", "%s %s, guest writing hot=0x%x+0x%x after %.1f s"
-           % (ctx.dom, state.strip(), ctx.hot_start, ctx.hot_size, time.monotonic() - t0))
+           % (ctx.dom, dom.state(), ctx.hot_start, ctx.hot_size, time.monotonic() - t0))
 
 
 def step_virsh_wss(rep, ctx):
@@ -260,12 +117,12 @@ def step_virsh_wss(rep, ctx):
             last_aggr = ret["nr-aggregations"]
             wss = ret["wss-bytes"]
             streak = streak + 1 if within(wss, ctx.hot_size) else 0
-            if streak >= 2:
+            if streak >= hotset.CONFIRMATIONS:
                 break
         time.sleep(0.2)
     else:
-        raise Failed("query-damon-wss never came within 10%% of %d MiB in %.0f s "
-                     "(last wss %s)" % (ctx.hot_size // MIB, ctx.args.timeout, wss))
+        raise Failed("query-damon-wss never came within %s of %d MiB in %.0f s "
+                     "(last wss %s)" % (WSS_TOL, ctx.hot_size // MIB, ctx.args.timeout, wss))
     ctx.figures["virsh_find_s"] = round(time.monotonic() - t0, 2)
     rep.ok("virsh-wss", "damon-start via virsh; query-damon-wss wss-bytes %.2f MiB "
            "(hot set %.0f MiB, error %.1f%%) after %.1f s"
@@ -297,10 +154,10 @@ def parse_regions_report(text):
 
 
 def hot_coverage(rows, hot_start, hot_size):
-    hot_end = hot_start + hot_size
-    covered = sum(max(0, min(e, hot_end) - max(s, hot_start))
-                  for s, e, _, acc, _, _ in rows if acc >= 50)
-    return covered / hot_size
+    """harness.hotset's coverage of report regions rows, whose access
+    rate is a percentage of the maximum."""
+    hot = [(s, e) for s, e, _, acc, _, _ in rows if acc >= hotset.HOT_RATE_MIN * 100]
+    return hotset.covered(hot, hot_start, hot_size) / hot_size
 
 
 def step_qdamo_status(rep, ctx):
@@ -356,11 +213,11 @@ def step_qdamo_regions(rep, ctx):
         _, got["out"], _ = qdamo("report", "regions", "--raw", dom=ctx.dom, check=True)
         got["rows"] = parse_regions_report(got["out"])
         got["cov"] = hot_coverage(got["rows"], ctx.hot_start, ctx.hot_size)
-        return got["cov"] >= 0.9
+        return got["cov"] >= hotset.COVERAGE_MIN
 
     retry(check)
     out, rows, cov = got["out"], got["rows"], got["cov"]
-    if cov < 0.9:
+    if cov < hotset.COVERAGE_MIN:
         raise Failed("regions at >= 50%% access cover %.0f%% of the hot set:\n%s"
                      % (cov * 100, out))
     _, human, _ = qdamo("report", "regions", "--sort", "access", "--top", "3",
@@ -626,7 +483,7 @@ def step_compare(rep, ctx):
 # qdamo on a QMP socket
 
 def step_qmp_socket(rep, ctx):
-    vm = WorkloadVM(ctx.args.qemu, FIRMWARE, mem_mib=256,
+    vm = WorkloadVM(ctx.args.qemu, ctx.args.firmware, mem_mib=256,
                     config={"hot_start": ctx.hot_start, "hot_size": 8 * MIB})
     ctx.vms.append(vm)
     vm.start()
@@ -665,9 +522,7 @@ def expect_error(what, argv, status, needle):
 
 def step_err_not_running(rep, ctx):
     name = ctx.dom + "-off"
-    create_domain(name, ctx.args.qemu, ctx.workdir, ctx.hot_start, ctx.hot_size, 128,
-                  persistent=True)
-    ctx.defined.append(name)
+    new_domain(ctx, name, 128).create(persistent=True)
     msg = expect_error("not running", ["-c", URI, "-d", name, "status"], 3,
                        "is not running")
     msg2 = expect_error("no such domain", ["-c", URI, "-d", ctx.dom + "-nope", "status"],
@@ -676,21 +531,20 @@ def step_err_not_running(rep, ctx):
 
 
 def step_err_stock_qemu(rep, ctx):
-    if not os.path.isfile(STOCK_QEMU):
+    if not os.path.isfile(env.STOCK_QEMU):
         rep.skip("err-no-damon", "%s is not installed (Debian's qemu-system-x86)"
-                 % STOCK_QEMU)
+                 % env.STOCK_QEMU)
         return
     name = ctx.dom + "-stock"
     sub = os.path.join(ctx.workdir, "stock")
     os.makedirs(sub, exist_ok=True)
-    create_domain(name, STOCK_QEMU, sub, ctx.hot_start, ctx.hot_size, 128)
-    ctx.domains.append(name)
+    new_domain(ctx, name, 128, env.STOCK_QEMU, sub).create()
     _, out, _ = virsh("qemu-monitor-command", name, '{"execute":"damon-start"}')
     if "CommandNotFound" not in out:
         raise Failed("damon-start on the stock QEMU through virsh: %s" % out.strip())
     msg = expect_error("stock QEMU", ["-c", URI, "-d", name, "start"], 4,
                        "has no DAMON monitor commands")
-    _, ver, _ = run([STOCK_QEMU, "--version"])
+    _, ver, _ = run([env.STOCK_QEMU, "--version"])
     rep.ok("err-no-damon", "%s: virsh gets CommandNotFound; exit 4: %s"
            % (ver.splitlines()[0], msg))
 
@@ -712,8 +566,7 @@ class Context:
         self.workdir = tempfile.mkdtemp(prefix="qdamo-libvirt-")
         self.hot_start = args.hot_start
         self.hot_size = args.hot_size
-        self.domains = []     # transient: destroy
-        self.defined = []     # persistent, never started: undefine
+        self.domains = []     # harness.libvirt.Domain: destroy or undefine
         self.vms = []
         self.qmp_path = None
         self.record = None
@@ -721,77 +574,56 @@ class Context:
 
 
 def cleanup(rep, ctx):
-    for name in ctx.domains:
-        virsh("destroy", name, check=False)
-    for name in ctx.defined:
-        virsh("undefine", name, check=False)
+    for dom in ctx.domains:
+        dom.destroy()
     for vm in ctx.vms:
         vm.close()
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--qemu", default=DEFAULT_QEMU,
-                    help="qdamon's qemu-system-x86_64 (default: %(default)s)")
-    ap.add_argument("--mem", type=int, default=512, metavar="MIB",
-                    help="guest RAM in MiB (default: %(default)s)")
-    ap.add_argument("--hot-start", type=lambda s: int(s, 0), default=16 * MIB)
-    ap.add_argument("--hot-size", type=lambda s: int(s, 0), default=16 * MIB)
-    ap.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                    help="seconds allowed to find the hot set (default: %(default)s)")
+    ap = harg.parser(__doc__)
+    harg.add_vm(ap, mem=512, hot_start=16 * MIB, hot_size=16 * MIB)
+    harg.add_run(ap, timeout=60.0, verbose=False)
     ap.add_argument("--record-s", type=int, default=6, metavar="S",
                     help="length of the qdamo record (default: %(default)s)")
     ap.add_argument("--no-setup", action="store_true",
                     help="do not run scripts/setup-libvirt.sh")
     ap.add_argument("--heatmap-out", metavar="PNG",
                     help="also copy the heatmap PNG of the record here")
-    ap.add_argument("--keep", action="store_true", help="keep the work directory")
     return ap.parse_args()
 
 
-def main():
-    args = parse_args()
-    rep = Report(width=16)
-    started = []
-    t0 = time.monotonic()
+STEPS = [
+    ("virsh-create", step_create), ("virsh-wss", step_virsh_wss),
+    ("qdamo-status", step_qdamo_status), ("qdamo-wss", step_qdamo_wss),
+    ("qdamo-regions", step_qdamo_regions), ("qdamo-record", step_qdamo_record),
+    ("qdamo-heatmap", step_heatmap), ("qdamo-convert", step_convert),
+    ("qdamo-watch", step_watch), ("qdamo-qmp", step_qmp_socket),
+    ("qdamo-exporter", step_exporter), ("qdamo-tune-stop", step_tune_stop),
+    ("qdamo-matches-qmp", step_compare),
+    ("err-not-running", step_err_not_running),
+    ("err-no-damon", step_err_stock_qemu), ("err-socket", step_err_socket),
+]
+# without the domain the later steps cannot run; without a record, the
+# heatmap and convert steps
+ESSENTIAL = {"virsh-create", "virsh-wss"}
+NEED_RECORD = {"qdamo-heatmap", "qdamo-convert"}
+
+
+def run_all(args, rep):
+    daemons = Daemons()
     ctx = None
     try:
-        step_setup(rep, args)
-        start_daemons(rep, started)
+        if not (report.run_step(rep, "setup", lambda: step_setup(rep, args)) and
+                report.run_step(rep, "daemons", lambda: daemons.start(rep))):
+            return
         ctx = Context(args)
-        steps = [
-            ("virsh-create", step_create), ("virsh-wss", step_virsh_wss),
-            ("qdamo-status", step_qdamo_status), ("qdamo-wss", step_qdamo_wss),
-            ("qdamo-regions", step_qdamo_regions), ("qdamo-record", step_qdamo_record),
-            ("qdamo-heatmap", step_heatmap), ("qdamo-convert", step_convert),
-            ("qdamo-watch", step_watch), ("qdamo-qmp", step_qmp_socket),
-            ("qdamo-exporter", step_exporter), ("qdamo-tune-stop", step_tune_stop),
-            ("qdamo-matches-qmp", step_compare),
-            ("err-not-running", step_err_not_running),
-            ("err-no-damon", step_err_stock_qemu), ("err-socket", step_err_socket),
-        ]
-        # without a domain or a record the later steps cannot run
-        essential = {"virsh-create", "virsh-wss", "qdamo-record"}
-        for name, step in steps:
-            if name in ("qdamo-heatmap", "qdamo-convert") and not ctx.record:
+        for name, step in STEPS:
+            if name in NEED_RECORD and not ctx.record:
                 rep.fail(name, "no record to work on")
-                continue
-            try:
-                step(rep, ctx)
-            except Failed as e:
-                rep.fail(name, str(e))
-                if name in essential and name != "qdamo-record":
-                    break
-            except Exception as e:
-                traceback.print_exc()
-                rep.fail(name, "unexpected %s: %s" % (type(e).__name__, e))
-                if name in essential:
-                    break
+            elif not report.run_step(rep, name, lambda: step(rep, ctx)) and name in ESSENTIAL:
+                break
         rep.figures.update(ctx.figures)
-    except Failed as e:
-        rep.fail("setup", str(e))
-    except KeyboardInterrupt:
-        rep.fail("interrupted", "")
     finally:
         if ctx is not None:
             cleanup(rep, ctx)
@@ -799,13 +631,10 @@ def main():
                 rep.info("work directory: %s" % ctx.workdir)
             else:
                 shutil.rmtree(ctx.workdir, ignore_errors=True)
-        stop_daemons(rep, started)
-    figures = " ".join("%s=%s" % kv for kv in sorted(rep.figures.items()))
-    verdict = "FAIL (%s)" % ", ".join(rep.failed) if rep.failed else "PASS"
-    print("RESULT libvirt %s %d passed in %.1f s %s"
-          % (verdict, rep.passed, time.monotonic() - t0, figures), flush=True)
-    return 1 if rep.failed else 0
+        daemons.stop(rep)
+        rep.figures["steps_passed"] = rep.passed
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS = parse_args()
+    report.main("libvirt", lambda rep: run_all(ARGS, rep), width=16)

@@ -7,6 +7,10 @@
 #
 #   tests/nested/mkinitrd.sh [--qemu PATH] [--firmware PATH] [--dir DIR]
 #
+# --qemu defaults to $QDAMON_QEMU or _work/qemu-build/qemu-system-x86_64,
+# --firmware to tests/guest/workload.bin in $QDAMON_BUILD or build (as
+# tests/harness/env.py; relative paths are from the repository's top).
+#
 # Everything is cached under DIR (default _work/nested, git-ignored):
 #
 #   debs/       the .debs, fetched with apt-get download (Debian's
@@ -30,8 +34,10 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-QEMU=$top/_work/qemu-build/qemu-system-x86_64
-FIRMWARE=$top/build/tests/guest/workload.bin
+# from_top PATH: PATH, relative to the repository's top unless absolute
+from_top() { case $1 in /*) echo "$1" ;; *) echo "$top/$1" ;; esac; }
+QEMU=$(from_top "${QDAMON_QEMU:-_work/qemu-build/qemu-system-x86_64}")
+FIRMWARE=$(from_top "${QDAMON_BUILD:-build}")/tests/guest/workload.bin
 DIR=$top/_work/nested
 MODULES=(virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
 
@@ -43,7 +49,7 @@ while [ $# -gt 0 ]; do
 	--qemu) QEMU=$2; shift 2 ;;
 	--firmware) FIRMWARE=$2; shift 2 ;;
 	--dir) DIR=$2; shift 2 ;;
-	-h | --help) sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -324,13 +330,14 @@ build_root() {
 
 # ---- main --------------------------------------------------------------------------
 
-if [ ! -f "$FIRMWARE" ] || [ -f "$top/build/build.ninja" ]; then
-	if [ -f "$top/build/build.ninja" ]; then
-		ninja -C "$top/build" tests/guest/workload.bin >&2 ||
-			die "ninja -C build tests/guest/workload.bin failed"
-	else
-		"$top/tests/guest/build.sh" --out "$FIRMWARE" >&2
-	fi
+# The firmware's own meson build directory (build, or $QDAMON_BUILD's)
+# brings it up to date; without one, tests/guest/build.sh makes it.
+fwbuild=${FIRMWARE%/tests/guest/workload.bin}
+if [ "$fwbuild" != "$FIRMWARE" ] && [ -f "$fwbuild/build.ninja" ]; then
+	ninja -C "$fwbuild" tests/guest/workload.bin >&2 ||
+		die "ninja -C $fwbuild tests/guest/workload.bin failed"
+elif [ ! -f "$FIRMWARE" ]; then
+	"$top/tests/guest/build.sh" --out "$FIRMWARE" >&2
 fi
 [ -f "$FIRMWARE" ] || die "workload firmware not found: $FIRMWARE"
 

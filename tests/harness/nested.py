@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """nested - run our QEMU under real KVM, nested in a TCG VM with emulated SVM.
 
-    from nested import NestedHost, NestedSkip
+    from harness.nested import NestedHost, NestedSkip
 
     with NestedHost() as host:               # builds the initramfs, boots
         host.start()                         # raises NestedSkip if no KVM
@@ -25,7 +25,7 @@ runs under KVM inside it.  The outer VM's serial ports connect it to us:
                        (-chardev serial,path=/dev/ttyS1), so a QMPClient
                        here talks to the inner QEMU
   ttyS2  (pci-serial)  a file here: the inner guest's console (its
-                       isa-debugcon), read like tests/e2e/vm.py reads one
+                       isa-debugcon), read with harness.vm's GuestConsole
 
 Every QEMU this module starts is killed by close() (and by a with
 block's end), whatever happened.
@@ -36,24 +36,15 @@ import hashlib
 import os
 import re
 import shlex
-import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from harness import env, proc
+from harness.qmp import QMPClient, QMPProtocolError, QMPTimeout
+from harness.vm import GuestConsole, VMError, config_args
 
-from qmp import QMPClient, QMPProtocolError, QMPTimeout  # noqa: E402
-from vm import (CONFIG_FILE, DEFAULT_FIRMWARE, DEFAULT_QEMU,  # noqa: E402
-                VMError, WorkloadVM, config_string)
-
-MKINITRD = os.path.join(HERE, "mkinitrd.sh")
-DEBIAN_QEMU = "/usr/bin/qemu-system-x86_64"
+MKINITRD = os.path.join(env.ROOT, "tests", "nested", "mkinitrd.sh")
 INNER_QEMU = "/qemu/bin/qemu-system-x86_64"     # paths inside the outer VM
 INNER_FIRMWARE = "/workload.bin"
 INNER_DATADIR = "/qemu/share/qemu"
@@ -77,7 +68,7 @@ class NestedSkip(NestedError):
     """This machine cannot run KVM nested in TCG (the reason is the text)."""
 
 
-def build_images(qemu=DEFAULT_QEMU, firmware=DEFAULT_FIRMWARE, log=None):
+def build_images(qemu, firmware, log=None):
     """Run mkinitrd.sh (cached; rebuilds the initramfs only when an
     input changed) and return its key=value lines as a dict: kernel,
     release, initrd, share, qemu."""
@@ -165,18 +156,10 @@ def _drain(sock):
     return dropped
 
 
-class InnerVM:
+class InnerVM(GuestConsole, proc.Closing):
     """One inner QEMU in the outer VM, with .qmp (a connected QMPClient)
-    and the console helpers of tests/e2e/vm.py's WorkloadVM (console,
-    wait_console, hot_ranges, passes, phases, read_phys_u32)."""
-
-    # The same code as WorkloadVM: these use only console(),
-    # _check_alive() and qmp.
-    wait_console = WorkloadVM.wait_console
-    hot_ranges = WorkloadVM.hot_ranges
-    passes = WorkloadVM.passes
-    phases = WorkloadVM.phases
-    read_phys_u32 = WorkloadVM.read_phys_u32
+    and GuestConsole's helpers (wait_console, hot_ranges, passes,
+    phases, read_phys_u32) on its console."""
 
     def __init__(self, host, index, args, console_offset, mem_mib, accel):
         self.host = host
@@ -349,39 +332,31 @@ class InnerVM:
             except NestedError:
                 pass
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class NestedHost:
+class NestedHost(proc.WorkDir):
     """The outer VM: a TCG guest with KVM (emulated SVM) and a shell."""
 
-    def __init__(self, qemu=DEFAULT_QEMU, firmware=DEFAULT_FIRMWARE, mem_mib=2048,
+    def __init__(self, qemu=None, firmware=None, mem_mib=2048,
                  smp=2, outer_qemu=None, cpu="max", workdir=None, keep_workdir=False,
                  log=None):
         """qemu: our QEMU (copied into the initramfs as the inner QEMU,
         and run as the outer one unless outer_qemu is given; if ours
         fails to start, Debian's /usr/bin/qemu-system-x86_64 is tried).
         log: a function taking a line, for progress; None is silent."""
-        self.qemu = qemu
-        self.firmware = firmware
+        self.qemu = qemu or env.QEMU
+        self.firmware = firmware or env.FIRMWARE
         self.mem_mib = mem_mib
         self.smp = smp
         self.outer_qemu = outer_qemu
         self.cpu = cpu          # the outer VM's -cpu; it needs svm for KVM
         self.log = log or (lambda line: None)
-        self._own_workdir = workdir is None
-        self.workdir = workdir or tempfile.mkdtemp(prefix="qdamon-nested-")
-        self.keep_workdir = keep_workdir
-        self.shell_path = os.path.join(self.workdir, "shell.sock")
-        self.qmp_path = os.path.join(self.workdir, "inner-qmp.sock")
-        self.outer_qmp_path = os.path.join(self.workdir, "outer-qmp.sock")
-        self.inner_console_path = os.path.join(self.workdir, "inner-console.txt")
-        self.console_log_path = os.path.join(self.workdir, "console.log")
-        self.stderr_path = os.path.join(self.workdir, "outer.stderr")
+        self.make_workdir(workdir, keep_workdir, "qdamon-nested-")
+        self.shell_path = self.in_workdir("shell.sock")
+        self.qmp_path = self.in_workdir("inner-qmp.sock")
+        self.outer_qmp_path = self.in_workdir("outer-qmp.sock")
+        self.inner_console_path = self.in_workdir("inner-console.txt")
+        self.console_log_path = self.in_workdir("console.log")
+        self.stderr_path = self.in_workdir("outer.stderr")
         self.images = None
         self.proc = None
         self.outer_pid = None   # the outer QEMU's pid on the host
@@ -425,7 +400,7 @@ class NestedHost:
         try:
             self.images = build_images(self.qemu, self.firmware, self.log)
             candidates = [self.outer_qemu] if self.outer_qemu else \
-                [self.images["qemu"]] + ([DEBIAN_QEMU] if os.path.exists(DEBIAN_QEMU) else [])
+                [self.images["qemu"]] + ([env.STOCK_QEMU] if os.path.exists(env.STOCK_QEMU) else [])
             for i, outer in enumerate(candidates):
                 try:
                     self._boot(outer, boot_timeout)
@@ -535,30 +510,16 @@ class NestedHost:
             self._buf += chunk
 
     def _tail(self, n=8):
-        try:
-            with open(self.console_log_path, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()[-n:]
-        except OSError:
-            lines = []
-        return " | ".join(lines) or "(nothing)"
+        return proc.tail(self.console_log_path, n, empty="(nothing)", missing="(nothing)")
 
     def stderr_tail(self, lines=10):
-        try:
-            with open(self.stderr_path, errors="replace") as f:
-                tail = f.read().splitlines()[-lines:]
-        except OSError:
-            return "(no stderr)"
-        return " | ".join(tail) if tail else "(empty stderr)"
+        return proc.tail(self.stderr_path, lines)
 
     def kernel_trouble(self, limit=60):
         """The outer kernel's oops, BUG, warning or panic report, if the
         console shows one: its lines from the first such line on (at
         most limit of them); [] if there is none."""
-        try:
-            with open(self.console_log_path, "rb") as f:
-                lines = f.read().decode(errors="replace").splitlines()
-        except OSError:
-            return []
+        lines = proc.read_text(self.console_log_path).splitlines()
         rx = re.compile(r"\] (BUG:|Oops|WARNING:|Kernel panic|general protection|"
                         r"kernel BUG|Unable to handle|RIP:)")
         for i, line in enumerate(lines):
@@ -666,10 +627,7 @@ class NestedHost:
                 "-chardev", "serial,id=con,path=/dev/ttyS2",
                 "-device", "isa-debugcon,iobase=0xe9,chardev=con",
                 "-pidfile", "/tmp/inner-%d.pid" % index]
-        if config is not None:
-            text = config_string(config).replace(",", ",,")
-            args += ["-fw_cfg", "name=%s,string=%s" % (CONFIG_FILE, text)]
-        return args + list(extra_args)
+        return args + config_args(config) + list(extra_args)
 
     def start_inner(self, accel="kvm", mem_mib=256, config=None, machine="pc",
                     extra_args=(), qmp_timeout=60.0):
@@ -751,13 +709,7 @@ class NestedHost:
             if s is not None:
                 s.close()
                 setattr(self, attr, None)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        proc.stop(self.proc)
         if self._console_log is not None:
             self._console_log.close()
             self._console_log = None
@@ -768,14 +720,7 @@ class NestedHost:
                 inner.qmp.close()
                 inner.qmp = None
         self._kill_outer()
-        if self._own_workdir and not self.keep_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self.remove_workdir()
 
 
 class _OuterStartFailed(NestedError):
