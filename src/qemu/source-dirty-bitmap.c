@@ -43,7 +43,7 @@
  * state never counts as a write.
  *
  * Context: prepare and check take the BQL (dirty-log syncs and clears
- * walk the memory listeners); create and destroy run with it held.
+ * walk the memory listeners); init and cleanup run with it held.
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
@@ -58,36 +58,34 @@
 #include "system/kvm.h"
 #include "system/qtest.h"
 #include "system/tcg.h"
-#include "damon-source-priv.h"
+#include "source-common.h"
 #include "trace.h"
 
 /*
  * Fault injection for tests only: when this environment variable is
- * "1" at create, the source also clears DIRTY_MEMORY_MIGRATION on every
+ * "1" at init, the source also clears DIRTY_MEMORY_MIGRATION on every
  * page it samples, at prepare and at check.  That deliberately loses
  * writes a running migration needs; the migration test sets it to
  * prove that it can detect such a loss.  Never set it otherwise.
  */
 #define DIRTY_BITMAP_STEAL_ENV "QDAMON_TEST_STEAL_MIGRATION_BITS"
 
-typedef struct DirtyBitmapSample {
-    uint64_t gpa;
+/* What the last prepare found for one armed page. */
+typedef struct DirtyBitmapPage {
     ram_addr_t addr;    /* RAM_ADDR_INVALID: not guest RAM at prepare */
     /*
      * Written since prepare, learnt from another source that cleared the
      * page's bit.  Otherwise the bit itself still says it.
      */
     bool accessed;
-} DirtyBitmapSample;
+} DirtyBitmapPage;
 
 typedef struct DirtyBitmapSource DirtyBitmapSource;
 
 struct DirtyBitmapSource {
-    DamonAccessSource base;
+    QdamonSource base;
     QLIST_ENTRY(DirtyBitmapSource) next;
-    DirtyBitmapSample *samples;     /* those of the last prepare */
-    size_t n;
-    size_t alloc;
+    DirtyBitmapPage *pages;         /* by batch index, as base.armed */
     uint32_t ram_version;           /* ram_list.version at prepare */
     /* the last call was a check, whose sync the next prepare may use */
     bool synced;
@@ -107,7 +105,7 @@ static ram_addr_t dirty_bitmap_ram_addr(uint64_t gpa)
     MemoryRegion *mr;
     hwaddr xlat;
 
-    mr = damon_source_ram_page(gpa, &xlat);
+    mr = qdamon_source_ram_page(gpa, &xlat);
     if (!mr || !mr->ram_block) {
         return RAM_ADDR_INVALID;
     }
@@ -130,8 +128,7 @@ static bool dirty_bitmap_written(ram_addr_t addr)
 static bool dirty_bitmap_clear(ram_addr_t addr)
 {
     return dirty_bitmap_written(addr) &&
-        cpu_physical_memory_test_and_clear_dirty(addr,
-                                                 DAMON_SOURCE_PAGE_SIZE,
+        cpu_physical_memory_test_and_clear_dirty(addr, QDAMON_PAGE_SIZE,
                                                  DIRTY_MEMORY_DAMON);
 }
 
@@ -139,10 +136,9 @@ static bool dirty_bitmap_clear(ram_addr_t addr)
 static void dirty_bitmap_steal(DirtyBitmapSource *s, ram_addr_t addr)
 {
     if (s->steal_migration &&
-        cpu_physical_memory_test_and_clear_dirty(addr,
-                                                 DAMON_SOURCE_PAGE_SIZE,
+        cpu_physical_memory_test_and_clear_dirty(addr, QDAMON_PAGE_SIZE,
                                                  DIRTY_MEMORY_MIGRATION)) {
-        trace_damon_source_dirty_bitmap_steal(s, addr);
+        trace_qdamon_source_dirty_bitmap_steal(s, addr);
     }
 }
 
@@ -168,8 +164,8 @@ static void dirty_bitmap_hand_on(DirtyBitmapSource *self, GArray *cleared)
         if (o == self) {
             continue;
         }
-        for (i = 0; i < o->n; i++) {
-            DirtyBitmapSample *e = &o->samples[i];
+        for (i = 0; i < o->base.nr_armed; i++) {
+            DirtyBitmapPage *e = &o->pages[i];
 
             if (!e->accessed && e->addr != RAM_ADDR_INVALID &&
                 bsearch(&e->addr, cleared->data, cleared->len,
@@ -196,28 +192,23 @@ static bool dirty_bitmap_accel_logs(Error **errp)
     return false;
 }
 
-static DamonAccessSource *dirty_bitmap_create(Error **errp)
+static bool dirty_bitmap_init(QdamonSource *src, Error **errp)
 {
-    DirtyBitmapSource *s;
+    DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
     const char *steal = getenv(DIRTY_BITMAP_STEAL_ENV);
 
     assert(bql_locked());
-    if (!dirty_bitmap_accel_logs(errp)) {
-        return NULL;
-    }
     /*
      * The flag nests with migration's and the others'; the first
      * qdamon source holding it turns it on, the last one off.
      */
-    if (!damon_source_dirty_log_get(errp)) {
-        error_prepend(errp, "source 'dirty-bitmap' cannot start "
-                      "dirty logging: ");
-        return NULL;
+    if (!dirty_bitmap_accel_logs(errp) ||
+        !qdamon_source_dirty_log_get(src, errp)) {
+        return false;
     }
     if (!dirty_bitmap_nr_sources) {
         dirty_bitmap_cleared = g_array_new(false, false, sizeof(ram_addr_t));
     }
-    s = g_new0(DirtyBitmapSource, 1);
     s->steal_migration = steal && !strcmp(steal, "1");
     if (s->steal_migration) {
         warn_report("qdamon: %s=1: the dirty-bitmap source clears "
@@ -227,54 +218,68 @@ static DamonAccessSource *dirty_bitmap_create(Error **errp)
     }
     QLIST_INSERT_HEAD(&dirty_bitmap_sources, s, next);
     dirty_bitmap_nr_sources++;
-    trace_damon_source_dirty_bitmap_create(s, dirty_bitmap_nr_sources,
-                                           s->steal_migration);
-    return &s->base;
+    trace_qdamon_source_dirty_bitmap_init(s, dirty_bitmap_nr_sources,
+                                          s->steal_migration);
+    return true;
 }
 
-static void dirty_bitmap_destroy(DamonAccessSource *src)
+static void dirty_bitmap_cleanup(QdamonSource *src)
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
 
     assert(bql_locked());
     QLIST_REMOVE(s, next);
     dirty_bitmap_nr_sources--;
-    trace_damon_source_dirty_bitmap_destroy(s, dirty_bitmap_nr_sources);
+    trace_qdamon_source_dirty_bitmap_cleanup(s, dirty_bitmap_nr_sources);
     /*
      * Bits this source cleared stay clear; under TCG the next store to
      * such a page takes the notdirty path once and sets them.
      */
-    damon_source_dirty_log_put();
+    qdamon_source_dirty_log_put();
     if (!dirty_bitmap_nr_sources) {
         g_array_free(dirty_bitmap_cleared, true);
         dirty_bitmap_cleared = NULL;
     }
-    g_free(s->samples);
-    g_free(s);
+    g_free(s->pages);
 }
 
-static void dirty_bitmap_reserve(DirtyBitmapSource *s, size_t n)
+/* One dirty-log sync (qdamon_source_sync()).  BQL held. */
+static uint64_t dirty_bitmap_sync(void)
 {
-    if (n > s->alloc) {
-        s->alloc = MAX(n, s->alloc * 2);
-        s->samples = g_renew(DirtyBitmapSample, s->samples, s->alloc);
-    }
-}
-
-/* One dirty-log sync, counted as the source's.  BQL held. */
-static void dirty_bitmap_sync(DamonAccessSource *src)
-{
-    int64_t t0 = get_clock();
-
     memory_global_dirty_log_sync(false);
-    damon_source_account_sync(src, t0);
+    return 0;
 }
 
-static void dirty_bitmap_prepare(DamonAccessSource *src, const uint64_t *gpa,
+/*
+ * Arm @gpa[i]: clear its page's bit, and note it in @cleared when
+ * other sources may have it armed too.  Returns whether it was set.
+ * BQL and RCU read lock held.
+ */
+static bool dirty_bitmap_arm(DirtyBitmapSource *s, size_t i, uint64_t gpa,
+                             GArray *cleared)
+{
+    DirtyBitmapPage *e = &s->pages[i];
+
+    e->addr = dirty_bitmap_ram_addr(gpa);
+    e->accessed = false;
+    if (e->addr == RAM_ADDR_INVALID) {
+        return false;
+    }
+    dirty_bitmap_steal(s, e->addr);
+    if (!dirty_bitmap_clear(e->addr)) {
+        return false;
+    }
+    if (dirty_bitmap_nr_sources > 1) {
+        g_array_append_val(cleared, e->addr);
+    }
+    return true;
+}
+
+static void dirty_bitmap_prepare(QdamonSource *src, const uint64_t *gpa,
                                  size_t n)
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
-    GArray *cleared;
+    GArray *cleared = dirty_bitmap_cleared;
     size_t i, nr_cleared = 0;
 
     BQL_LOCK_GUARD();
@@ -285,80 +290,72 @@ static void dirty_bitmap_prepare(DamonAccessSource *src, const uint64_t *gpa,
      * nothing; a write in between counts in the new interval).
      */
     if (!s->synced) {
-        dirty_bitmap_sync(src);
+        qdamon_source_sync(src, dirty_bitmap_sync);
     }
     s->synced = false;
-    dirty_bitmap_reserve(s, n);
-    cleared = dirty_bitmap_cleared;
+    if (qdamon_source_reserve(src, n)) {
+        s->pages = g_renew(DirtyBitmapPage, s->pages, src->alloc);
+    }
     g_array_set_size(cleared, 0);
     WITH_RCU_READ_LOCK_GUARD() {
         s->ram_version = ram_list.version;
         for (i = 0; i < n; i++) {
-            DirtyBitmapSample *e = &s->samples[i];
-
-            e->gpa = gpa[i];
-            e->addr = dirty_bitmap_ram_addr(gpa[i]);
-            e->accessed = false;
-            if (e->addr == RAM_ADDR_INVALID) {
-                continue;
-            }
-            dirty_bitmap_steal(s, e->addr);
-            if (!dirty_bitmap_clear(e->addr)) {
-                continue;
-            }
-            nr_cleared++;
-            if (dirty_bitmap_nr_sources > 1) {
-                g_array_append_val(cleared, e->addr);
-            }
+            nr_cleared += dirty_bitmap_arm(s, i, gpa[i], cleared);
         }
     }
-    s->n = n;
+    qdamon_source_arm(src, gpa, n);
     if (cleared->len) {
         dirty_bitmap_hand_on(s, cleared);
     }
-    trace_damon_source_dirty_bitmap_prepare(s, n, nr_cleared);
+    trace_qdamon_source_dirty_bitmap_prepare(s, n, nr_cleared);
 }
 
-static void dirty_bitmap_check(DamonAccessSource *src, const uint64_t *gpa,
+/*
+ * Whether armed page @i, at @gpa, was written since prepare.  @moved:
+ * RAMBlocks were added or removed since prepare.  BQL and RCU read lock
+ * held.
+ */
+static bool dirty_bitmap_page_written(DirtyBitmapSource *s, size_t i,
+                                      uint64_t gpa, bool moved)
+{
+    DirtyBitmapPage *e = &s->pages[i];
+
+    if (!qdamon_source_armed(&s->base, i, gpa) ||
+        e->addr == RAM_ADDR_INVALID) {
+        return false;
+    }
+    /*
+     * A RAMBlock added or removed since prepare may have moved the
+     * page: look it up again rather than read another block's bits
+     * (or, when stealing, clear them).
+     */
+    if (moved && dirty_bitmap_ram_addr(gpa) != e->addr) {
+        e->addr = RAM_ADDR_INVALID;
+        return false;
+    }
+    dirty_bitmap_steal(s, e->addr);
+    return e->accessed || dirty_bitmap_written(e->addr);
+}
+
+static void dirty_bitmap_check(QdamonSource *src, const uint64_t *gpa,
                                size_t n, bool *accessed)
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
-    size_t i, nr_accessed = 0;
-    bool moved;
+    size_t i;
 
     BQL_LOCK_GUARD();
-    dirty_bitmap_sync(src);
+    qdamon_source_sync(src, dirty_bitmap_sync);
     s->synced = true;
     WITH_RCU_READ_LOCK_GUARD() {
-        /*
-         * A RAMBlock added or removed since prepare may have moved the
-         * pages: look each up again rather than read another block's
-         * bits (or, when stealing, clear them).
-         */
-        moved = ram_list.version != s->ram_version;
-        for (i = 0; i < n; i++) {
-            DirtyBitmapSample *e = i < s->n ? &s->samples[i] : NULL;
+        bool moved = ram_list.version != s->ram_version;
 
-            accessed[i] = false;
-            if (!e || e->gpa != gpa[i] || e->addr == RAM_ADDR_INVALID) {
-                continue;
-            }
-            if (moved && dirty_bitmap_ram_addr(gpa[i]) != e->addr) {
-                e->addr = RAM_ADDR_INVALID;
-                continue;
-            }
-            dirty_bitmap_steal(s, e->addr);
-            accessed[i] = e->accessed || dirty_bitmap_written(e->addr);
-            nr_accessed += accessed[i];
+        for (i = 0; i < n; i++) {
+            accessed[i] = dirty_bitmap_page_written(s, i, gpa[i], moved);
         }
     }
-    trace_damon_source_dirty_bitmap_check(s, n, nr_accessed);
 }
 
-const DamonAccessSourceClass damon_source_dirty_bitmap = {
-    .kind = DAMON_SOURCE_DIRTY_BITMAP,
-    .create = dirty_bitmap_create,
-    .destroy = dirty_bitmap_destroy,
-    .prepare = dirty_bitmap_prepare,
-    .check = dirty_bitmap_check,
-};
+const QdamonSourceClass qdamon_source_dirty_bitmap =
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_DIRTY_BITMAP, DirtyBitmapSource,
+                        dirty_bitmap_init, dirty_bitmap_cleanup,
+                        dirty_bitmap_prepare, dirty_bitmap_check);

@@ -36,7 +36,7 @@
  * that the observer walks, so each sees every entry.  Dirty logging
  * (KVM_MEM_LOG_DIRTY_PAGES on every slot, without which no entry is
  * pushed) is turned on with qdamon's global dirty-logging flag, shared
- * with the dirty-bitmap source (damon-source.c).
+ * with the dirty-bitmap source (source.c).
  *
  * Context: everything here runs under the BQL: the observer is called
  * with it held, and prepare, check and the query take it.  The BQL
@@ -45,108 +45,85 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
-#include "qemu/timer.h"
 #include "qemu/queue.h"
 #include "hw/core/cpu.h"
 #include "system/kvm.h"
-#include "damon-source-priv.h"
+#include "source-common.h"
 #include "trace.h"
 
-typedef struct DirtyRingArmed {
+/* An armed page, in the array sorted by address. */
+typedef struct DirtyRingPage {
     uint64_t gpa;       /* page address */
     size_t index;       /* its index in the batch of the last prepare */
-} DirtyRingArmed;
+} DirtyRingPage;
 
 typedef struct DirtyRingSource DirtyRingSource;
 
 struct DirtyRingSource {
-    DamonAccessSource base;
+    QdamonSource base;
     QLIST_ENTRY(DirtyRingSource) next;
-    DirtyRingArmed *armed;      /* the last prepare's pages, by gpa */
+    DirtyRingPage *by_gpa;      /* the last prepare's pages, by gpa */
     bool *hit;                  /* by batch index: harvested since */
-    uint64_t *gpa;              /* by batch index: the page */
-    size_t n;
-    size_t alloc;
-    /* entries harvested while this source existed, per vCPU index */
-    uint64_t *vcpu_pages;
-    size_t nr_vcpus;
 };
 
 /* Every dirty-ring source of the VM.  Protected by the BQL. */
 static QLIST_HEAD(, DirtyRingSource) dirty_ring_sources =
     QLIST_HEAD_INITIALIZER(dirty_ring_sources);
 
-static int dirty_ring_cmp_armed(const void *a, const void *b)
+static int dirty_ring_cmp_page(const void *a, const void *b)
 {
-    uint64_t x = ((const DirtyRingArmed *)a)->gpa;
-    uint64_t y = ((const DirtyRingArmed *)b)->gpa;
+    uint64_t x = ((const DirtyRingPage *)a)->gpa;
+    uint64_t y = ((const DirtyRingPage *)b)->gpa;
 
     return x < y ? -1 : x > y;
-}
-
-static void dirty_ring_count(DirtyRingSource *s, CPUState *cpu)
-{
-    size_t i = cpu->cpu_index;
-
-    if (i >= s->nr_vcpus) {
-        size_t n = MAX(i + 1, s->nr_vcpus * 2);
-
-        s->vcpu_pages = g_renew(uint64_t, s->vcpu_pages, n);
-        memset(s->vcpu_pages + s->nr_vcpus, 0,
-               (n - s->nr_vcpus) * sizeof(uint64_t));
-        s->nr_vcpus = n;
-    }
-    s->vcpu_pages[i]++;
 }
 
 /* KVMDirtyRingObserver.  BQL and KVM slots lock held. */
 static void dirty_ring_observe(CPUState *cpu, int as_id, hwaddr gpa)
 {
     DirtyRingSource *s;
-    DirtyRingArmed key = { .gpa = gpa & ~(DAMON_SOURCE_PAGE_SIZE - 1) };
+    DirtyRingPage key = { .gpa = gpa & ~(QDAMON_PAGE_SIZE - 1) };
 
     /* address space 1 is SMM's view, not the one DAMON monitors */
     if (as_id != 0) {
         return;
     }
     QLIST_FOREACH(s, &dirty_ring_sources, next) {
-        DirtyRingArmed *a;
+        DirtyRingPage *p;
 
-        dirty_ring_count(s, cpu);
-        a = bsearch(&key, s->armed, s->n, sizeof(*s->armed),
-                    dirty_ring_cmp_armed);
-        if (a) {
-            s->hit[a->index] = true;
+        qdamon_source_count_vcpu_write(&s->base, cpu->cpu_index);
+        p = bsearch(&key, s->by_gpa, s->base.nr_armed, sizeof(*s->by_gpa),
+                    dirty_ring_cmp_page);
+        if (p) {
+            s->hit[p->index] = true;
         }
     }
 }
 
-static DamonAccessSource *dirty_ring_create(Error **errp)
+static bool dirty_ring_init(QdamonSource *src, Error **errp)
 {
+    DirtyRingSource *s = container_of(src, DirtyRingSource, base);
     bool ring = kvm_enabled() && kvm_dirty_ring_enabled();
-    DirtyRingSource *s;
 
     assert(bql_locked());
-    trace_damon_source_dirty_ring_create(ring);
+    trace_qdamon_source_dirty_ring_init(ring);
     if (!ring) {
         error_setg(errp, "source 'dirty-ring' needs KVM with a dirty ring: "
                    "start QEMU with -accel kvm,dirty-ring-size=N");
-        return NULL;
+        return false;
     }
-    if (!damon_source_dirty_log_get(errp)) {
-        error_prepend(errp, "source 'dirty-ring' cannot start dirty "
-                      "logging: ");
-        return NULL;
+    if (!qdamon_source_dirty_log_get(src, errp)) {
+        return false;
     }
-    s = g_new0(DirtyRingSource, 1);
+    src->has_vcpu_writes = true;
     if (QLIST_EMPTY(&dirty_ring_sources)) {
         kvm_dirty_ring_set_observer(dirty_ring_observe);
     }
     QLIST_INSERT_HEAD(&dirty_ring_sources, s, next);
-    return &s->base;
+    return true;
 }
 
-static void dirty_ring_destroy(DamonAccessSource *src)
+static void dirty_ring_cleanup(QdamonSource *src)
 {
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
 
@@ -155,99 +132,56 @@ static void dirty_ring_destroy(DamonAccessSource *src)
     if (QLIST_EMPTY(&dirty_ring_sources)) {
         kvm_dirty_ring_set_observer(NULL);
     }
-    damon_source_dirty_log_put();
-    g_free(s->armed);
+    qdamon_source_dirty_log_put();
+    g_free(s->by_gpa);
     g_free(s->hit);
-    g_free(s->gpa);
-    g_free(s->vcpu_pages);
-    g_free(s);
 }
 
-static void dirty_ring_reserve(DirtyRingSource *s, size_t n)
-{
-    if (n > s->alloc) {
-        s->alloc = MAX(n, s->alloc * 2);
-        s->armed = g_renew(DirtyRingArmed, s->armed, s->alloc);
-        s->hit = g_renew(bool, s->hit, s->alloc);
-        s->gpa = g_renew(uint64_t, s->gpa, s->alloc);
-    }
-}
-
-/* Harvest every vCPU's ring, counted as the source's sync.  BQL held. */
-static uint64_t dirty_ring_harvest(DamonAccessSource *src)
-{
-    int64_t t0 = get_clock();
-    uint64_t reaped = kvm_dirty_ring_reap_all();
-
-    damon_source_account_sync(src, t0);
-    return reaped;
-}
-
-static void dirty_ring_prepare(DamonAccessSource *src, const uint64_t *gpa,
+static void dirty_ring_prepare(QdamonSource *src, const uint64_t *gpa,
                                size_t n)
 {
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
-    uint64_t reaped;
     bool sorted = true;
+    uint64_t reaped;
     size_t i;
 
     BQL_LOCK_GUARD();
     /* entries pushed before now belong to the last interval */
-    reaped = dirty_ring_harvest(src);
-    dirty_ring_reserve(s, n);
+    reaped = qdamon_source_sync(src, kvm_dirty_ring_reap_all);
+    if (qdamon_source_reserve(src, n)) {
+        s->by_gpa = g_renew(DirtyRingPage, s->by_gpa, src->alloc);
+        s->hit = g_renew(bool, s->hit, src->alloc);
+    }
     for (i = 0; i < n; i++) {
-        s->armed[i].gpa = gpa[i];
-        s->armed[i].index = i;
+        s->by_gpa[i].gpa = gpa[i];
+        s->by_gpa[i].index = i;
         s->hit[i] = false;
-        s->gpa[i] = gpa[i];
         sorted = sorted && (!i || gpa[i - 1] <= gpa[i]);
     }
     /* the regions come in address order, so this is rarely needed */
     if (!sorted) {
-        qsort(s->armed, n, sizeof(*s->armed), dirty_ring_cmp_armed);
+        qsort(s->by_gpa, n, sizeof(*s->by_gpa), dirty_ring_cmp_page);
     }
-    s->n = n;
-    trace_damon_source_dirty_ring_prepare(s, n, reaped);
+    qdamon_source_arm(src, gpa, n);
+    trace_qdamon_source_dirty_ring_prepare(s, n, reaped);
 }
 
-static void dirty_ring_check(DamonAccessSource *src, const uint64_t *gpa,
+static void dirty_ring_check(QdamonSource *src, const uint64_t *gpa,
                              size_t n, bool *accessed)
 {
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
-    size_t i, nr_accessed = 0;
     uint64_t reaped;
+    size_t i;
 
     BQL_LOCK_GUARD();
-    reaped = dirty_ring_harvest(src);
+    reaped = qdamon_source_sync(src, kvm_dirty_ring_reap_all);
     for (i = 0; i < n; i++) {
-        accessed[i] = i < s->n && s->gpa[i] == gpa[i] && s->hit[i];
-        nr_accessed += accessed[i];
+        accessed[i] = qdamon_source_armed(src, i, gpa[i]) && s->hit[i];
     }
-    trace_damon_source_dirty_ring_check(s, n, reaped, nr_accessed);
+    trace_qdamon_source_dirty_ring_check(s, reaped);
 }
 
-static uint64_t *dirty_ring_vcpu_writes(DamonAccessSource *src, size_t *n)
-{
-    DirtyRingSource *s = container_of(src, DirtyRingSource, base);
-    CPUState *cpu;
-    uint64_t *pages;
-
-    assert(bql_locked());
-    /* one entry per vCPU, even those that wrote nothing yet */
-    *n = 0;
-    CPU_FOREACH(cpu) {
-        *n = MAX(*n, (size_t)cpu->cpu_index + 1);
-    }
-    pages = g_new0(uint64_t, *n);
-    memcpy(pages, s->vcpu_pages, MIN(*n, s->nr_vcpus) * sizeof(uint64_t));
-    return pages;
-}
-
-const DamonAccessSourceClass damon_source_dirty_ring = {
-    .kind = DAMON_SOURCE_DIRTY_RING,
-    .create = dirty_ring_create,
-    .destroy = dirty_ring_destroy,
-    .prepare = dirty_ring_prepare,
-    .check = dirty_ring_check,
-    .vcpu_writes = dirty_ring_vcpu_writes,
-};
+const QdamonSourceClass qdamon_source_dirty_ring =
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_DIRTY_RING, DirtyRingSource,
+                        dirty_ring_init, dirty_ring_cleanup,
+                        dirty_ring_prepare, dirty_ring_check);

@@ -45,29 +45,27 @@
 #include "qemu/host-utils.h"
 #include "qemu/rcu.h"
 #include "exec/memory.h"
-#include "damon-source-priv.h"
+#include "source-common.h"
 #include "trace.h"
 
-#define PAGE_HASH_WORDS (DAMON_SOURCE_PAGE_SIZE / sizeof(uint64_t))
+#define PAGE_HASH_WORDS (QDAMON_PAGE_SIZE / sizeof(uint64_t))
 #define PAGE_HASH_LANES 8
 /* odd, so multiplying by it is a bijection; 2^64 divided by phi */
 #define PAGE_HASH_MUL 0x9e3779b97f4a7c15ULL
 
+/* What is known of one armed page (base.armed[i] is its address). */
 typedef struct PageHashSample {
-    uint64_t gpa;       /* the page hashed */
     uint64_t hash;      /* its contents at prepare, or at the last check */
-    bool ram;           /* @gpa was guest RAM when hashed */
+    bool ram;           /* it was guest RAM when hashed */
     bool resident;      /* its host page was resident; else @hash is unset */
 } PageHashSample;
 
 typedef struct PageHashSource {
-    DamonAccessSource base;
-    PageHashSample *samples;    /* one per address of the last prepare */
+    QdamonSource base;
+    PageHashSample *samples;    /* by batch index, as base.armed */
     const uint8_t **host;       /* scratch: host pointers of a batch */
     uint64_t *hashes;           /* scratch: their hashes */
     uint8_t *state;             /* scratch: what check found, CHECK_* */
-    size_t n;
-    size_t alloc;
     /*
      * The hashes are those the check just took.  The engine arms the
      * next sample right after a check, so a prepare may keep them for
@@ -120,7 +118,7 @@ static void page_prefetch(const uint8_t *page)
 {
     size_t off;
 
-    for (off = 0; off < DAMON_SOURCE_PAGE_SIZE; off += 64) {
+    for (off = 0; off < QDAMON_PAGE_SIZE; off += 64) {
         __builtin_prefetch(page + off);
     }
 }
@@ -131,7 +129,7 @@ static const uint8_t *page_host(uint64_t gpa)
     MemoryRegion *mr;
     hwaddr xlat;
 
-    mr = damon_source_ram_page(gpa, &xlat);
+    mr = qdamon_source_ram_page(gpa, &xlat);
     if (!mr) {
         return NULL;
     }
@@ -186,23 +184,17 @@ static void hash_batch(PageHashSource *s, size_t n)
 
 static void page_hash_reserve(PageHashSource *s, size_t n)
 {
-    if (n > s->alloc) {
-        s->alloc = MAX(n, s->alloc * 2);
-        s->samples = g_renew(PageHashSample, s->samples, s->alloc);
-        s->host = g_renew(const uint8_t *, s->host, s->alloc);
-        s->hashes = g_renew(uint64_t, s->hashes, s->alloc);
-        s->state = g_renew(uint8_t, s->state, s->alloc);
+    size_t alloc = qdamon_source_reserve(&s->base, n);
+
+    if (alloc) {
+        s->samples = g_renew(PageHashSample, s->samples, alloc);
+        s->host = g_renew(const uint8_t *, s->host, alloc);
+        s->hashes = g_renew(uint64_t, s->hashes, alloc);
+        s->state = g_renew(uint8_t, s->state, alloc);
     }
 }
 
-static DamonAccessSource *page_hash_create(Error **errp)
-{
-    PageHashSource *s = g_new0(PageHashSource, 1);
-
-    return &s->base;
-}
-
-static void page_hash_destroy(DamonAccessSource *src)
+static void page_hash_cleanup(QdamonSource *src)
 {
     PageHashSource *s = container_of(src, PageHashSource, base);
 
@@ -210,10 +202,9 @@ static void page_hash_destroy(DamonAccessSource *src)
     g_free(s->host);
     g_free(s->hashes);
     g_free(s->state);
-    g_free(s);
 }
 
-static void page_hash_prepare(DamonAccessSource *src, const uint64_t *gpa,
+static void page_hash_prepare(QdamonSource *src, const uint64_t *gpa,
                               size_t n)
 {
     PageHashSource *s = container_of(src, PageHashSource, base);
@@ -225,11 +216,10 @@ static void page_hash_prepare(DamonAccessSource *src, const uint64_t *gpa,
             PageHashSample *e = &s->samples[i];
 
             s->host[i] = NULL;
-            if (s->fresh && i < s->n && e->gpa == gpa[i]) {
+            if (s->fresh && qdamon_source_armed(src, i, gpa[i])) {
                 nr_kept++;
                 continue;
             }
-            e->gpa = gpa[i];
             s->host[i] = page_host(gpa[i]);
             e->ram = s->host[i] != NULL;
             e->resident = e->ram && page_resident(s->host[i]);
@@ -245,9 +235,9 @@ static void page_hash_prepare(DamonAccessSource *src, const uint64_t *gpa,
             s->samples[i].hash = s->hashes[i];
         }
     }
-    s->n = n;
+    qdamon_source_arm(src, gpa, n);
     s->fresh = false;
-    trace_damon_source_page_hash_prepare(src, n, nr_hashed, nr_kept);
+    trace_qdamon_source_page_hash_prepare(src, n, nr_hashed, nr_kept);
 }
 
 /* What check found for one address; see page_hash_check(). */
@@ -264,7 +254,7 @@ static uint8_t check_classify(PageHashSource *s, size_t i, uint64_t gpa)
     PageHashSample *e = &s->samples[i];
     const uint8_t *p;
 
-    if (i >= s->n || !e->ram || e->gpa != gpa) {
+    if (!qdamon_source_armed(&s->base, i, gpa) || !e->ram) {
         return CHECK_SKIP;
     }
     p = page_host(gpa);
@@ -283,11 +273,11 @@ static uint8_t check_classify(PageHashSource *s, size_t i, uint64_t gpa)
     return CHECK_HASHED;
 }
 
-static void page_hash_check(DamonAccessSource *src, const uint64_t *gpa,
+static void page_hash_check(QdamonSource *src, const uint64_t *gpa,
                             size_t n, bool *accessed)
 {
     PageHashSource *s = container_of(src, PageHashSource, base);
-    size_t i, nr_accessed = 0;
+    size_t i;
 
     page_hash_reserve(s, n);
     WITH_RCU_READ_LOCK_GUARD() {
@@ -312,16 +302,12 @@ static void page_hash_check(DamonAccessSource *src, const uint64_t *gpa,
             e->resident = true;
             break;
         }
-        nr_accessed += accessed[i];
     }
     s->fresh = true;
-    trace_damon_source_page_hash_check(src, n, nr_accessed);
 }
 
-const DamonAccessSourceClass damon_source_page_hash = {
-    .kind = DAMON_SOURCE_PAGE_HASH,
-    .create = page_hash_create,
-    .destroy = page_hash_destroy,
-    .prepare = page_hash_prepare,
-    .check = page_hash_check,
-};
+/* Nothing to set up: a zeroed object hashes from the first prepare. */
+const QdamonSourceClass qdamon_source_page_hash =
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_PAGE_HASH, PageHashSource, NULL,
+                        page_hash_cleanup, page_hash_prepare,
+                        page_hash_check);

@@ -7,24 +7,24 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "damon-monitor.h"
+#include "monitor.h"
+#include "source.h"
 
-#define DAMON_ID_MAX            32
-#define DAMON_SAMPLE_US_MIN     100ULL
-#define DAMON_SAMPLE_US_MAX     10000000ULL
-#define DAMON_AGGR_SAMPLES_MAX  1000ULL
-#define DAMON_UPDATE_US_MAX     3600000000ULL
-#define DAMON_NR_REGIONS_MAX    100000U
-#define DAMON_NR_RANGES_MAX     4096U
-#define DAMON_PAGE_SIZE         4096ULL
+#define QDAMON_ID_MAX           32
+#define QDAMON_SAMPLE_US_MIN    100ULL
+#define QDAMON_SAMPLE_US_MAX    10000000ULL
+#define QDAMON_AGGR_SAMPLES_MAX 1000ULL
+#define QDAMON_UPDATE_US_MAX    3600000000ULL
+#define QDAMON_NR_REGIONS_MAX   100000U
+#define QDAMON_NR_RANGES_MAX    4096U
 
-bool damon_check_id(const char *id, Error **errp)
+bool qdamon_check_id(const char *id, Error **errp)
 {
     size_t len = strlen(id), i;
 
-    if (len < 1 || len > DAMON_ID_MAX) {
+    if (len < 1 || len > QDAMON_ID_MAX) {
         error_setg(errp, "'id' must be 1 to %d characters (got %zu)",
-                   DAMON_ID_MAX, len);
+                   QDAMON_ID_MAX, len);
         return false;
     }
     for (i = 0; i < len; i++) {
@@ -48,35 +48,35 @@ static bool check_u64(const char *name, uint64_t v, uint64_t lo,
     return true;
 }
 
-bool damon_check_attrs(const struct damon_attrs *a, Error **errp)
+bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp)
 {
-    return check_u64("sample-us", a->sample_interval, DAMON_SAMPLE_US_MIN,
-                     DAMON_SAMPLE_US_MAX, errp) &&
+    return check_u64("sample-us", a->sample_interval, QDAMON_SAMPLE_US_MIN,
+                     QDAMON_SAMPLE_US_MAX, errp) &&
         check_u64("aggr-us", a->aggr_interval, a->sample_interval,
-                  a->sample_interval * DAMON_AGGR_SAMPLES_MAX, errp) &&
+                  a->sample_interval * QDAMON_AGGR_SAMPLES_MAX, errp) &&
         check_u64("update-us", a->ops_update_interval, a->sample_interval,
-                  DAMON_UPDATE_US_MAX, errp) &&
+                  QDAMON_UPDATE_US_MAX, errp) &&
         check_u64("min-nr-regions", a->min_nr_regions, 3,
-                  DAMON_NR_REGIONS_MAX, errp) &&
+                  QDAMON_NR_REGIONS_MAX, errp) &&
         check_u64("max-nr-regions", a->max_nr_regions, a->min_nr_regions,
-                  DAMON_NR_REGIONS_MAX, errp);
+                  QDAMON_NR_REGIONS_MAX, errp);
 }
 
-bool damon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
-                        Error **errp)
+bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
+                         Error **errp)
 {
     unsigned int i;
 
-    if (nr < 1 || nr > DAMON_NR_RANGES_MAX) {
+    if (nr < 1 || nr > QDAMON_NR_RANGES_MAX) {
         error_setg(errp, "'regions' must have 1 to %u entries (got %u)",
-                   DAMON_NR_RANGES_MAX, nr);
+                   QDAMON_NR_RANGES_MAX, nr);
         return false;
     }
     for (i = 0; i < nr; i++) {
-        if ((r[i].start | r[i].end) & (DAMON_PAGE_SIZE - 1)) {
+        if ((r[i].start | r[i].end) & (QDAMON_PAGE_SIZE - 1)) {
             error_setg(errp, "'regions[%u]': 'start' (0x%" PRIx64 ") and "
                        "'end' (0x%" PRIx64 ") must be multiples of %llu",
-                       i, r[i].start, r[i].end, DAMON_PAGE_SIZE);
+                       i, r[i].start, r[i].end, QDAMON_PAGE_SIZE);
             return false;
         }
         if (r[i].start >= r[i].end) {

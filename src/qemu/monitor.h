@@ -10,49 +10,49 @@
  *    HMP, bottom halves and exit notifiers touch them.
  *  - The engine context, its regions and the ops state belong to the
  *    driver: the monitor thread, or the main loop for the virtual clock.
- *  - DamonMonitor.lock guards what crosses between the two: the results
+ *  - QdamonMonitor.lock guards what crosses between the two: the results
  *    (snapshot, WSS history, counters), the committed attributes, a
  *    pending tune, and the thread's stop request.
  */
-#ifndef QDAMON_DAMON_MONITOR_H
-#define QDAMON_DAMON_MONITOR_H
+#ifndef QDAMON_MONITOR_H
+#define QDAMON_MONITOR_H
 
 #include "qapi/qapi-types-damon.h"
 #include "damon/damon.h"
 
 /* Most aggregations the WSS distribution covers. */
-#define DAMON_WSS_HISTORY 600
+#define QDAMON_WSS_HISTORY 600
 
-typedef struct DamonMonitor DamonMonitor;
+typedef struct QdamonMonitor QdamonMonitor;
 
 /* A monitor's configuration, as damon-start gives it. */
-typedef struct DamonConfig {
+typedef struct QdamonConfig {
     char *id;
-    DamonSource source;
+    DamonSourceKind source;
     DamonClock clock;
     struct damon_attrs attrs;
     struct damon_addr_range *ranges;    /* NULL: all guest RAM */
     unsigned int nr_ranges;
-} DamonConfig;
+} QdamonConfig;
 
 /* One region of an aggregated snapshot. */
-typedef struct DamonSnapRegion {
+typedef struct QdamonSnapRegion {
     uint64_t start, end;
     unsigned int nr_accesses, age;
-} DamonSnapRegion;
+} QdamonSnapRegion;
 
 /* Bytes of a snapshot's regions that had one nr_accesses value. */
-typedef struct DamonWssBin {
+typedef struct QdamonWssBin {
     unsigned int nr_accesses;
     uint64_t bytes;
-} DamonWssBin;
+} QdamonWssBin;
 
 /* A copy of a monitor's results, taken under its lock. */
-typedef struct DamonResults {
+typedef struct QdamonResults {
     char *id;
     DamonState state;
     DamonStopReason stop_reason;
-    DamonSource source;
+    DamonSourceKind source;
     DamonClock clock;
     struct damon_attrs attrs;
     struct damon_attrs snap_attrs;      /* @regions and @history's */
@@ -65,42 +65,42 @@ typedef struct DamonResults {
     uint64_t nr_syncs, sync_ns;
     uint64_t *vcpu_writes;      /* NULL, or pages written per vCPU */
     size_t nr_vcpu_writes;
-    GArray *regions;            /* DamonSnapRegion of the last aggregation */
-    /* per recent aggregation, oldest first: GArray of DamonWssBin */
+    GArray *regions;            /* QdamonSnapRegion of the last aggregation */
+    /* per recent aggregation, oldest first: GArray of QdamonWssBin */
     GPtrArray *history;
-} DamonResults;
+} QdamonResults;
 
 /* Validation of QMP-level ranges; errors name the argument. */
-bool damon_check_id(const char *id, Error **errp);
-bool damon_check_attrs(const struct damon_attrs *a, Error **errp);
-bool damon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
-                        Error **errp);
-void damon_config_free(DamonConfig *cfg);
+bool qdamon_check_id(const char *id, Error **errp);
+bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp);
+bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
+                         Error **errp);
+void qdamon_config_free(QdamonConfig *cfg);
 
 /* Working-set bytes of @bins counting nr_accesses >= @min_nr. */
-uint64_t damon_wss_of(GArray *bins, unsigned int min_nr);
+uint64_t qdamon_wss_of(GArray *bins, unsigned int min_nr);
 
 /* Start a monitor.  Context: BQL held. */
-bool damon_monitor_start(DamonConfig *cfg, Error **errp);
+bool qdamon_monitor_start(QdamonConfig *cfg, Error **errp);
 /* Stop a running monitor and wait for it.  Context: BQL held. */
-bool damon_monitor_stop(const char *id, Error **errp);
+bool qdamon_monitor_stop(const char *id, Error **errp);
 /* Commit new attributes to a running monitor.  Context: BQL held. */
-bool damon_monitor_tune(const char *id, const struct damon_attrs *attrs,
-                        Error **errp);
+bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
+                         Error **errp);
 /* The committed attributes of a running monitor.  Context: BQL held. */
-bool damon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
-                             Error **errp);
+bool qdamon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
+                              Error **errp);
 
 /*
  * Copy results.  @with_history also copies the WSS history.
  * Returns NULL with @errp set if no monitor is named @id.
  * Context: BQL held.
  */
-DamonResults *damon_monitor_results(const char *id, bool with_history,
-                                    Error **errp);
+QdamonResults *qdamon_monitor_results(const char *id, bool with_history,
+                                      Error **errp);
 /* Results of every monitor, in start order.  Context: BQL held. */
-GPtrArray *damon_monitor_results_all(void);
-void damon_results_free(DamonResults *res);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(DamonResults, damon_results_free)
+GPtrArray *qdamon_monitor_results_all(void);
+void qdamon_results_free(QdamonResults *res);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QdamonResults, qdamon_results_free)
 
-#endif /* QDAMON_DAMON_MONITOR_H */
+#endif /* QDAMON_MONITOR_H */

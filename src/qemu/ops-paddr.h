@@ -3,16 +3,16 @@
  * qdamon guest-physical operations set ("paddr"): DAMON regions over a
  * guest's physical address space, covering guest RAM only.
  */
-#ifndef QDAMON_DAMON_PADDR_H
-#define QDAMON_DAMON_PADDR_H
+#ifndef QDAMON_OPS_PADDR_H
+#define QDAMON_OPS_PADDR_H
 
 #include "damon/damon.h"
-#include "damon-source.h"
+#include "source.h"
 
-typedef struct DamonPaddr DamonPaddr;
+typedef struct QdamonPaddr QdamonPaddr;
 
 /**
- * damon_paddr_new: prepare guest-physical monitoring.
+ * qdamon_pa_new: prepare guest-physical monitoring.
  * @src: the access source (not owned).
  * @ranges: explicit ranges to monitor, or NULL for all of guest RAM.
  * @nr: number of @ranges.
@@ -23,24 +23,24 @@ typedef struct DamonPaddr DamonPaddr;
  *
  * Context: BQL held.
  */
-DamonPaddr *damon_paddr_new(DamonAccessSource *src,
-                            const struct damon_addr_range *ranges,
-                            unsigned int nr, Error **errp);
+QdamonPaddr *qdamon_pa_new(QdamonSource *src,
+                           const struct damon_addr_range *ranges,
+                           unsigned int nr, Error **errp);
 
 /* Unregister the listener and free.  Context: BQL held, ops not in use. */
-void damon_paddr_free(DamonPaddr *p);
+void qdamon_pa_free(QdamonPaddr *p);
 
 /* Install the operations set on @ctx, with one target. */
-int damon_paddr_attach(DamonPaddr *p, struct damon_ctx *ctx);
+int qdamon_pa_attach(QdamonPaddr *p, struct damon_ctx *ctx);
 
 /**
- * damon_paddr_ram_ranges: a copy of the current guest-RAM layout.
+ * qdamon_pa_ram_ranges: a copy of the current guest-RAM layout.
  * @p: the operations set.
  * @nr: set to the number of ranges.
  *
  * Returns: sorted, merged ranges; g_free() them.
  */
-struct damon_addr_range *damon_paddr_ram_ranges(DamonPaddr *p,
-                                                unsigned int *nr);
+struct damon_addr_range *qdamon_pa_ram_ranges(QdamonPaddr *p,
+                                              unsigned int *nr);
 
-#endif /* QDAMON_DAMON_PADDR_H */
+#endif /* QDAMON_OPS_PADDR_H */

@@ -21,7 +21,7 @@ void hmp_damon_start(Monitor *mon, const QDict *qdict)
     int kind = 0;
 
     if (source) {
-        kind = qapi_enum_parse(&DamonSource_lookup, source, -1, &err);
+        kind = qapi_enum_parse(&DamonSourceKind_lookup, source, -1, &err);
     }
     if (!err) {
         qmp_damon_start(id, source != NULL, kind, false, 0, false, 0,
@@ -93,7 +93,7 @@ void hmp_info_damon(Monitor *mon, const QDict *qdict)
         g_autofree char *wss_sz = wss ? size_to_str(wss->wss_bytes) : NULL;
 
         monitor_printf(mon, "%s: %s, source %s, clock %s\n", i->id,
-                       DamonState_str(i->state), DamonSource_str(i->source),
+                       DamonState_str(i->state), DamonSourceKind_str(i->source),
                        DamonClock_str(i->clock));
         monitor_printf(mon, "  sample %" PRIu64 " us, aggr %" PRIu64
                        " us, update %" PRIu64 " us, regions %u (%u..%u)\n",

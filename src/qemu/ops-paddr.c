@@ -27,13 +27,11 @@
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
 #include "system/hostmem.h"
-#include "damon-paddr.h"
+#include "ops-paddr.h"
 #include "trace.h"
 
-#define DAMON_PADDR_PAGE 4096ULL
-
-struct DamonPaddr {
-    DamonAccessSource *src;
+struct QdamonPaddr {
+    QdamonSource *src;
     MemoryListener listener;
     /* raw RAM sections; only the listener (BQL) touches it */
     GArray *sections;
@@ -71,9 +69,9 @@ static struct damon_addr_range section_range(MemoryRegionSection *section)
     };
 }
 
-static void paddr_region_add(MemoryListener *l, MemoryRegionSection *sec)
+static void qdamon_pa_region_add(MemoryListener *l, MemoryRegionSection *sec)
 {
-    DamonPaddr *p = container_of(l, DamonPaddr, listener);
+    QdamonPaddr *p = container_of(l, QdamonPaddr, listener);
     struct damon_addr_range r;
 
     if (!section_is_guest_ram(sec)) {
@@ -83,9 +81,9 @@ static void paddr_region_add(MemoryListener *l, MemoryRegionSection *sec)
     g_array_append_val(p->sections, r);
 }
 
-static void paddr_region_del(MemoryListener *l, MemoryRegionSection *sec)
+static void qdamon_pa_region_del(MemoryListener *l, MemoryRegionSection *sec)
 {
-    DamonPaddr *p = container_of(l, DamonPaddr, listener);
+    QdamonPaddr *p = container_of(l, QdamonPaddr, listener);
     struct damon_addr_range r;
     guint i;
 
@@ -134,9 +132,9 @@ static GArray *merge_ranges(GArray *in)
     return out;
 }
 
-static void paddr_commit(MemoryListener *l)
+static void qdamon_pa_commit(MemoryListener *l)
 {
-    DamonPaddr *p = container_of(l, DamonPaddr, listener);
+    QdamonPaddr *p = container_of(l, QdamonPaddr, listener);
     GArray *merged = merge_ranges(p->sections);
 
     WITH_QEMU_LOCK_GUARD(&p->lock) {
@@ -144,11 +142,11 @@ static void paddr_commit(MemoryListener *l)
         p->layout = merged;
         p->layout_gen++;
     }
-    trace_damon_paddr_layout(merged->len, p->layout_gen);
+    trace_qdamon_pa_layout(merged->len, p->layout_gen);
 }
 
-struct damon_addr_range *damon_paddr_ram_ranges(DamonPaddr *p,
-                                                unsigned int *nr)
+struct damon_addr_range *qdamon_pa_ram_ranges(QdamonPaddr *p,
+                                              unsigned int *nr)
 {
     struct damon_addr_range *out;
 
@@ -175,7 +173,7 @@ static bool inside(GArray *layout, uint64_t start, uint64_t end)
     return false;
 }
 
-static bool check_explicit(DamonPaddr *p, Error **errp)
+static bool check_explicit(QdamonPaddr *p, Error **errp)
 {
     guint i;
 
@@ -193,11 +191,11 @@ static bool check_explicit(DamonPaddr *p, Error **errp)
     return true;
 }
 
-DamonPaddr *damon_paddr_new(DamonAccessSource *src,
-                            const struct damon_addr_range *ranges,
-                            unsigned int nr, Error **errp)
+QdamonPaddr *qdamon_pa_new(QdamonSource *src,
+                           const struct damon_addr_range *ranges,
+                           unsigned int nr, Error **errp)
 {
-    DamonPaddr *p = g_new0(DamonPaddr, 1);
+    QdamonPaddr *p = g_new0(QdamonPaddr, 1);
 
     p->src = src;
     p->sections = g_array_new(false, false, sizeof(struct damon_addr_range));
@@ -212,21 +210,21 @@ DamonPaddr *damon_paddr_new(DamonAccessSource *src,
     }
     p->listener = (MemoryListener) {
         .name = "qdamon",
-        .region_add = paddr_region_add,
-        .region_del = paddr_region_del,
-        .commit = paddr_commit,
+        .region_add = qdamon_pa_region_add,
+        .region_del = qdamon_pa_region_del,
+        .commit = qdamon_pa_commit,
         .priority = MEMORY_LISTENER_PRIORITY_MIN,
     };
     /* replays the current map: the layout is complete on return */
     memory_listener_register(&p->listener, &address_space_memory);
     if (p->explicit && !check_explicit(p, errp)) {
-        damon_paddr_free(p);
+        qdamon_pa_free(p);
         return NULL;
     }
     return p;
 }
 
-void damon_paddr_free(DamonPaddr *p)
+void qdamon_pa_free(QdamonPaddr *p)
 {
     if (!p) {
         return;
@@ -244,12 +242,12 @@ void damon_paddr_free(DamonPaddr *p)
 }
 
 /* The ranges to monitor now: the layout, or explicit ranges clipped to it. */
-static GArray *wanted_ranges(DamonPaddr *p)
+static GArray *wanted_ranges(QdamonPaddr *p)
 {
     GArray *out = g_array_new(false, false, sizeof(struct damon_addr_range));
     unsigned int nr, i, j;
     g_autofree struct damon_addr_range *ram =
-        damon_paddr_ram_ranges(p, &nr);
+        qdamon_pa_ram_ranges(p, &nr);
 
     if (!p->explicit) {
         g_array_append_vals(out, ram, nr);
@@ -272,8 +270,8 @@ static GArray *wanted_ranges(DamonPaddr *p)
     return out;
 }
 
-static int paddr_set_regions(DamonPaddr *p, struct damon_target *t,
-                             uint64_t min_sz)
+static int qdamon_pa_set_regions(QdamonPaddr *p, struct damon_target *t,
+                                 uint64_t min_sz)
 {
     g_autoptr(GArray) want = wanted_ranges(p);
 
@@ -281,16 +279,16 @@ static int paddr_set_regions(DamonPaddr *p, struct damon_target *t,
                              want->len, min_sz, NULL, 0);
 }
 
-static int paddr_init(struct damon_ctx *ctx)
+static int qdamon_pa_init(struct damon_ctx *ctx)
 {
-    DamonPaddr *p = ctx->ops_priv;
+    QdamonPaddr *p = ctx->ops_priv;
     struct damon_target *t;
 
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         p->seen_gen = p->layout_gen;
     }
     damon_for_each_target(t, ctx) {
-        int rc = paddr_set_regions(p, t, ctx->min_sz_region);
+        int rc = qdamon_pa_set_regions(p, t, ctx->min_sz_region);
 
         if (rc) {
             return rc;
@@ -299,9 +297,9 @@ static int paddr_init(struct damon_ctx *ctx)
     return 0;
 }
 
-static void paddr_update(struct damon_ctx *ctx)
+static void qdamon_pa_update(struct damon_ctx *ctx)
 {
-    DamonPaddr *p = ctx->ops_priv;
+    QdamonPaddr *p = ctx->ops_priv;
     struct damon_target *t;
     uint64_t gen;
 
@@ -313,34 +311,34 @@ static void paddr_update(struct damon_ctx *ctx)
     }
     p->seen_gen = gen;
     damon_for_each_target(t, ctx) {
-        paddr_set_regions(p, t, ctx->min_sz_region);
+        qdamon_pa_set_regions(p, t, ctx->min_sz_region);
     }
-    trace_damon_paddr_update(gen, damon_nr_regions_total(ctx));
+    trace_qdamon_pa_update(gen, damon_nr_regions_total(ctx));
 }
 
-static void paddr_prepare(struct damon_ctx *ctx)
+static void qdamon_pa_prepare_access_checks(struct damon_ctx *ctx)
 {
-    DamonPaddr *p = ctx->ops_priv;
+    QdamonPaddr *p = ctx->ops_priv;
     struct damon_target *t;
     struct damon_region *r;
 
     g_array_set_size(p->gpas, 0);
     damon_for_each_target(t, ctx) {
         damon_for_each_region(r, t) {
-            uint64_t pages = damon_sz_region(r) / DAMON_PADDR_PAGE;
+            uint64_t pages = damon_sz_region(r) / QDAMON_PAGE_SIZE;
             uint64_t gpa = r->ar.start +
-                damon_rand(ctx, 0, pages ? pages : 1) * DAMON_PADDR_PAGE;
+                damon_rand(ctx, 0, pages ? pages : 1) * QDAMON_PAGE_SIZE;
 
             r->sampling_addr = gpa;
             g_array_append_val(p->gpas, gpa);
         }
     }
-    p->src->cls->prepare(p->src, (uint64_t *)p->gpas->data, p->gpas->len);
+    qdamon_source_prepare(p->src, (uint64_t *)p->gpas->data, p->gpas->len);
 }
 
-static unsigned int paddr_check(struct damon_ctx *ctx)
+static unsigned int qdamon_pa_check_accesses(struct damon_ctx *ctx)
 {
-    DamonPaddr *p = ctx->ops_priv;
+    QdamonPaddr *p = ctx->ops_priv;
     struct damon_target *t;
     struct damon_region *r;
     unsigned int max = 0;
@@ -350,8 +348,8 @@ static unsigned int paddr_check(struct damon_ctx *ctx)
     g_array_set_size(p->accessed, p->gpas->len);
     acc = (bool *)p->accessed->data;
     memset(acc, 0, p->gpas->len * sizeof(bool));
-    p->src->cls->check(p->src, (uint64_t *)p->gpas->data, p->gpas->len,
-                       acc);
+    qdamon_source_check(p->src, (uint64_t *)p->gpas->data, p->gpas->len,
+                        acc);
     damon_for_each_target(t, ctx) {
         damon_for_each_region(r, t) {
             /* regions do not change between prepare and check */
@@ -367,18 +365,18 @@ static unsigned int paddr_check(struct damon_ctx *ctx)
     return max;
 }
 
-static bool paddr_action_supported(enum damos_action action)
+static bool qdamon_pa_action_supported(enum damos_action action)
 {
     /* acting on guest memory is not built yet; statistics only */
     return action == DAMOS_STAT;
 }
 
-static bool paddr_target_valid(struct damon_target *t)
+static bool qdamon_pa_target_valid(struct damon_target *t)
 {
     return true;
 }
 
-int damon_paddr_attach(DamonPaddr *p, struct damon_ctx *ctx)
+int qdamon_pa_attach(QdamonPaddr *p, struct damon_ctx *ctx)
 {
     struct damon_target *t = damon_new_target(p);
 
@@ -387,12 +385,12 @@ int damon_paddr_attach(DamonPaddr *p, struct damon_ctx *ctx)
     }
     ctx->ops = (struct damon_operations) {
         .name = "paddr",
-        .init = paddr_init,
-        .update = paddr_update,
-        .prepare_access_checks = paddr_prepare,
-        .check_accesses = paddr_check,
-        .action_supported = paddr_action_supported,
-        .target_valid = paddr_target_valid,
+        .init = qdamon_pa_init,
+        .update = qdamon_pa_update,
+        .prepare_access_checks = qdamon_pa_prepare_access_checks,
+        .check_accesses = qdamon_pa_check_accesses,
+        .action_supported = qdamon_pa_action_supported,
+        .target_valid = qdamon_pa_target_valid,
     };
     ctx->ops_priv = p;
     damon_add_target(ctx, t);

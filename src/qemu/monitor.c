@@ -3,14 +3,14 @@
  * qdamon monitors: lifecycle, the two drivers, and results.
  *
  * A monitor is one engine context (src/core) with the guest-physical
- * operations set (damon-paddr.c) and one access source.  The engine's
+ * operations set (ops-paddr.c) and one access source.  The engine's
  * step API lets us drive it two ways:
  *  - realtime: a QemuThread loops "sleep until the deadline, step".  It
  *    is a QEMU thread (signals blocked, registered with RCU) rather than
  *    the engine's own pthread worker, so the sources may read guest RAM
  *    under RCU and take the BQL.
  *  - virtual: a QEMU_CLOCK_VIRTUAL timer steps in the main loop.
- * See damon-monitor.h for what each lock protects.
+ * See monitor.h for what each lock protects.
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
@@ -22,16 +22,16 @@
 #include "qemu/timer.h"
 #include "qemu/queue.h"
 #include "system/system.h"
-#include "damon-monitor.h"
-#include "damon-paddr.h"
-#include "damon-source.h"
+#include "monitor.h"
+#include "ops-paddr.h"
+#include "source.h"
 #include "trace.h"
 
-struct DamonMonitor {
-    DamonConfig cfg;            /* immutable but for cfg.attrs: see lock */
+struct QdamonMonitor {
+    QdamonConfig cfg;           /* immutable but for cfg.attrs: see lock */
     struct damon_ctx *ctx;      /* the driver's */
-    DamonAccessSource *src;
-    DamonPaddr *paddr;
+    QdamonSource *src;
+    QdamonPaddr *paddr;
     /* BQL */
     DamonState state;
     DamonStopReason stop_reason;
@@ -45,20 +45,20 @@ struct DamonMonitor {
     bool thread_done;
     bool has_pending_attrs;
     struct damon_attrs pending_attrs;
-    GArray *snapshot;           /* DamonSnapRegion */
+    GArray *snapshot;           /* QdamonSnapRegion */
     struct damon_attrs snap_attrs;  /* what @snapshot was counted with */
     uint64_t snap_total_bytes;      /* what @snapshot covers */
     uint64_t total_bytes;
-    GPtrArray *history;         /* GArray of DamonWssBin, oldest first */
+    GPtrArray *history;         /* GArray of QdamonWssBin, oldest first */
     uint64_t nr_aggregations, nr_samples, cpu_ns;
     uint64_t last_aggregation_us, now_us;
 
-    QTAILQ_ENTRY(DamonMonitor) next;
+    QTAILQ_ENTRY(QdamonMonitor) next;
 };
 
 /* BQL */
-static QTAILQ_HEAD(, DamonMonitor) damon_monitors =
-    QTAILQ_HEAD_INITIALIZER(damon_monitors);
+static QTAILQ_HEAD(, QdamonMonitor) qdamon_monitors =
+    QTAILQ_HEAD_INITIALIZER(qdamon_monitors);
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -68,7 +68,7 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
 }
 
-static uint64_t driver_now_us(DamonMonitor *m)
+static uint64_t driver_now_us(QdamonMonitor *m)
 {
     if (m->cfg.clock == DAMON_CLOCK_VIRTUAL) {
         return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) / SCALE_US;
@@ -80,7 +80,7 @@ static uint64_t driver_now_us(DamonMonitor *m)
 
 static gint bin_cmp(gconstpointer a, gconstpointer b)
 {
-    const DamonWssBin *x = a, *y = b;
+    const QdamonWssBin *x = a, *y = b;
 
     return x->nr_accesses < y->nr_accesses ? -1 :
         x->nr_accesses > y->nr_accesses;
@@ -88,36 +88,36 @@ static gint bin_cmp(gconstpointer a, gconstpointer b)
 
 static GArray *bins_of(GArray *snapshot)
 {
-    GArray *bins = g_array_new(false, false, sizeof(DamonWssBin));
+    GArray *bins = g_array_new(false, false, sizeof(QdamonWssBin));
     g_autoptr(GHashTable) idx = g_hash_table_new(NULL, NULL);
     guint i;
 
     for (i = 0; i < snapshot->len; i++) {
-        DamonSnapRegion *r = &g_array_index(snapshot, DamonSnapRegion, i);
+        QdamonSnapRegion *r = &g_array_index(snapshot, QdamonSnapRegion, i);
         gpointer key = GUINT_TO_POINTER(r->nr_accesses + 1);
         gpointer pos = g_hash_table_lookup(idx, key);
 
         if (!pos) {
-            DamonWssBin b = { r->nr_accesses, 0 };
+            QdamonWssBin b = { r->nr_accesses, 0 };
 
             g_array_append_val(bins, b);
             pos = GUINT_TO_POINTER(bins->len);
             g_hash_table_insert(idx, key, pos);
         }
-        g_array_index(bins, DamonWssBin, GPOINTER_TO_UINT(pos) - 1).bytes +=
+        g_array_index(bins, QdamonWssBin, GPOINTER_TO_UINT(pos) - 1).bytes +=
             r->end - r->start;
     }
     g_array_sort(bins, bin_cmp);
     return bins;
 }
 
-uint64_t damon_wss_of(GArray *bins, unsigned int min_nr)
+uint64_t qdamon_wss_of(GArray *bins, unsigned int min_nr)
 {
     uint64_t wss = 0;
     guint i;
 
     for (i = 0; i < bins->len; i++) {
-        DamonWssBin *b = &g_array_index(bins, DamonWssBin, i);
+        QdamonWssBin *b = &g_array_index(bins, QdamonWssBin, i);
 
         if (b->nr_accesses >= min_nr) {
             wss += b->bytes;
@@ -129,8 +129,8 @@ uint64_t damon_wss_of(GArray *bins, unsigned int min_nr)
 /* after_aggregation: nr_accesses are complete here, before the reset. */
 static int monitor_after_aggregation(struct damon_ctx *ctx)
 {
-    DamonMonitor *m = ctx->callback.private;
-    GArray *snap = g_array_new(false, false, sizeof(DamonSnapRegion));
+    QdamonMonitor *m = ctx->callback.private;
+    GArray *snap = g_array_new(false, false, sizeof(QdamonSnapRegion));
     struct damon_target *t;
     struct damon_region *r;
     uint64_t total = 0;
@@ -138,7 +138,7 @@ static int monitor_after_aggregation(struct damon_ctx *ctx)
 
     damon_for_each_target(t, ctx) {
         damon_for_each_region(r, t) {
-            DamonSnapRegion s = { r->ar.start, r->ar.end, r->nr_accesses,
+            QdamonSnapRegion s = { r->ar.start, r->ar.end, r->nr_accesses,
                                   r->age };
             g_array_append_val(snap, s);
             total += damon_sz_region(r);
@@ -151,20 +151,20 @@ static int monitor_after_aggregation(struct damon_ctx *ctx)
         m->snap_attrs = ctx->attrs;
         m->snap_total_bytes = total;
         m->total_bytes = total;
-        if (m->history->len >= DAMON_WSS_HISTORY) {
+        if (m->history->len >= QDAMON_WSS_HISTORY) {
             g_ptr_array_remove_index(m->history, 0);
         }
         g_ptr_array_add(m->history, bins);
         m->nr_aggregations = ctx->nr_aggregations;
         m->last_aggregation_us = ctx->last_aggregation_us;
     }
-    trace_damon_monitor_aggregated(m->cfg.id, ctx->nr_aggregations,
-                                   snap->len);
+    trace_qdamon_monitor_aggregated(m->cfg.id, ctx->nr_aggregations,
+                                    snap->len);
     return 0;
 }
 
 /* Count a step's cost; apply a pending tune.  Runs on the driver. */
-static void monitor_account(DamonMonitor *m, uint64_t cpu_ns)
+static void monitor_account(QdamonMonitor *m, uint64_t cpu_ns)
 {
     QEMU_LOCK_GUARD(&m->lock);
     m->cpu_ns += cpu_ns;
@@ -173,7 +173,7 @@ static void monitor_account(DamonMonitor *m, uint64_t cpu_ns)
     /* monitored bytes change with hotplug, not only at aggregations */
     m->total_bytes = damon_sz_total(m->ctx);
     if (m->has_pending_attrs) {
-        /* validated by damon_monitor_tune(); cannot fail here */
+        /* validated by qdamon_monitor_tune(); cannot fail here */
         damon_set_attrs(m->ctx, &m->pending_attrs, NULL, 0);
         m->has_pending_attrs = false;
         /* counts from other intervals do not mix in one distribution */
@@ -183,20 +183,20 @@ static void monitor_account(DamonMonitor *m, uint64_t cpu_ns)
 
 /* ---- lifecycle ---- */
 
-void damon_config_free(DamonConfig *cfg)
+void qdamon_config_free(QdamonConfig *cfg)
 {
     g_free(cfg->id);
     g_free(cfg->ranges);
     memset(cfg, 0, sizeof(*cfg));
 }
 
-static void monitor_release(DamonMonitor *m)
+static void monitor_release(QdamonMonitor *m)
 {
     damon_destroy_ctx(m->ctx);
     m->ctx = NULL;
-    damon_paddr_free(m->paddr);
+    qdamon_pa_free(m->paddr);
     m->paddr = NULL;
-    damon_source_destroy(m->src);
+    qdamon_source_free(m->src);
     m->src = NULL;
     if (m->timer) {
         timer_free(m->timer);
@@ -204,10 +204,10 @@ static void monitor_release(DamonMonitor *m)
     }
 }
 
-static void monitor_free(DamonMonitor *m)
+static void monitor_free(QdamonMonitor *m)
 {
     monitor_release(m);
-    damon_config_free(&m->cfg);
+    qdamon_config_free(&m->cfg);
     g_array_unref(m->snapshot);
     g_ptr_array_unref(m->history);
     qemu_cond_destroy(&m->cond);
@@ -216,12 +216,12 @@ static void monitor_free(DamonMonitor *m)
 }
 
 /* The driver has ended: free what tracks guest memory, tell the user. */
-static void monitor_finish(DamonMonitor *m, DamonStopReason reason)
+static void monitor_finish(QdamonMonitor *m, DamonStopReason reason)
 {
     monitor_release(m);
     m->state = DAMON_STATE_STOPPED;
     m->stop_reason = reason;
-    trace_damon_monitor_stopped(m->cfg.id, DamonStopReason_str(reason));
+    trace_qdamon_monitor_stopped(m->cfg.id, DamonStopReason_str(reason));
     qapi_event_send_damon_stopped(m->cfg.id, reason);
 }
 
@@ -235,7 +235,7 @@ static DamonStopReason reason_of(struct damon_ctx *ctx)
 /* ---- realtime driver ---- */
 
 /* Sleep until the next deadline; false when asked to stop. */
-static bool thread_wait(DamonMonitor *m)
+static bool thread_wait(QdamonMonitor *m)
 {
     QEMU_LOCK_GUARD(&m->lock);
     for (;;) {
@@ -263,9 +263,9 @@ static bool thread_wait(DamonMonitor *m)
 /* Runs in the main loop: reap monitors whose thread ended by itself. */
 static void monitor_reap_bh(void *opaque)
 {
-    DamonMonitor *m;
+    QdamonMonitor *m;
 
-    QTAILQ_FOREACH(m, &damon_monitors, next) {
+    QTAILQ_FOREACH(m, &qdamon_monitors, next) {
         bool done;
 
         WITH_QEMU_LOCK_GUARD(&m->lock) {
@@ -281,7 +281,7 @@ static void monitor_reap_bh(void *opaque)
 
 static void *monitor_thread(void *opaque)
 {
-    DamonMonitor *m = opaque;
+    QdamonMonitor *m = opaque;
     bool asked;
 
     rcu_register_thread();
@@ -310,7 +310,7 @@ static void *monitor_thread(void *opaque)
 }
 
 /* Ask the thread to stop and wait for it.  Context: BQL held or not. */
-static void thread_stop(DamonMonitor *m)
+static void thread_stop(QdamonMonitor *m)
 {
     bool locked = bql_locked();
 
@@ -333,7 +333,7 @@ static void thread_stop(DamonMonitor *m)
 
 static void monitor_timer_cb(void *opaque)
 {
-    DamonMonitor *m = opaque;
+    QdamonMonitor *m = opaque;
     uint64_t t0 = thread_cpu_ns();
     int rc = damon_ctx_step(m->ctx, driver_now_us(m));
 
@@ -346,7 +346,7 @@ static void monitor_timer_cb(void *opaque)
     timer_mod(m->timer, damon_ctx_next_deadline_us(m->ctx) * SCALE_US);
 }
 
-static bool start_virtual(DamonMonitor *m, Error **errp)
+static bool start_virtual(QdamonMonitor *m, Error **errp)
 {
     int rc = damon_ctx_begin(m->ctx, driver_now_us(m));
 
@@ -361,11 +361,11 @@ static bool start_virtual(DamonMonitor *m, Error **errp)
 
 /* ---- the public API (BQL) ---- */
 
-static DamonMonitor *monitor_find(const char *id)
+static QdamonMonitor *monitor_find(const char *id)
 {
-    DamonMonitor *m;
+    QdamonMonitor *m;
 
-    QTAILQ_FOREACH(m, &damon_monitors, next) {
+    QTAILQ_FOREACH(m, &qdamon_monitors, next) {
         if (!strcmp(m->cfg.id, id)) {
             return m;
         }
@@ -373,9 +373,9 @@ static DamonMonitor *monitor_find(const char *id)
     return NULL;
 }
 
-static DamonMonitor *monitor_find_running(const char *id, Error **errp)
+static QdamonMonitor *monitor_find_running(const char *id, Error **errp)
 {
-    DamonMonitor *m = monitor_find(id);
+    QdamonMonitor *m = monitor_find(id);
 
     if (!m) {
         error_setg(errp, "no DAMON monitor named '%s'", id);
@@ -389,11 +389,11 @@ static DamonMonitor *monitor_find_running(const char *id, Error **errp)
 }
 
 /* Stop every monitor when QEMU exits, so no thread outlives guest RAM. */
-static void damon_exit_notify(Notifier *n, void *data)
+static void qdamon_exit_notify(Notifier *n, void *data)
 {
-    DamonMonitor *m;
+    QdamonMonitor *m;
 
-    QTAILQ_FOREACH(m, &damon_monitors, next) {
+    QTAILQ_FOREACH(m, &qdamon_monitors, next) {
         if (m->thread_running) {
             thread_stop(m);
         }
@@ -403,9 +403,9 @@ static void damon_exit_notify(Notifier *n, void *data)
     }
 }
 
-static void damon_register_exit(void)
+static void qdamon_register_exit(void)
 {
-    static Notifier exit_notifier = { .notify = damon_exit_notify };
+    static Notifier exit_notifier = { .notify = qdamon_exit_notify };
     static bool done;
 
     if (!done) {
@@ -414,16 +414,16 @@ static void damon_register_exit(void)
     }
 }
 
-static DamonMonitor *monitor_new(DamonConfig *cfg)
+static QdamonMonitor *monitor_new(QdamonConfig *cfg)
 {
-    DamonMonitor *m = g_new0(DamonMonitor, 1);
+    QdamonMonitor *m = g_new0(QdamonMonitor, 1);
 
     m->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     m->state = DAMON_STATE_RUNNING;
     qemu_mutex_init(&m->lock);
     qemu_cond_init(&m->cond);
-    m->snapshot = g_array_new(false, false, sizeof(DamonSnapRegion));
+    m->snapshot = g_array_new(false, false, sizeof(QdamonSnapRegion));
     m->history = g_ptr_array_new_with_free_func(
         (GDestroyNotify)g_array_unref);
     return m;
@@ -435,7 +435,7 @@ static DamonMonitor *monitor_new(DamonConfig *cfg)
  * before the driver's first step (the realtime thread may not have
  * run yet when damon-start returns).
  */
-static uint64_t monitor_initial_bytes(DamonMonitor *m)
+static uint64_t monitor_initial_bytes(QdamonMonitor *m)
 {
     g_autofree struct damon_addr_range *ram = NULL;
     const struct damon_addr_range *r = m->cfg.ranges;
@@ -443,7 +443,7 @@ static uint64_t monitor_initial_bytes(DamonMonitor *m)
     uint64_t total = 0;
 
     if (!r) {
-        ram = damon_paddr_ram_ranges(m->paddr, &nr);
+        ram = qdamon_pa_ram_ranges(m->paddr, &nr);
         r = ram;
     }
     for (i = 0; i < nr; i++) {
@@ -452,16 +452,15 @@ static uint64_t monitor_initial_bytes(DamonMonitor *m)
     return total;
 }
 
-static bool monitor_build(DamonMonitor *m, Error **errp)
+static bool monitor_build(QdamonMonitor *m, Error **errp)
 {
     char err[DAMON_ERR_LEN];
 
-    m->src = damon_source_create(m->cfg.source, errp);
+    m->src = qdamon_source_new(m->cfg.source, errp);
     if (!m->src) {
         return false;
     }
-    m->paddr = damon_paddr_new(m->src, m->cfg.ranges, m->cfg.nr_ranges,
-                               errp);
+    m->paddr = qdamon_pa_new(m->src, m->cfg.ranges, m->cfg.nr_ranges, errp);
     if (!m->paddr) {
         return false;
     }
@@ -473,7 +472,7 @@ static bool monitor_build(DamonMonitor *m, Error **errp)
     damon_set_seed(m->ctx, g_random_int() | (uint64_t)g_random_int() << 32);
     m->ctx->callback.private = m;
     m->ctx->callback.after_aggregation = monitor_after_aggregation;
-    if (damon_paddr_attach(m->paddr, m->ctx)) {
+    if (qdamon_pa_attach(m->paddr, m->ctx)) {
         error_setg(errp, "out of memory");
         return false;
     }
@@ -481,10 +480,10 @@ static bool monitor_build(DamonMonitor *m, Error **errp)
     return true;
 }
 
-bool damon_monitor_start(DamonConfig *cfg, Error **errp)
+bool qdamon_monitor_start(QdamonConfig *cfg, Error **errp)
 {
-    DamonMonitor *old = monitor_find(cfg->id);
-    DamonMonitor *m;
+    QdamonMonitor *old = monitor_find(cfg->id);
+    QdamonMonitor *m;
 
     if (old && old->state == DAMON_STATE_RUNNING) {
         error_setg(errp, "DAMON monitor '%s' is already running; stop it "
@@ -498,11 +497,11 @@ bool damon_monitor_start(DamonConfig *cfg, Error **errp)
         return false;
     }
     if (old) {
-        QTAILQ_REMOVE(&damon_monitors, old, next);
+        QTAILQ_REMOVE(&qdamon_monitors, old, next);
         monitor_free(old);
     }
-    QTAILQ_INSERT_TAIL(&damon_monitors, m, next);
-    damon_register_exit();
+    QTAILQ_INSERT_TAIL(&qdamon_monitors, m, next);
+    qdamon_register_exit();
     if (m->cfg.clock == DAMON_CLOCK_REALTIME) {
         g_autofree char *name = g_strdup_printf("damon/%s", m->cfg.id);
 
@@ -510,14 +509,14 @@ bool damon_monitor_start(DamonConfig *cfg, Error **errp)
         qemu_thread_create(&m->thread, name, monitor_thread, m,
                            QEMU_THREAD_JOINABLE);
     }
-    trace_damon_monitor_started(m->cfg.id, DamonSource_str(m->cfg.source),
-                                DamonClock_str(m->cfg.clock));
+    trace_qdamon_monitor_started(m->cfg.id, DamonSourceKind_str(m->cfg.source),
+                                 DamonClock_str(m->cfg.clock));
     return true;
 }
 
-bool damon_monitor_stop(const char *id, Error **errp)
+bool qdamon_monitor_stop(const char *id, Error **errp)
 {
-    DamonMonitor *m = monitor_find_running(id, errp);
+    QdamonMonitor *m = monitor_find_running(id, errp);
 
     if (!m) {
         return false;
@@ -532,10 +531,10 @@ bool damon_monitor_stop(const char *id, Error **errp)
     return true;
 }
 
-bool damon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
-                             Error **errp)
+bool qdamon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
+                              Error **errp)
 {
-    DamonMonitor *m = monitor_find_running(id, errp);
+    QdamonMonitor *m = monitor_find_running(id, errp);
 
     if (!m) {
         return false;
@@ -545,12 +544,12 @@ bool damon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
     return true;
 }
 
-bool damon_monitor_tune(const char *id, const struct damon_attrs *attrs,
-                        Error **errp)
+bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
+                         Error **errp)
 {
-    DamonMonitor *m = monitor_find_running(id, errp);
+    QdamonMonitor *m = monitor_find_running(id, errp);
 
-    if (!m || !damon_check_attrs(attrs, errp)) {
+    if (!m || !qdamon_check_attrs(attrs, errp)) {
         return false;
     }
     if (m->cfg.clock == DAMON_CLOCK_VIRTUAL) {
@@ -570,9 +569,9 @@ bool damon_monitor_tune(const char *id, const struct damon_attrs *attrs,
     return true;
 }
 
-static DamonResults *results_of(DamonMonitor *m, bool with_history)
+static QdamonResults *results_of(QdamonMonitor *m, bool with_history)
 {
-    DamonResults *res = g_new0(DamonResults, 1);
+    QdamonResults *res = g_new0(QdamonResults, 1);
     guint i;
 
     res->id = g_strdup(m->cfg.id);
@@ -580,7 +579,7 @@ static DamonResults *results_of(DamonMonitor *m, bool with_history)
     res->stop_reason = m->stop_reason;
     res->source = m->cfg.source;
     res->clock = m->cfg.clock;
-    res->vcpu_writes = damon_source_vcpu_writes(m->src, &res->nr_vcpu_writes);
+    res->vcpu_writes = qdamon_source_vcpu_writes(m->src, &res->nr_vcpu_writes);
     if (m->src && m->src->has_syncs) {
         res->has_syncs = true;
         res->nr_syncs = m->src->nr_syncs;
@@ -608,10 +607,10 @@ static DamonResults *results_of(DamonMonitor *m, bool with_history)
     return res;
 }
 
-DamonResults *damon_monitor_results(const char *id, bool with_history,
-                                    Error **errp)
+QdamonResults *qdamon_monitor_results(const char *id, bool with_history,
+                                      Error **errp)
 {
-    DamonMonitor *m = monitor_find(id);
+    QdamonMonitor *m = monitor_find(id);
 
     if (!m) {
         error_setg(errp, "no DAMON monitor named '%s'", id);
@@ -620,19 +619,19 @@ DamonResults *damon_monitor_results(const char *id, bool with_history,
     return results_of(m, with_history);
 }
 
-GPtrArray *damon_monitor_results_all(void)
+GPtrArray *qdamon_monitor_results_all(void)
 {
     GPtrArray *all = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)damon_results_free);
-    DamonMonitor *m;
+        (GDestroyNotify)qdamon_results_free);
+    QdamonMonitor *m;
 
-    QTAILQ_FOREACH(m, &damon_monitors, next) {
+    QTAILQ_FOREACH(m, &qdamon_monitors, next) {
         g_ptr_array_add(all, results_of(m, false));
     }
     return all;
 }
 
-void damon_results_free(DamonResults *res)
+void qdamon_results_free(QdamonResults *res)
 {
     if (!res) {
         return;

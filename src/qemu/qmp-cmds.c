@@ -2,16 +2,16 @@
 /*
  * qdamon QMP commands (schema: qmp/damon.json).  The handlers only turn
  * arguments into a configuration and results into replies; monitors
- * live in damon-monitor.c.  All run in the main loop with the BQL held.
+ * live in monitor.c.  All run in the main loop with the BQL held.
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-damon.h"
-#include "damon-monitor.h"
-#include "damon-source.h"
+#include "monitor.h"
+#include "source.h"
 #include "trace.h"
 
-#define DAMON_DEFAULT_ID "damon0"
+#define QDAMON_DEFAULT_ID "damon0"
 
 static const uint8_t default_percentiles[] = { 0, 25, 50, 75, 100 };
 
@@ -39,7 +39,7 @@ static void attrs_apply(struct damon_attrs *a,
     }
 }
 
-static bool ranges_from_qapi(DamonRangeList *list, DamonConfig *cfg,
+static bool ranges_from_qapi(DamonRangeList *list, QdamonConfig *cfg,
                              Error **errp)
 {
     DamonRangeList *l;
@@ -55,10 +55,10 @@ static bool ranges_from_qapi(DamonRangeList *list, DamonConfig *cfg,
         cfg->ranges[n].start = l->value->start;
         cfg->ranges[n].end = l->value->end;
     }
-    return damon_check_ranges(cfg->ranges, cfg->nr_ranges, errp);
+    return qdamon_check_ranges(cfg->ranges, cfg->nr_ranges, errp);
 }
 
-void qmp_damon_start(const char *id, bool has_source, DamonSource source,
+void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
                      bool has_sample_us, uint64_t sample_us,
                      bool has_aggr_us, uint64_t aggr_us,
                      bool has_update_us, uint64_t update_us,
@@ -67,25 +67,25 @@ void qmp_damon_start(const char *id, bool has_source, DamonSource source,
                      bool has_regions, DamonRangeList *regions,
                      bool has_clock, DamonClock clock, Error **errp)
 {
-    DamonConfig cfg = { 0 };
+    QdamonConfig cfg = { 0 };
 
-    cfg.id = g_strdup(id ? id : DAMON_DEFAULT_ID);
-    cfg.source = has_source ? source : damon_source_default();
+    cfg.id = g_strdup(id ? id : QDAMON_DEFAULT_ID);
+    cfg.source = has_source ? source : qdamon_source_default();
     cfg.clock = has_clock ? clock : DAMON_CLOCK_REALTIME;
     damon_attrs_default(&cfg.attrs);
     attrs_apply(&cfg.attrs, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
-    if (damon_check_id(cfg.id, errp) && damon_check_attrs(&cfg.attrs, errp) &&
+    if (qdamon_check_id(cfg.id, errp) && qdamon_check_attrs(&cfg.attrs, errp) &&
         (!has_regions || ranges_from_qapi(regions, &cfg, errp))) {
-        damon_monitor_start(&cfg, errp);
+        qdamon_monitor_start(&cfg, errp);
     }
-    damon_config_free(&cfg);
+    qdamon_config_free(&cfg);
 }
 
 void qmp_damon_stop(const char *id, Error **errp)
 {
-    damon_monitor_stop(id ? id : DAMON_DEFAULT_ID, errp);
+    qdamon_monitor_stop(id ? id : QDAMON_DEFAULT_ID, errp);
 }
 
 void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
@@ -95,16 +95,16 @@ void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
                     bool has_max_nr_regions, uint32_t max_nr_regions,
                     Error **errp)
 {
-    const char *name = id ? id : DAMON_DEFAULT_ID;
+    const char *name = id ? id : QDAMON_DEFAULT_ID;
     struct damon_attrs a;
 
-    if (!damon_monitor_get_attrs(name, &a, errp)) {
+    if (!qdamon_monitor_get_attrs(name, &a, errp)) {
         return;
     }
     attrs_apply(&a, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
-    damon_monitor_tune(name, &a, errp);
+    qdamon_monitor_tune(name, &a, errp);
 }
 
 static DamonAttrs *attrs_to_qapi(const struct damon_attrs *a)
@@ -119,7 +119,7 @@ static DamonAttrs *attrs_to_qapi(const struct damon_attrs *a)
     return q;
 }
 
-static DamonInfo *info_of(DamonResults *r)
+static DamonInfo *info_of(QdamonResults *r)
 {
     DamonInfo *i = g_new0(DamonInfo, 1);
 
@@ -154,14 +154,14 @@ static DamonInfo *info_of(DamonResults *r)
 
 DamonInfoList *qmp_query_damon(Error **errp)
 {
-    g_autoptr(GPtrArray) all = damon_monitor_results_all();
+    g_autoptr(GPtrArray) all = qdamon_monitor_results_all();
     DamonInfoList *head = NULL, **tail = &head;
     guint i;
 
     for (i = 0; i < all->len; i++) {
         QAPI_LIST_APPEND(tail, info_of(g_ptr_array_index(all, i)));
     }
-    trace_damon_qmp_query_damon(all->len);
+    trace_qdamon_qmp_query_damon(all->len);
     return head;
 }
 
@@ -172,7 +172,7 @@ static unsigned int max_nr_accesses(const struct damon_attrs *a)
 
 DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
 {
-    g_autoptr(DamonResults) r = damon_monitor_results(id, false, errp);
+    g_autoptr(QdamonResults) r = qdamon_monitor_results(id, false, errp);
     DamonRegionList **tail;
     DamonRegions *out;
     unsigned int max;
@@ -189,7 +189,7 @@ DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
     out->total_bytes = r->snap_total_bytes;
     tail = &out->regions;
     for (i = 0; i < r->regions->len; i++) {
-        DamonSnapRegion *s = &g_array_index(r->regions, DamonSnapRegion, i);
+        QdamonSnapRegion *s = &g_array_index(r->regions, QdamonSnapRegion, i);
         DamonRegion *q = g_new0(DamonRegion, 1);
 
         q->start = s->start;
@@ -244,7 +244,7 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
                               bool has_percentiles, uint8List *percentiles,
                               Error **errp)
 {
-    g_autoptr(DamonResults) r = damon_monitor_results(id, true, errp);
+    g_autoptr(QdamonResults) r = qdamon_monitor_results(id, true, errp);
     g_autoptr(GArray) wss = g_array_new(false, false, sizeof(uint64_t));
     unsigned int min = has_min_nr_accesses ? min_nr_accesses : 1, max;
     DamonWssPercentileList **tail;
@@ -261,7 +261,7 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
         return NULL;
     }
     for (i = 0; i < r->history->len; i++) {
-        uint64_t w = damon_wss_of(g_ptr_array_index(r->history, i), min);
+        uint64_t w = qdamon_wss_of(g_ptr_array_index(r->history, i), min);
 
         g_array_append_val(wss, w);
     }
@@ -270,7 +270,7 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
     out->min_nr_accesses = min;
     out->wss_bytes = 0;
     for (i = 0; i < r->regions->len; i++) {
-        DamonSnapRegion *sr = &g_array_index(r->regions, DamonSnapRegion, i);
+        QdamonSnapRegion *sr = &g_array_index(r->regions, QdamonSnapRegion, i);
 
         if (sr->nr_accesses >= min) {
             out->wss_bytes += sr->end - sr->start;

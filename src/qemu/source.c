@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon access sources: choosing one, creating and freeing it, calling
+ * it (interface: source.h), and what the sources share
+ * (source-common.h): the armed pages, sync and vCPU accounting, the
+ * guest-RAM lookup and the dirty-logging flag.  The sources themselves
+ * are in source-*.c.
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qemu/rcu.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
+#include "hw/core/cpu.h"
+#include "system/kvm.h"
+#include "source-common.h"
+#include "trace.h"
+
+static const QdamonSourceClass *const qdamon_source_classes[] = {
+    [DAMON_SOURCE_KIND_DIRTY_RING] = &qdamon_source_dirty_ring,
+    [DAMON_SOURCE_KIND_DIRTY_BITMAP] = &qdamon_source_dirty_bitmap,
+    [DAMON_SOURCE_KIND_PAGE_HASH] = &qdamon_source_page_hash,
+};
+
+QEMU_BUILD_BUG_ON(ARRAY_SIZE(qdamon_source_classes) !=
+                  DAMON_SOURCE_KIND__MAX);
+
+/* Holders of GLOBAL_DIRTY_DAMON.  Protected by the BQL. */
+static unsigned int qdamon_dirty_log_users;
+
+DamonSourceKind qdamon_source_default(void)
+{
+    /*
+     * With a dirty ring, the ring source costs what the guest writes;
+     * the bitmap source would sync (kick every vCPU, scan every slot's
+     * bitmap) once per sample.
+     */
+    if (kvm_enabled() && kvm_dirty_ring_enabled()) {
+        return DAMON_SOURCE_KIND_DIRTY_RING;
+    }
+    return DAMON_SOURCE_KIND_DIRTY_BITMAP;
+}
+
+bool qdamon_source_dirty_log_get(QdamonSource *src, Error **errp)
+{
+    assert(bql_locked());
+    if (!qdamon_dirty_log_users &&
+        !memory_global_dirty_log_start(GLOBAL_DIRTY_DAMON, errp)) {
+        error_prepend(errp, "source '%s' cannot start dirty logging: ",
+                      DamonSourceKind_str(src->cls->kind));
+        return false;
+    }
+    qdamon_dirty_log_users++;
+    return true;
+}
+
+void qdamon_source_dirty_log_put(void)
+{
+    assert(bql_locked() && qdamon_dirty_log_users);
+    if (!--qdamon_dirty_log_users) {
+        memory_global_dirty_log_stop(GLOBAL_DIRTY_DAMON);
+    }
+}
+
+QdamonSource *qdamon_source_new(DamonSourceKind kind, Error **errp)
+{
+    const QdamonSourceClass *cls;
+    QdamonSource *src;
+
+    if ((unsigned)kind >= ARRAY_SIZE(qdamon_source_classes) ||
+        !qdamon_source_classes[kind]) {
+        error_setg(errp, "unknown access source %d", kind);
+        return NULL;
+    }
+    cls = qdamon_source_classes[kind];
+    assert(cls->kind == kind && cls->instance_size >= sizeof(*src));
+    src = g_malloc0(cls->instance_size);
+    src->cls = cls;
+    if (cls->init && !cls->init(src, errp)) {
+        g_free(src);
+        return NULL;
+    }
+    trace_qdamon_source_new(DamonSourceKind_str(kind), src);
+    return src;
+}
+
+void qdamon_source_free(QdamonSource *src)
+{
+    if (!src) {
+        return;
+    }
+    trace_qdamon_source_free(DamonSourceKind_str(src->cls->kind), src);
+    if (src->cls->cleanup) {
+        src->cls->cleanup(src);
+    }
+    g_free(src->armed);
+    g_free(src->vcpu_writes);
+    g_free(src);
+}
+
+void qdamon_source_prepare(QdamonSource *src, const uint64_t *gpa,
+                           size_t n)
+{
+    src->cls->prepare(src, gpa, n);
+}
+
+void qdamon_source_check(QdamonSource *src, const uint64_t *gpa, size_t n,
+                         bool *accessed)
+{
+    size_t i, nr_accessed = 0;
+
+    src->cls->check(src, gpa, n, accessed);
+    for (i = 0; i < n; i++) {
+        nr_accessed += accessed[i];
+    }
+    trace_qdamon_source_check(DamonSourceKind_str(src->cls->kind), src, n,
+                              nr_accessed);
+}
+
+/* ---- armed pages ---- */
+
+size_t qdamon_source_reserve(QdamonSource *src, size_t n)
+{
+    if (n <= src->alloc) {
+        return 0;
+    }
+    src->alloc = MAX(n, src->alloc * 2);
+    src->armed = g_renew(uint64_t, src->armed, src->alloc);
+    return src->alloc;
+}
+
+void qdamon_source_arm(QdamonSource *src, const uint64_t *gpa, size_t n)
+{
+    assert(n <= src->alloc);
+    if (n) {
+        memcpy(src->armed, gpa, n * sizeof(*gpa));
+    }
+    src->nr_armed = n;
+}
+
+/* ---- statistics ---- */
+
+uint64_t qdamon_source_sync(QdamonSource *src, uint64_t (*sync)(void))
+{
+    int64_t start_ns = get_clock();
+    uint64_t ret = sync();
+
+    src->has_syncs = true;
+    src->nr_syncs++;
+    src->sync_ns += get_clock() - start_ns;
+    return ret;
+}
+
+void qdamon_source_count_vcpu_write(QdamonSource *src, int cpu_index)
+{
+    size_t i = cpu_index;
+
+    if (i >= src->nr_vcpus) {
+        size_t n = MAX(i + 1, src->nr_vcpus * 2);
+
+        src->vcpu_writes = g_renew(uint64_t, src->vcpu_writes, n);
+        memset(src->vcpu_writes + src->nr_vcpus, 0,
+               (n - src->nr_vcpus) * sizeof(uint64_t));
+        src->nr_vcpus = n;
+    }
+    src->vcpu_writes[i]++;
+}
+
+uint64_t *qdamon_source_vcpu_writes(QdamonSource *src, size_t *n)
+{
+    CPUState *cpu;
+    uint64_t *pages;
+
+    *n = 0;
+    if (!src || !src->has_vcpu_writes) {
+        return NULL;
+    }
+    assert(bql_locked());
+    /* one entry per vCPU, even those that wrote nothing yet */
+    CPU_FOREACH(cpu) {
+        *n = MAX(*n, (size_t)cpu->cpu_index + 1);
+    }
+    pages = g_new0(uint64_t, *n);
+    if (src->vcpu_writes) {
+        memcpy(pages, src->vcpu_writes,
+               MIN(*n, src->nr_vcpus) * sizeof(uint64_t));
+    }
+    return pages;
+}
+
+/* ---- guest RAM ---- */
+
+MemoryRegion *qdamon_source_ram_page(uint64_t gpa, hwaddr *xlat)
+{
+    hwaddr len = QDAMON_PAGE_SIZE;
+    MemoryRegion *mr;
+
+    mr = address_space_translate(&address_space_memory, gpa, xlat, &len,
+                                 false, MEMTXATTRS_UNSPECIFIED);
+    /*
+     * A shorter @len means the page straddles two regions; DAMON's
+     * pages never do for real RAM, so treat it as not RAM rather than
+     * reading past the region.
+     */
+    if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr) ||
+        len < QDAMON_PAGE_SIZE) {
+        return NULL;
+    }
+    /*
+     * Memory a RamDiscardManager (virtio-mem) has unplugged is not the
+     * guest's: reading it would populate it again on the host.
+     */
+    if (memory_region_has_ram_discard_manager(mr)) {
+        MemoryRegionSection section = {
+            .mr = mr,
+            .offset_within_region = *xlat,
+            .size = int128_make64(QDAMON_PAGE_SIZE),
+        };
+
+        if (!ram_discard_manager_is_populated(
+                memory_region_get_ram_discard_manager(mr), &section)) {
+            return NULL;
+        }
+    }
+    return mr;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon access sources: how a monitor learns that a sampled guest page
+ * was accessed.
+ *
+ * The guest-physical operations set (ops-paddr.c) picks one sampling
+ * page per region.  At "prepare" it hands the source the page addresses
+ * to arm; one sample interval later, at "check", it asks which of them
+ * were accessed since their prepare.  Both calls take whole batches, so
+ * a source can do one dirty-log sync per sample, not one per region.
+ *
+ * Context: prepare and check run on the monitor's driver: its own
+ * thread (registered with RCU, BQL not held) for the realtime clock, or
+ * the main loop (BQL held) for the virtual clock.  A source that needs
+ * the BQL takes it with BQL_LOCK_GUARD(), which works in both.  new and
+ * free run under the BQL, from the QMP handlers.
+ */
+#ifndef QDAMON_SOURCE_H
+#define QDAMON_SOURCE_H
+
+#include "qapi/qapi-types-damon.h"
+
+/*
+ * The guest page: what a source arms and checks, the step in which the
+ * paddr operations set picks sampling addresses, and the alignment of
+ * the ranges a monitor is given.
+ */
+#define QDAMON_PAGE_SIZE 4096ULL
+
+typedef struct QdamonSource QdamonSource;
+
+/**
+ * QdamonSourceClass: one kind of access source.
+ * @kind: its QAPI name.
+ * @instance_size: the size of its object, which begins with a
+ *     QdamonSource named base; qdamon_source_new() allocates it zeroed.
+ * @init: optional: start tracking for a new monitor; false with @errp
+ *     set when the source cannot work in this VM (e.g. KVM's dirty ring
+ *     is off), and then it must leave nothing to undo.
+ * @cleanup: optional: stop tracking and free what the object points
+ *     to.  Tracking that other users (migration, dirty-limit, other
+ *     monitors) need stays on.
+ * @prepare: arm the checks of @n page-aligned guest-physical addresses.
+ * @check: for each address of the last prepare, set @accessed[i] to
+ *     whether the page was accessed since.  @gpa and @n are the same as
+ *     at the matching prepare.
+ */
+typedef struct QdamonSourceClass {
+    DamonSourceKind kind;
+    size_t instance_size;
+    bool (*init)(QdamonSource *src, Error **errp);
+    void (*cleanup)(QdamonSource *src);
+    void (*prepare)(QdamonSource *src, const uint64_t *gpa, size_t n);
+    void (*check)(QdamonSource *src, const uint64_t *gpa, size_t n,
+                  bool *accessed);
+} QdamonSourceClass;
+
+/*
+ * QDAMON_SOURCE_CLASS: the class of sources of @kind_ whose objects are
+ * of @type_, with the callbacks @init_ (may be NULL), @cleanup_,
+ * @prepare_ and @check_.  @type_ must begin with its QdamonSource base.
+ */
+#define QDAMON_SOURCE_CLASS(kind_, type_, init_, cleanup_, prepare_,     \
+                            check_)                                     \
+    {                                                                   \
+        .kind = (kind_),                                                \
+        .instance_size = sizeof(type_) +                                \
+            QEMU_BUILD_BUG_ON_ZERO(offsetof(type_, base) != 0),         \
+        .init = (init_),                                                \
+        .cleanup = (cleanup_),                                          \
+        .prepare = (prepare_),                                          \
+        .check = (check_),                                              \
+    }
+
+/* Every access source starts with this header. */
+struct QdamonSource {
+    const QdamonSourceClass *cls;
+    /*
+     * The pages the last prepare armed, by batch index, and how many
+     * pages the arrays of the source have room for (source-common.h).
+     * Only the source's prepare writes them, with the lock held under
+     * which the source's other users read them (the BQL for the
+     * dirty-bitmap and dirty-ring sources).
+     */
+    uint64_t *armed;
+    size_t nr_armed;
+    size_t alloc;
+    /*
+     * Syncs: pulling the writes out of the accelerator (a dirty-log
+     * sync, a dirty-ring harvest), counted by the sources that do them,
+     * with the BQL held, and read under it.
+     */
+    bool has_syncs;
+    uint64_t nr_syncs;
+    uint64_t sync_ns;
+    /*
+     * Pages written per vCPU index while the source existed, kept by
+     * the sources that learn the writing vCPU (dirty-ring).  BQL.
+     */
+    bool has_vcpu_writes;
+    uint64_t *vcpu_writes;
+    size_t nr_vcpus;
+};
+
+extern const QdamonSourceClass qdamon_source_dirty_bitmap;
+extern const QdamonSourceClass qdamon_source_page_hash;
+extern const QdamonSourceClass qdamon_source_dirty_ring;
+
+/**
+ * qdamon_source_default: the best source available in this VM.
+ *
+ * Returns: dirty-ring when KVM runs with a dirty ring, else
+ * dirty-bitmap.
+ */
+DamonSourceKind qdamon_source_default(void);
+
+/**
+ * qdamon_source_new: create a source of @kind.
+ *
+ * Returns: the source, or NULL with @errp set (unknown or unavailable).
+ * Context: BQL held.
+ */
+QdamonSource *qdamon_source_new(DamonSourceKind kind, Error **errp);
+
+/* Free @src (may be NULL).  Context: BQL held, source not in use. */
+void qdamon_source_free(QdamonSource *src);
+
+/* Arm the checks of @n pages at @gpa.  Context: the monitor's driver. */
+void qdamon_source_prepare(QdamonSource *src, const uint64_t *gpa,
+                           size_t n);
+
+/**
+ * qdamon_source_check: which pages of the last prepare were accessed.
+ * @gpa: the addresses, as at the last prepare.
+ * @n: the number of @gpa.
+ * @accessed: set for each of @gpa.
+ *
+ * Context: the monitor's driver.
+ */
+void qdamon_source_check(QdamonSource *src, const uint64_t *gpa, size_t n,
+                         bool *accessed);
+
+/**
+ * qdamon_source_vcpu_writes: pages each vCPU wrote while @src existed.
+ * @n: set to the number of counts (the highest cpu_index + 1).
+ * Returns: a new array of counts by cpu_index, or NULL when @src (may
+ * be NULL) does not know which vCPU wrote.
+ * Context: BQL held.
+ */
+uint64_t *qdamon_source_vcpu_writes(QdamonSource *src, size_t *n);
+
+#endif /* QDAMON_SOURCE_H */
