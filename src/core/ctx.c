@@ -26,7 +26,7 @@ int damon_err(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-uint64_t damon_clock_now_us(const struct damon_ctx *ctx)
+uint64_t damon_clock_read(const struct damon_ctx *ctx)
 {
 	struct timespec ts;
 

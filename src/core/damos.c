@@ -885,9 +885,9 @@ static uint64_t damos_call_ops(struct damon_ctx *ctx, struct damon_target *t,
 
 	if (!ctx->ops.apply_scheme)
 		return 0;
-	begin = damon_clock_now_us(ctx);
+	begin = damon_clock_read(ctx);
 	applied = ctx->ops.apply_scheme(ctx, t, r, s, &sz_passed);
-	end = damon_clock_now_us(ctx);
+	end = damon_clock_read(ctx);
 	if (end > begin)
 		s->quota.total_charged_ns += damos_mul_sat(end - begin, 1000);
 	/* an ops set cannot act on more than it was given */

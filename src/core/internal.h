@@ -38,8 +38,10 @@ int damon_check_target_invariants(const struct damon_target *t,
 
 /* ---- ctx.c ---- */
 
-/* The context's clock (injected or CLOCK_MONOTONIC), in microseconds. */
-uint64_t damon_clock_now_us(const struct damon_ctx *ctx);
+/* Read the context's clock (injected, or CLOCK_MONOTONIC), in
+ * microseconds: only to time DAMOS actions.  The step's own time is
+ * damon_ctx_now_us(). */
+uint64_t damon_clock_read(const struct damon_ctx *ctx);
 /* Print into @err if it is not NULL; always returns -EINVAL. */
 int damon_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

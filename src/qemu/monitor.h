@@ -4,15 +4,10 @@
  * source, its driver (a thread on real time, or a virtual-clock timer),
  * and the results the QMP and HMP commands read.
  *
- * Locking:
- *  - The list of monitors and each monitor's lifecycle fields (state,
- *    stop_reason, the thread handle) are protected by the BQL; only QMP,
- *    HMP, bottom halves and exit notifiers touch them.
- *  - The engine context, its regions and the ops state belong to the
- *    driver: the monitor thread, or the main loop for the virtual clock.
- *  - QdamonMonitor.lock guards what crosses between the two: the results
- *    (snapshot, WSS history, counters), the committed attributes, a
- *    pending tune, and the thread's stop request.
+ * Locking: every function here is called with the BQL held.  Inside, a
+ * running monitor's engine context belongs to its driver, and these
+ * functions reach it through the engine's damon_call(); see
+ * monitor-int.h.
  */
 #ifndef QDAMON_MONITOR_H
 #define QDAMON_MONITOR_H
@@ -47,7 +42,7 @@ typedef struct QdamonWssBin {
     uint64_t bytes;
 } QdamonWssBin;
 
-/* A copy of a monitor's results, taken under its lock. */
+/* A copy of a monitor's results, taken on its driver. */
 typedef struct QdamonResults {
     char *id;
     DamonState state;
