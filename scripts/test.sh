@@ -5,12 +5,14 @@
 #
 #   1. the plain build (debugoptimized): all unit and convergence tests;
 #   2. ASan + UBSan: all unit tests;
-#   3. TSan: the tests that start worker threads (suite 'threads');
+#   3. TSan: the tests that run a driver thread (suite 'threads');
 #   4. the programs check: every program the scripts and tests run
 #      comes from a package scripts/setup.sh installs
 #      (tests/e2e/setup-programs.py);
-#   5. QEMU (scripts/build-qemu.sh --qtests): qdamon's qtests, QEMU's
-#      qmp-cmd-test, and the TCG end-to-end test with each source.
+#   5. QEMU (scripts/build-qemu.sh --qtests): the layers check
+#      (tests/e2e/layers.py), qdamon's qtests, QEMU's qmp-cmd-test, the
+#      end-to-end tests (TCG with each source, migration, libvirt, nested
+#      KVM), and the qtests again on an ASan+UBSan QEMU.
 #
 # Build directories build, build-asan and build-tsan are git-ignored and
 # reused, so a second run only rebuilds what changed.
@@ -126,6 +128,13 @@ qemu_tests() {
 		failed=$((failed + 1))
 		return
 	fi
+	# layers: includes go one way, only damon.h is public, and QEMU's
+	# build compiles no test support (the simulator)
+	echo "== layers"
+	timeout 120 python3 tests/e2e/layers.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	for qtest in damon-test qmp-cmd-test; do
 		[ -x "$qbuild/tests/qtest/$qtest" ] || continue
 		echo "== qtest $qtest"
