@@ -271,80 +271,34 @@ static void test_new_destroy(void)
 
 /* ---- validation ---- */
 
-static void mut_action(struct damos *s)
-{
-	s->action = NR_DAMOS_ACTIONS;
-}
-
-static void mut_sz(struct damos *s)
-{
-	s->pattern.min_sz_region = 8192;
-	s->pattern.max_sz_region = 4096;
-}
-
-static void mut_nr_accesses(struct damos *s)
-{
-	s->pattern.min_nr_accesses = 5;
-	s->pattern.max_nr_accesses = 4;
-}
-
-static void mut_age(struct damos *s)
-{
-	s->pattern.min_age_region = 5;
-	s->pattern.max_age_region = 4;
-}
-
-static void mut_reset_interval(struct damos *s)
-{
-	s->quota.sz = 4096;
-	s->quota.reset_interval = 0;
-}
-
-static void mut_reset_interval_goal(struct damos *s)
-{
-	s->quota.reset_interval = 0;
-	damos_add_quota_goal(&s->quota,
-			damos_new_quota_goal(DAMOS_QUOTA_USER_INPUT, 1));
-}
-
 static uint64_t metric_zero(void *data)
 {
 	return 0;
 }
 
-static void mut_wmarks_interval(struct damos *s)
+/* Goals and filters need allocating, so cases add them with these. */
+static void add_goal(struct damos *s, enum damos_quota_goal_metric metric,
+		uint64_t target)
 {
-	s->wmarks.get_metric = metric_zero;
-	s->wmarks.interval = 0;
-	s->wmarks.high = 3;
-	s->wmarks.mid = 2;
-	s->wmarks.low = 1;
+	damos_add_quota_goal(&s->quota, damos_new_quota_goal(metric, target));
 }
 
-static void mut_wmarks_order(struct damos *s)
+static void add_goal_1(struct damos *s)
 {
-	s->wmarks.get_metric = metric_zero;
-	s->wmarks.interval = 1000;
-	s->wmarks.high = 3;
-	s->wmarks.mid = 4;
-	s->wmarks.low = 1;
+	add_goal(s, DAMOS_QUOTA_USER_INPUT, 1);
 }
 
-static void mut_goal_target(struct damos *s)
+static void add_goal_0(struct damos *s)
 {
-	s->quota.reset_interval = 10;
-	damos_add_quota_goal(&s->quota,
-			damos_new_quota_goal(DAMOS_QUOTA_USER_INPUT, 0));
+	add_goal(s, DAMOS_QUOTA_USER_INPUT, 0);
 }
 
-static void mut_goal_callback(struct damos *s)
+static void add_goal_no_callback(struct damos *s)
 {
-	s->quota.reset_interval = 10;
-	damos_add_quota_goal(&s->quota,
-			damos_new_quota_goal(DAMOS_QUOTA_METRIC_CALLBACK, 5));
+	add_goal(s, DAMOS_QUOTA_METRIC_CALLBACK, 5);
 }
 
-static void mut_filter_range(struct damos *s)
+static void add_empty_addr_filter(struct damos *s)
 {
 	struct damos_filter *f = damos_new_filter(DAMOS_FILTER_TYPE_ADDR,
 			true, true);
@@ -354,51 +308,85 @@ static void mut_filter_range(struct damos *s)
 	damos_add_filter(s, f);
 }
 
-static void mut_filter_type(struct damos *s)
+static void add_bad_type_filter(struct damos *s)
 {
 	damos_add_filter(s, damos_new_filter(NR_DAMOS_FILTER_TYPES, true,
 				true));
 }
 
+#define ANY_ACCESS	0, UINT_MAX, 0, UINT_MAX
+#define ANY_SIZE	0, UINT64_MAX
+
+/* A scheme that damon_validate_scheme() must refuse, and why; cases
+ * that do not name an action use willneed (0), a valid one. */
+static const struct {
+	const char *needle;
+	enum damos_action action;
+	struct damos_access_pattern pattern;
+	struct damos_quota quota;
+	struct damos_watermarks wmarks;
+	void (*add)(struct damos *s);
+} invalid_schemes[] = {
+	{ .needle = "action", .action = NR_DAMOS_ACTIONS,
+	  .pattern = { ANY_SIZE, ANY_ACCESS } },
+	{ .needle = "pattern.min_sz_region", .pattern = { 8192, 4096,
+	  ANY_ACCESS } },
+	{ .needle = "pattern.min_nr_accesses", .pattern = { ANY_SIZE, 5, 4,
+	  0, UINT_MAX } },
+	{ .needle = "pattern.min_age_region", .pattern = { ANY_SIZE, 0,
+	  UINT_MAX, 5, 4 } },
+	{ .needle = "quota.reset_interval must be > 0 ms when a quota is set",
+	  .pattern = { ANY_SIZE, ANY_ACCESS }, .quota = { .sz = 4096 } },
+	{ .needle = "quota.reset_interval", .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .add = add_goal_1 },
+	{ .needle = "wmarks.interval", .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .wmarks = { .get_metric = metric_zero, .high = 3, .mid = 2,
+		      .low = 1 } },
+	{ .needle = "high >= mid >= low", .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .wmarks = { .get_metric = metric_zero, .interval = 1000, .high = 3,
+		      .mid = 4, .low = 1 } },
+	{ .needle = "quota.goals[0].target_value",
+	  .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .quota = { .reset_interval = 10 }, .add = add_goal_0 },
+	{ .needle = "quota.goals[0].get_metric",
+	  .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .quota = { .reset_interval = 10 }, .add = add_goal_no_callback },
+	{ .needle = "filters[0].addr_range", .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .add = add_empty_addr_filter },
+	{ .needle = "filters[0].type", .pattern = { ANY_SIZE, ANY_ACCESS },
+	  .add = add_bad_type_filter },
+};
+
 static void test_validate(void)
 {
-	static const struct {
-		void (*mutate)(struct damos *s);
-		const char *needle;
-	} cases[] = {
-		{ mut_action, "action" },
-		{ mut_sz, "pattern.min_sz_region" },
-		{ mut_nr_accesses, "pattern.min_nr_accesses" },
-		{ mut_age, "pattern.min_age_region" },
-		{ mut_reset_interval,
-		  "quota.reset_interval must be > 0 ms when a quota is set" },
-		{ mut_reset_interval_goal, "quota.reset_interval" },
-		{ mut_wmarks_interval, "wmarks.interval" },
-		{ mut_wmarks_order, "high >= mid >= low" },
-		{ mut_goal_target, "quota.goals[0].target_value" },
-		{ mut_goal_callback, "quota.goals[0].get_metric" },
-		{ mut_filter_range, "filters[0].addr_range" },
-		{ mut_filter_type, "filters[0].type" },
-	};
 	char err[DAMON_ERR_LEN];
 	unsigned int i;
 
-	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+	for (i = 0; i < G_N_ELEMENTS(invalid_schemes); i++) {
+		const typeof(invalid_schemes[0]) *c = &invalid_schemes[i];
+		struct damos *s = damon_new_scheme(&c->pattern, c->action, 0,
+				&c->quota, &c->wmarks);
+
+		if (c->add)
+			c->add(s);
+		err[0] = '\0';
+		g_assert_cmpint(damon_validate_scheme(NULL, s, err,
+					sizeof(err)), ==, -EINVAL);
+		if (!strstr(err, c->needle))
+			g_error("case %u: \"%s\" lacks \"%s\"", i, err,
+					c->needle);
+		/* no buffer is fine too */
+		g_assert_cmpint(damon_validate_scheme(NULL, s, NULL, 0), ==,
+				-EINVAL);
+		damon_destroy_scheme(s);
+	}
+	/* the same scheme without the fault is valid */
+	{
 		struct damos *s = damon_new_scheme(&match_all, DAMOS_PAGEOUT,
 				0, NULL, NULL);
 
 		g_assert_cmpint(damon_validate_scheme(NULL, s, err,
 					sizeof(err)), ==, 0);
-		cases[i].mutate(s);
-		err[0] = '\0';
-		g_assert_cmpint(damon_validate_scheme(NULL, s, err,
-					sizeof(err)), ==, -EINVAL);
-		if (!strstr(err, cases[i].needle))
-			g_error("case %u: \"%s\" lacks \"%s\"", i, err,
-					cases[i].needle);
-		/* no buffer is fine too */
-		g_assert_cmpint(damon_validate_scheme(NULL, s, NULL, 0), ==,
-				-EINVAL);
 		damon_destroy_scheme(s);
 	}
 }
