@@ -319,14 +319,16 @@ static void add_bad_type_filter(struct damos *s)
 
 /* A scheme that damon_validate_scheme() must refuse, and why; cases
  * that do not name an action use willneed (0), a valid one. */
-static const struct {
+struct invalid_scheme {
 	const char *needle;
 	enum damos_action action;
 	struct damos_access_pattern pattern;
 	struct damos_quota quota;
 	struct damos_watermarks wmarks;
 	void (*add)(struct damos *s);
-} invalid_schemes[] = {
+};
+
+static const struct invalid_scheme invalid_schemes[] = {
 	{ .needle = "action", .action = NR_DAMOS_ACTIONS,
 	  .pattern = { ANY_SIZE, ANY_ACCESS } },
 	{ .needle = "pattern.min_sz_region", .pattern = { 8192, 4096,
@@ -363,7 +365,7 @@ static void test_validate(void)
 	unsigned int i;
 
 	for (i = 0; i < G_N_ELEMENTS(invalid_schemes); i++) {
-		const typeof(invalid_schemes[0]) *c = &invalid_schemes[i];
+		const struct invalid_scheme *c = &invalid_schemes[i];
 		struct damos *s = damon_new_scheme(&c->pattern, c->action, 0,
 				&c->quota, &c->wmarks);
 
