@@ -41,6 +41,12 @@ def report(vm, t0, hot_now):
     sys.stdout.flush()
 
 
+# What each source can see: a working set from a write-only source
+# leaves out pages the guest only reads.
+SEES = {"dirty-bitmap": "sees writes only", "dirty-ring": "sees writes only",
+        "page-hash": "sees writes only"}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     harg.add_qemu(ap)
@@ -60,10 +66,10 @@ def main():
         vm.wait_console(r"pass=1 ", timeout=30)
         vm.qmp.execute("damon-start", start)
         info = vm.qmp.execute("query-damon")[0]
-        print("qdamon: monitoring a 512 MiB TCG guest: source %s, sample %d us,"
-              " aggregation %d us" % (info["source"],
-                                      info["attrs"]["sample-us"],
-                                      info["attrs"]["aggr-us"]))
+        print("qdamon: monitoring a 512 MiB TCG guest: source %s (%s), "
+              "sample %d us, aggregation %d us"
+              % (info["source"], SEES.get(info["source"], "sees: unknown"),
+                 info["attrs"]["sample-us"], info["attrs"]["aggr-us"]))
         t0 = time.monotonic()
         for _ in range(args.duration):
             time.sleep(1)
