@@ -22,6 +22,7 @@ static const QdamonSourceClass *const qdamon_source_classes[] = {
     [DAMON_SOURCE_KIND_DIRTY_RING] = &qdamon_source_dirty_ring,
     [DAMON_SOURCE_KIND_DIRTY_BITMAP] = &qdamon_source_dirty_bitmap,
     [DAMON_SOURCE_KIND_PAGE_HASH] = &qdamon_source_page_hash,
+    [DAMON_SOURCE_KIND_TCG_ACCESSED] = &qdamon_source_tcg_accessed,
 };
 
 QEMU_BUILD_BUG_ON(ARRAY_SIZE(qdamon_source_classes) !=

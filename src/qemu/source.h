@@ -105,6 +105,7 @@ struct QdamonSource {
 extern const QdamonSourceClass qdamon_source_dirty_bitmap;
 extern const QdamonSourceClass qdamon_source_page_hash;
 extern const QdamonSourceClass qdamon_source_dirty_ring;
+extern const QdamonSourceClass qdamon_source_tcg_accessed;
 
 /**
  * qdamon_source_default: the best source available in this VM.

@@ -38,6 +38,11 @@ samples.  Then the comparison must find a mismatch; the test PASSes when
 it does (within --rounds tries) and FAILs when the RAM always matches, so
 CI proves that the test can fail.
 
+--source tcg-accessed runs the same rounds with a tcg-accessed monitor,
+which drops the sampled pages' TLB entries on every vCPU each sample
+(with --smp N, under MTTCG): the refills must keep migration's dirty
+tracking whole as well.
+
 Prints PASS/FAIL lines and a RESULT line with the figures; exits 0 only
 when everything passed.
 """
@@ -84,6 +89,14 @@ def parse_args():
                     help="the monitor's sample-us (default: QEMU's, 5000)")
     ap.add_argument("--min-nr-regions", type=int, default=None,
                     help="the monitor's min-nr-regions (default: QEMU's, 10)")
+    ap.add_argument("--source", default="dirty-bitmap",
+                    choices=["dirty-bitmap", "page-hash", "tcg-accessed"],
+                    help="the monitor's access source (default: %(default)s); "
+                    "tcg-accessed drops the sampled pages' TLB entries on every "
+                    "vCPU, which must cost migration nothing either")
+    ap.add_argument("--smp", type=int, default=1, metavar="N",
+                    help="vCPUs of both QEMUs (default: %(default)s; above 1 "
+                    "under MTTCG)")
     ap.add_argument("--steal-migration-bits", action="store_true",
                     help="negative control: run the source QEMU with %s=1 and "
                     "expect the RAM comparison to fail" % STEAL_ENV)
@@ -105,6 +118,10 @@ def parse_args():
         args.rounds = 5 if args.steal_migration_bits else 2
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if args.steal_migration_bits and args.source != "dirty-bitmap":
+        ap.error("--steal-migration-bits is a switch of the dirty-bitmap source")
+    if args.smp < 1:
+        ap.error("--smp must be at least 1")
     if args.phase_count < 1 or args.phase_secs < 1:
         ap.error("--phase-count and --phase-secs must be at least 1")
     if args.hot_size % PAGE or args.hot_start % PAGE:
@@ -118,7 +135,8 @@ def parse_args():
 def new_vm(args, incoming=False, steal=False):
     """A WorkloadVM; the destination has the same command line plus
     -incoming defer -S.  Only the source may get the steal switch."""
-    extra = ["-incoming", "defer", "-S"] if incoming else []
+    extra = ["-smp", str(args.smp)] if args.smp > 1 else []
+    extra += ["-incoming", "defer", "-S"] if incoming else []
     env = {STEAL_ENV: "1" if steal else None}
     config = {"hot_start": args.hot_start, "hot_size": args.hot_size}
     if args.phase_count > 1:
@@ -194,7 +212,7 @@ def find_hot_set(vm, args, rep, after_aggr=0):
 def step_monitor(src, args, rep, label):
     if not src.qmp.has_command("damon-start"):
         raise Failed("damon-start not available in %s" % args.qemu)
-    start = {"id": MONITOR, "source": "dirty-bitmap"}
+    start = {"id": MONITOR, "source": args.source}
     if args.sample_us is not None:
         start["sample-us"] = args.sample_us
         # keep max-nr-accesses at QEMU's default 20 where aggr-us allows
@@ -204,7 +222,7 @@ def step_monitor(src, args, rep, label):
         start["max-nr-regions"] = max(1000, args.min_nr_regions)
     src.qmp.execute("damon-start", start)
     m = monitor_info(src)
-    if m["state"] != "running" or m["source"] != "dirty-bitmap":
+    if m["state"] != "running" or m["source"] != args.source:
         raise Failed("query-damon: %s is %s with source %s"
                      % (MONITOR, m["state"], m["source"]))
     # The fault-injection switch announces itself on stderr at damon-start.
@@ -218,9 +236,9 @@ def step_monitor(src, args, rep, label):
         raise Failed("the source QEMU reports %s=1 in normal mode" % STEAL_ENV)
     hit = find_hot_set(src, args, rep)
     a = m["attrs"]
-    rep.ok(label, "%s running, source dirty-bitmap, sample %d us, aggr %d us, "
+    rep.ok(label, "%s running, source %s, sample %d us, aggr %d us, "
            "regions %d..%d%s; hot set found after %.2f s: %s"
-           % (MONITOR, a["sample-us"], a["aggr-us"], a["min-nr-regions"],
+           % (MONITOR, args.source, a["sample-us"], a["aggr-us"], a["min-nr-regions"],
               a["max-nr-regions"],
               ", STEALING migration's bits" if stealing else "",
               hit.seconds, hit.text()))
@@ -536,4 +554,5 @@ if __name__ == "__main__":
     ARGS = parse_args()
     report.main("migration", lambda rep: run(ARGS, rep), fields=(
         "mode=%s" % ("steal-migration-bits" if ARGS.steal_migration_bits else "normal"),
+        "source=%s" % ARGS.source, "smp=%d" % ARGS.smp,
         "mem_mib=%d" % ARGS.mem, "hot_mib=%g" % (ARGS.hot_size / MIB)))

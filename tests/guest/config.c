@@ -22,6 +22,8 @@ static const struct wl_key wl_keys[] = {
 	{ "phase_secs", offsetof(struct wl_config, phase_secs) },
 	{ "phase_count", offsetof(struct wl_config, phase_count) },
 	{ "phase_stride", offsetof(struct wl_config, phase_stride) },
+	{ "read_start", offsetof(struct wl_config, read_start) },
+	{ "read_size", offsetof(struct wl_config, read_size) },
 };
 
 #define NR_KEYS (sizeof(wl_keys) / sizeof(wl_keys[0]))

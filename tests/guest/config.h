@@ -45,6 +45,9 @@
  *	(phase_count, default 2).
  * @phase_stride: bytes between consecutive positions (phase_stride;
  *	0, the default, means @hot_size: the positions are adjacent).
+ * @read_start: first byte of an optional read-only range (read_start):
+ *	written once at boot, then only read, one word per page per pass.
+ * @read_size: its size in bytes; 0, the default, means none (read_size).
  *
  * Position k of the moving range starts at hot_start + k * phase_stride;
  * after the last position it goes back to position 0.
@@ -58,6 +61,8 @@ struct wl_config {
 	uint64_t phase_secs;
 	uint64_t phase_count;
 	uint64_t phase_stride;
+	uint64_t read_start;
+	uint64_t read_size;
 };
 
 /* Fill @cfg with the defaults above. */

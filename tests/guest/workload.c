@@ -3,7 +3,8 @@
  * workload.c - the qdamon test guest: write a configurable hot set forever.
  *
  * Every pass writes one 32-bit word at the start of every 4 KiB page of
- * the hot range(s).  The value is a sequence number that grows with
+ * the hot range(s), and reads one from every page of the optional read
+ * range, which is written only once, before the first pass.  The value is a sequence number that grows with
  * every write, so a page's contents change on each pass (sources that
  * hash page contents see the write as well as dirty-logging ones).
  *
@@ -15,6 +16,7 @@
  *   ram=0x..  limit=0x..             RAM size and the top of usable RAM
  *   hot=0x<start>+0x<size>           the (first) hot range, printed once
  *   hot2=0x<start>+0x<size>          the second hot range, if any
+ *   read=0x<start>+0x<size>          the read-only range, if any
  *   phase every N passes|secs count=N stride=0x..   the moving mode
  *   pass=P t=S                       after pass 1, then every second
  *   phase=K hot=0x..+0x.. pass=P t=S each move of the first range
@@ -55,6 +57,7 @@ struct wl_range {
  * @hot: the hot ranges; hot[0] is the one that moves in phase mode.
  * @name: their configuration names ("hot", "hot2").
  * @nr_hot: 1 or 2.
+ * @read: the read-only range (start == end: none).
  * @phase_passes: passes between moves (0: not by passes).
  * @phase_secs: seconds between moves (0: not by time).
  * @phase_count: positions of hot[0] (1: it never moves).
@@ -64,6 +67,7 @@ struct wl_plan {
 	struct wl_range hot[2];
 	const char *name[2];
 	unsigned int nr_hot;
+	struct wl_range read;
 	uint32_t phase_passes;
 	uint32_t phase_secs;
 	uint32_t phase_count;
@@ -214,6 +218,9 @@ static void make_plan(struct wl_plan *plan, const struct wl_config *cfg,
 		plan->name[plan->nr_hot] = "hot2";
 		plan->hot[plan->nr_hot++] = r;
 	}
+	if (cfg->read_size && !fit_range("read", cfg->read_start,
+					 cfg->read_size, limit, &r))
+		plan->read = r;
 	if (!plan->nr_hot && !cfg->hot_size && !cfg->hot2_size) {
 		con_printf("qdamon-workload: hot_size=0: idle, halting\n");
 		wl_halt();
@@ -230,6 +237,9 @@ static void print_plan(const struct wl_plan *plan)
 		con_printf("qdamon-workload: %s=0x%x+0x%x\n", plan->name[i],
 			   plan->hot[i].start,
 			   plan->hot[i].end - plan->hot[i].start);
+	if (plan->read.end > plan->read.start)
+		con_printf("qdamon-workload: read=0x%x+0x%x\n", plan->read.start,
+			   plan->read.end - plan->read.start);
 	if (plan->phase_count > 1)
 		con_printf("qdamon-workload: phase every %u %s count=%u stride=0x%x\n",
 			   plan->phase_passes ? plan->phase_passes : plan->phase_secs,
@@ -245,6 +255,19 @@ static uint32_t write_pages(const struct wl_range *r, uint32_t seq)
 	for (a = r->start; a < r->end; a += PAGE_SIZE)
 		*(volatile uint32_t *)a = ++seq;
 	return seq;
+}
+
+/*
+ * One pass over the read-only range: a load from every page, summed so
+ * that the loads are not dead.  Return: the sum.
+ */
+static uint32_t read_pages(const struct wl_range *r)
+{
+	uint32_t a, sum = 0;
+
+	for (a = r->start; a < r->end; a += PAGE_SIZE)
+		sum += *(volatile const uint32_t *)a;
+	return sum;
 }
 
 static uint8_t cmos_read(uint8_t reg)
@@ -316,11 +339,15 @@ static void __attribute__((noreturn)) run(const struct wl_plan *plan)
 	uint64_t next_poll = 0;
 	uint32_t seq = 0;
 	uint8_t last_sec = cmos_read(CMOS_SECONDS);
+	volatile uint32_t read_sum = 0;
 
+	/* the read range's only writes: its pages then hold known data */
+	write_pages(&plan->read, 0);
 	for (;;) {
 		seq = write_pages(&r0, seq);
 		if (plan->nr_hot > 1)
 			seq = write_pages(&plan->hot[1], seq);
+		read_sum += read_pages(&plan->read);
 		st.pass++;
 		outb(PORT_POST, (uint8_t)st.pass);
 		if (st.pass == 1)

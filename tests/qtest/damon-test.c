@@ -940,6 +940,10 @@ static const BadArgs bad_args[] = {
     { "damon-start", "'source'", { "{'id': 'x', 'source': 'nonsense'}" } },
     { "damon-start", "dirty-ring-size",
       { "{'id': 'x', 'source': 'dirty-ring'}" } },
+    /* qtest is not TCG: no softmmu TLB to observe */
+    { "damon-start", "'tcg-accessed' needs the TCG accelerator",
+      { "{'id': 'x', 'source': 'tcg-accessed'}",
+        "{'id': 'x', 'source': 'tcg-accessed', 'clock': 'virtual'}" } },
     { "damon-start", "'clock'", { "{'id': 'x', 'clock': 'sundial'}" } },
     /* unknown or stopped monitors */
     { "damon-stop", "'nosuch'", { "{'id': 'nosuch'}" } },
