@@ -62,6 +62,10 @@ struct damon_addr_range {
  *			aggregation interval, in basis points (1/10000),
  *			updated every sample interval.
  * @last_nr_accesses:	@nr_accesses of the previous aggregation interval.
+ * @nr_writes:		sample intervals, in the current aggregation
+ *			interval, in which the access found was a write; at
+ *			most @nr_accesses.
+ * @last_nr_writes:	@nr_writes of the previous aggregation interval.
  * @age:		aggregation intervals for which the access
  *			frequency of the region stayed similar.
  * @list:		list head for the target's regions.
@@ -70,6 +74,12 @@ struct damon_addr_range {
  * in the after_aggregation callback and right before the reset.
  * @nr_accesses_bp / 10000 gives a value comparable to @nr_accesses at
  * any time, which is what DAMOS uses for access-pattern matching.
+ *
+ * @nr_writes is not in Linux DAMON: an operations set whose checks tell
+ * writes apart (damon_update_region_writes()) counts them beside the
+ * accesses.  It rides along: merged, split, reset and rescaled like
+ * @nr_accesses, but ages, merges, splits and DAMOS never look at it, so
+ * the region algorithm stays the kernel's.
  */
 struct damon_region {
 	struct damon_addr_range ar;
@@ -77,6 +87,8 @@ struct damon_region {
 	unsigned int nr_accesses;
 	unsigned int nr_accesses_bp;
 	unsigned int last_nr_accesses;
+	unsigned int nr_writes;
+	unsigned int last_nr_writes;
 	unsigned int age;
 	struct damon_list list;
 };
@@ -631,6 +643,7 @@ uint64_t damon_ctx_now_us(const struct damon_ctx *ctx);
 unsigned int damon_max_nr_accesses(const struct damon_attrs *attrs);
 void damon_update_region_access_rate(struct damon_region *r, bool accessed,
 		const struct damon_attrs *attrs);
+void damon_update_region_writes(struct damon_region *r, bool written);
 
 /* ---- schemes (src/core/damos.c) ---- */
 

@@ -175,11 +175,16 @@ static void rescale_results(struct damon_ctx *ctx,
 			if (aggregating) {
 				r->last_nr_accesses = rescale_nr_accesses(
 						r->last_nr_accesses, old, new);
+				r->last_nr_writes = rescale_nr_accesses(
+						r->last_nr_writes, old, new);
 				r->nr_accesses_bp = r->last_nr_accesses * 10000;
 				r->nr_accesses = 0;
+				r->nr_writes = 0;
 			} else {
 				r->nr_accesses = rescale_nr_accesses(
 						r->nr_accesses, old, new);
+				r->nr_writes = rescale_nr_accesses(
+						r->nr_writes, old, new);
 				r->nr_accesses_bp = r->nr_accesses * 10000;
 			}
 			r->age = (unsigned int)((uint64_t)r->age *
@@ -314,4 +319,20 @@ void damon_update_region_access_rate(struct damon_region *r, bool accessed,
 		r->nr_accesses++;
 	}
 	r->nr_accesses_bp = bp > UINT32_MAX ? UINT32_MAX : (unsigned int)bp;
+}
+
+/**
+ * damon_update_region_writes() - Record whether @r's sample was a write.
+ * @r:		region.
+ * @written:	whether the sampled page was written in the interval.
+ *
+ * Call it right after damon_update_region_access_rate() for the same
+ * sample; a write is an access, so a write on a sample that found no
+ * access is not counted and @r->nr_writes never exceeds nr_accesses.
+ * Operations sets that cannot tell writes apart do not call it.
+ */
+void damon_update_region_writes(struct damon_region *r, bool written)
+{
+	if (written && r->nr_writes < r->nr_accesses)
+		r->nr_writes++;
 }

@@ -153,6 +153,8 @@ void kdamond_reset_aggregated(struct damon_ctx *ctx)
 		damon_for_each_region(r, t) {
 			r->last_nr_accesses = r->nr_accesses;
 			r->nr_accesses = 0;
+			r->last_nr_writes = r->nr_writes;
+			r->nr_writes = 0;
 		}
 	}
 }

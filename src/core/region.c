@@ -326,6 +326,8 @@ void damon_split_region_at(struct damon_target *t, struct damon_region *r,
 	n->last_nr_accesses = r->last_nr_accesses;
 	n->nr_accesses = r->nr_accesses;
 	n->nr_accesses_bp = r->nr_accesses_bp;
+	n->nr_writes = r->nr_writes;
+	n->last_nr_writes = r->last_nr_writes;
 	damon_insert_region(n, r, damon_next_region(r), t);
 }
 
@@ -335,8 +337,9 @@ void damon_split_region_at(struct damon_target *t, struct damon_region *r,
  * @l:	left region.
  * @r:	right region, adjacent to @l.
  *
- * nr_accesses and age become size-weighted averages, so a large cold
- * region absorbing a small hot one stays cold and vice versa.
+ * nr_accesses, nr_writes and age become size-weighted averages, so a
+ * large cold region absorbing a small hot one stays cold and vice versa
+ * (and nr_writes stays at most nr_accesses, both averaged alike).
  */
 void damon_merge_two_regions(struct damon_target *t, struct damon_region *l,
 		struct damon_region *r)
@@ -347,6 +350,8 @@ void damon_merge_two_regions(struct damon_target *t, struct damon_region *l,
 	l->nr_accesses = (unsigned int)(((uint64_t)l->nr_accesses * sz_l +
 			(uint64_t)r->nr_accesses * sz_r) / sz);
 	l->nr_accesses_bp = l->nr_accesses * 10000;
+	l->nr_writes = (unsigned int)(((uint64_t)l->nr_writes * sz_l +
+			(uint64_t)r->nr_writes * sz_r) / sz);
 	l->age = (unsigned int)(((uint64_t)l->age * sz_l +
 			(uint64_t)r->age * sz_r) / sz);
 	l->ar.end = r->ar.end;
@@ -497,6 +502,12 @@ int damon_check_target_invariants(const struct damon_target *t,
 			return damon_err(err, errlen,
 				"region %u starts at 0x%" PRIx64 " before the previous end 0x%" PRIx64,
 				count, r->ar.start, prev_end);
+		if (r->nr_writes > r->nr_accesses ||
+		    r->last_nr_writes > r->last_nr_accesses)
+			return damon_err(err, errlen,
+				"region %u has more writes (%u, last %u) than accesses (%u, last %u)",
+				count, r->nr_writes, r->last_nr_writes,
+				r->nr_accesses, r->last_nr_accesses);
 		prev_end = r->ar.end;
 		count++;
 	}

@@ -164,6 +164,7 @@ static void test_rescale_truncates_in_bp(gconstpointer begin)
 		struct damon_region *r = one_region_ctx(&ctx, c->old_aggr,
 				c->nr, 10);
 
+		r->last_nr_writes = c->nr;
 		if (begin) {
 			tu_set_hot_ops(ctx, &h);
 			tu_use_fake_clock(ctx, &clk);
@@ -171,12 +172,15 @@ static void test_rescale_truncates_in_bp(gconstpointer begin)
 			r = damon_first_region(damon_target_of(
 					ctx->targets_list.next));
 			r->last_nr_accesses = c->nr;
+			r->last_nr_writes = c->nr;
 			r->age = 10;
 		}
 		g_assert_cmpint(damon_set_attrs(ctx, &a, NULL, 0), ==, 0);
 		g_assert_cmpuint(r->last_nr_accesses, ==, c->want);
+		g_assert_cmpuint(r->last_nr_writes, ==, c->want);
 		g_assert_cmpuint(r->nr_accesses_bp, ==, c->want * 10000);
 		g_assert_cmpuint(r->nr_accesses, ==, 0);
+		g_assert_cmpuint(r->nr_writes, ==, 0);
 		g_assert_cmpuint(r->age, ==, 10 * c->old_aggr / c->new_aggr);
 		damon_destroy_ctx(ctx);
 	}

@@ -460,10 +460,82 @@ static void test_set_attrs_after_aggregation(void)
 	fixture_fini(&f);
 }
 
+/*
+ * At the aggregation: accessed bytes split by each region's share of
+ * written samples (a region that straddles the written range's edge is
+ * part written), and idle bytes.
+ */
+struct rw_bytes {
+	uint64_t read_only, written, idle;
+};
+
+static int count_rw(struct damon_ctx *ctx)
+{
+	struct rw_bytes *b = ctx->callback.private;
+	struct damon_region *r;
+
+	memset(b, 0, sizeof(*b));
+	damon_for_each_region(r, damon_target_of(ctx->targets_list.next)) {
+		uint64_t sz = damon_sz_region(r), w;
+
+		g_assert_cmpuint(r->nr_writes, <=, r->nr_accesses);
+		if (!r->nr_accesses) {
+			b->idle += sz;
+			continue;
+		}
+		w = sz * r->nr_writes / r->nr_accesses;
+		b->written += w;
+		b->read_only += sz - w;
+	}
+	return 0;
+}
+
+/*
+ * Reads and writes apart: the first 4 MiB are written, the next 4 MiB
+ * only read.  Regions keep the two apart by nr_writes although merging
+ * and splitting look at nr_accesses alone; the regions, which that
+ * alone decides, are the same as without writes.
+ */
+static void test_writes_ride_along(void)
+{
+	struct rw_bytes b;
+	struct fixture f, plain;
+	struct damon_region *r, *q;
+
+	fixture_init(&f, 0, 2048 * P);
+	f.h.write_start = 0;
+	f.h.write_end = 1024 * P;
+	f.ctx->callback.private = &b;
+	f.ctx->callback.after_aggregation = count_rw;
+	fixture_init(&plain, 0, 2048 * P);
+	g_assert_cmpint(damon_ctx_begin(f.ctx, 0), ==, 0);
+	g_assert_cmpint(damon_ctx_begin(plain.ctx, 0), ==, 0);
+	g_assert_cmpint(tu_run_until(f.ctx, &f.clk, 3000000), ==, 0);
+	g_assert_cmpint(tu_run_until(plain.ctx, &plain.clk, 3000000), ==, 0);
+	g_assert_cmpuint(b.written, >=, 1024 * P * 9 / 10);
+	g_assert_cmpuint(b.written, <=, 1024 * P * 11 / 10);
+	g_assert_cmpuint(b.read_only, >=, 1024 * P * 9 / 10);
+	g_assert_cmpuint(b.read_only, <=, 1024 * P * 11 / 10);
+	g_assert_cmpuint(b.read_only + b.written + b.idle, ==, SPACE);
+	q = damon_first_region(plain.t);
+	damon_for_each_region(r, f.t) {
+		g_assert_cmphex(r->ar.start, ==, q->ar.start);
+		g_assert_cmphex(r->ar.end, ==, q->ar.end);
+		g_assert_cmpuint(r->nr_accesses, ==, q->nr_accesses);
+		g_assert_cmpuint(r->age, ==, q->age);
+		g_assert_cmpuint(q->nr_writes, ==, 0);
+		q = damon_next_region(q);
+	}
+	fixture_fini(&f);
+	fixture_fini(&plain);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/damon/kdamond/schedule", test_schedule);
+	g_test_add_func("/damon/kdamond/writes_ride_along",
+			test_writes_ride_along);
 	g_test_add_func("/damon/kdamond/split_above_half_max",
 			test_split_above_half_max);
 	g_test_add_func("/damon/kdamond/set_attrs_after_aggregation",

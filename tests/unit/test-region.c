@@ -34,6 +34,8 @@ static void test_split_at(void)
 	r->nr_accesses = 7;
 	r->nr_accesses_bp = 70000;
 	r->last_nr_accesses = 5;
+	r->nr_writes = 6;
+	r->last_nr_writes = 2;
 	r->age = 3;
 	damon_split_region_at(t, r, 30 * P);
 	tu_assert_regions(t, out, 2);
@@ -41,6 +43,8 @@ static void test_split_at(void)
 	g_assert_cmpuint(r->nr_accesses, ==, 7);
 	g_assert_cmpuint(r->nr_accesses_bp, ==, 70000);
 	g_assert_cmpuint(r->last_nr_accesses, ==, 5);
+	g_assert_cmpuint(r->nr_writes, ==, 6);
+	g_assert_cmpuint(r->last_nr_writes, ==, 2);
 	g_assert_cmpuint(r->age, ==, 3);
 	tu_assert_invariants(ctx);
 	damon_destroy_ctx(ctx);
@@ -55,8 +59,10 @@ static void test_merge_two(void)
 	struct damon_region *l = damon_first_region(t);
 	struct damon_region *r = damon_next_region(l);
 
-	/* 1 page at 20 accesses, 3 pages at 4: weighted (20 + 12) / 4 = 8 */
+	/* 1 page at 20 accesses, 3 pages at 4: weighted (20 + 12) / 4 = 8;
+	 * writes alike: (20 + 3 * 0) / 4 = 5 */
 	l->nr_accesses = 20;
+	l->nr_writes = 20;
 	l->age = 8;
 	r->nr_accesses = 4;
 	r->age = 0;
@@ -64,6 +70,7 @@ static void test_merge_two(void)
 	tu_assert_regions(t, out, 1);
 	g_assert_cmpuint(l->nr_accesses, ==, 8);
 	g_assert_cmpuint(l->nr_accesses_bp, ==, 80000);
+	g_assert_cmpuint(l->nr_writes, ==, 5);
 	g_assert_cmpuint(l->age, ==, 2);
 	damon_destroy_ctx(ctx);
 }
@@ -425,6 +432,14 @@ static void test_invariant_checker(void)
 			==, -EINVAL);
 	g_assert_nonnull(strstr(err, "before the previous end"));
 	damon_first_region(t)->ar.end = P;
+	g_assert_cmpint(damon_check_target_invariants(t, P, err, sizeof(err)),
+			==, 0);
+	/* more writes than accesses */
+	damon_first_region(t)->nr_writes = 1;
+	g_assert_cmpint(damon_check_target_invariants(t, P, err, sizeof(err)),
+			==, -EINVAL);
+	g_assert_nonnull(strstr(err, "more writes"));
+	damon_first_region(t)->nr_accesses = 1;
 	g_assert_cmpint(damon_check_target_invariants(t, P, err, sizeof(err)),
 			==, 0);
 	damon_first_region(t)->ar.end = P / 2;

@@ -118,8 +118,12 @@ static unsigned int tu_hot_check(struct damon_ctx *ctx)
 		damon_for_each_region(r, t) {
 			bool hot = r->sampling_addr >= h->hot_start &&
 				r->sampling_addr < h->hot_end;
+			bool written = r->sampling_addr >= h->write_start &&
+				r->sampling_addr < h->write_end;
 
 			damon_update_region_access_rate(r, hot, &ctx->attrs);
+			if (h->write_end)
+				damon_update_region_writes(r, written);
 			if (r->nr_accesses > max)
 				max = r->nr_accesses;
 		}

@@ -32,11 +32,14 @@ int tu_run_until(struct damon_ctx *ctx, struct tu_clock *c, uint64_t until_us);
 
 /*
  * A deterministic operations set for engine tests: the sampled page is
- * accessed in every sample interval iff it lies in [hot_start, hot_end).
- * It counts its callbacks so tests can see what the loop called.
+ * accessed in every sample interval iff it lies in [hot_start, hot_end),
+ * and, when write_end is set, the access is a write iff it lies in
+ * [write_start, write_end) too.  It counts its callbacks so tests can
+ * see what the loop called.
  */
 struct tu_hot_ops {
 	uint64_t hot_start, hot_end;
+	uint64_t write_start, write_end;
 	bool valid;		/* target_valid() answer */
 	unsigned int nr_init, nr_update, nr_prepare, nr_check, nr_reset,
 		nr_cleanup;
