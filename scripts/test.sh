@@ -147,7 +147,7 @@ qemu_tests() {
 	done
 	ninja -C build tests/guest/workload.bin >/dev/null
 	# "default": a bare {"execute": "damon-start"}, as virsh would send it
-	for src in default dirty-bitmap page-hash; do
+	for src in default dirty-bitmap page-hash tcg-accessed; do
 		local srcarg=(--source "$src")
 		[ "$src" = default ] && srcarg=()
 		echo "== e2e tcg-workload ${srcarg[*]:-(raw damon-start, no arguments)}"
@@ -157,7 +157,19 @@ qemu_tests() {
 		grep -E '^(PASS|FAIL|RESULT) ' "$log"
 		count_e2e "$log" "$rc"
 	done
-	for args in "" "--steal-migration-bits"; do
+	# reads: tcg-accessed finds a range the guest only reads, dirty-bitmap
+	# does not; with 2 vCPUs (MTTCG); on a set that stays in the TLB; and
+	# the negative control, whose re-arm is switched off, must miss it
+	for args in "" "--smp 2" "--tlb-resident --sources tcg-accessed" \
+		"--tlb-resident --sources tcg-accessed --expect-blind --timeout 15"; do
+		echo "== e2e tcg-reads $args"
+		# shellcheck disable=SC2086
+		timeout 300 python3 tests/e2e/tcg-reads.py $args >"$log" 2>&1
+		rc=$?
+		grep -E '^(PASS|FAIL|RESULT) ' "$log"
+		count_e2e "$log" "$rc"
+	done
+	for args in "" "--steal-migration-bits" "--source tcg-accessed --smp 2"; do
 		echo "== e2e migration $args"
 		# shellcheck disable=SC2086
 		timeout 900 python3 tests/e2e/migration.py $args >"$log" 2>&1
