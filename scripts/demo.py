@@ -44,7 +44,7 @@ def report(vm, t0, hot_now):
 # What each source can see: a working set from a write-only source
 # leaves out pages the guest only reads.
 SEES = {"dirty-bitmap": "sees writes only", "dirty-ring": "sees writes only",
-        "page-hash": "sees writes only"}
+        "page-hash": "sees writes only", "tcg-accessed": "sees reads and writes"}
 
 
 def main():
@@ -53,7 +53,8 @@ def main():
     ap.add_argument("--duration", type=int, default=30,
                     help="seconds to report, 1 to 3600 (default 30)")
     ap.add_argument("--source", default=None,
-                    help="dirty-bitmap or page-hash (default: QEMU's choice)")
+                    help="dirty-bitmap, page-hash or tcg-accessed (default: "
+                    "QEMU's choice)")
     args = ap.parse_args()
     if not 1 <= args.duration <= 3600:
         ap.error("--duration must be 1 to 3600 (got %d)" % args.duration)
