@@ -41,10 +41,10 @@ def report(vm, t0, hot_now):
     sys.stdout.flush()
 
 
-# What each source can see: a working set from a write-only source
-# leaves out pages the guest only reads.
-SEES = {"dirty-bitmap": "sees writes only", "dirty-ring": "sees writes only",
-        "page-hash": "sees writes only", "tcg-accessed": "sees reads and writes"}
+# query-damon's "sees", in words: a working set from a write-only
+# source leaves out pages the guest only reads.
+SEES = {"reads-and-writes": "sees reads and writes",
+        "writes-only": "sees writes only"}
 
 
 def main():
@@ -53,8 +53,8 @@ def main():
     ap.add_argument("--duration", type=int, default=30,
                     help="seconds to report, 1 to 3600 (default 30)")
     ap.add_argument("--source", default=None,
-                    help="dirty-bitmap, page-hash or tcg-accessed (default: "
-                    "QEMU's choice)")
+                    help="tcg-accessed, dirty-bitmap or page-hash (default: "
+                    "QEMU's choice, tcg-accessed under TCG)")
     args = ap.parse_args()
     if not 1 <= args.duration <= 3600:
         ap.error("--duration must be 1 to 3600 (got %d)" % args.duration)
@@ -67,10 +67,11 @@ def main():
         vm.wait_console(r"pass=1 ", timeout=30)
         vm.qmp.execute("damon-start", start)
         info = vm.qmp.execute("query-damon")[0]
-        print("qdamon: monitoring a 512 MiB TCG guest: source %s (%s), "
+        print("qdamon: monitoring a 512 MiB TCG guest: source %s (%s; %s), "
               "sample %d us, aggregation %d us"
-              % (info["source"], SEES.get(info["source"], "sees: unknown"),
-                 info["attrs"]["sample-us"], info["attrs"]["aggr-us"]))
+              % (info["source"], SEES.get(info["sees"], info["sees"]),
+                 info["source-reason"], info["attrs"]["sample-us"],
+                 info["attrs"]["aggr-us"]))
         t0 = time.monotonic()
         for _ in range(args.duration):
             time.sleep(1)

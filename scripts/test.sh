@@ -160,8 +160,12 @@ qemu_tests() {
 	# reads: tcg-accessed finds a range the guest only reads, dirty-bitmap
 	# does not; with 2 vCPUs (MTTCG); on a set that stays in the TLB; and
 	# the negative control, whose re-arm is switched off, must miss it
+	# reads and writes apart: tcg-accessed with a dirty-bitmap write
+	# source (write share of A >= 80 %, of B <= 5 %, write WSS near |A|),
+	# and a bare damon-start, whose default under TCG is tcg-accessed
 	for args in "" "--smp 2" "--tlb-resident --sources tcg-accessed" \
-		"--tlb-resident --sources tcg-accessed --expect-blind --timeout 15"; do
+		"--tlb-resident --sources tcg-accessed --expect-blind --timeout 15" \
+		"--sources tcg-accessed+dirty-bitmap,default"; do
 		echo "== e2e tcg-reads $args"
 		# shellcheck disable=SC2086
 		timeout 300 python3 tests/e2e/tcg-reads.py $args >"$log" 2>&1

@@ -7,6 +7,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "monitor.h"
 #include "source.h"
 
@@ -92,6 +93,62 @@ bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
                        i, r[i].start, i - 1, r[i - 1].end);
             return false;
         }
+    }
+    return true;
+}
+
+/*
+ * Fault injection for the qtests, which run on the qtest accelerator
+ * where no source sees reads: QDAMON_TEST_PAIR_WRITE_SOURCES=1 in
+ * QEMU's environment lets a writes-only source take a write source, so
+ * that the pairing can be tested on the virtual clock.  QEMU warns once.
+ */
+#define QDAMON_TEST_PAIR_ENV "QDAMON_TEST_PAIR_WRITE_SOURCES"
+
+static bool test_pair_writes_only(void)
+{
+    static bool warned;
+    const char *v = g_getenv(QDAMON_TEST_PAIR_ENV);
+
+    if (!v || strcmp(v, "1")) {
+        return false;
+    }
+    if (!warned) {
+        warn_report("qdamon: %s=1: a source that sees writes only may take "
+                    "a write source (for tests only)", QDAMON_TEST_PAIR_ENV);
+        warned = true;
+    }
+    return true;
+}
+
+bool qdamon_check_write_source(const QdamonConfig *cfg, Error **errp)
+{
+    const char *src = DamonSourceKind_str(cfg->source);
+    const char *wsrc = DamonSourceKind_str(cfg->write_source);
+
+    if (!cfg->has_write_source) {
+        return true;
+    }
+    if (qdamon_source_kind_sees(cfg->write_source) !=
+        DAMON_SEES_WRITES_ONLY) {
+        error_setg(errp, "'write-source' must be a source that sees writes "
+                   "only (dirty-bitmap, dirty-ring or page-hash); '%s' sees "
+                   "reads too, so its hits cannot tell writes apart", wsrc);
+        return false;
+    }
+    if (cfg->write_source == cfg->source) {
+        error_setg(errp, "'write-source' must differ from 'source' (both "
+                   "'%s'): a source's hits cannot be split into reads and "
+                   "writes by the same source", src);
+        return false;
+    }
+    if (qdamon_source_kind_sees(cfg->source) == DAMON_SEES_WRITES_ONLY &&
+        !test_pair_writes_only()) {
+        error_setg(errp, "'write-source' needs a 'source' that sees reads "
+                   "(tcg-accessed, under TCG); 'source' is '%s' (%s), which "
+                   "sees writes only, so every access it finds is already "
+                   "a write", src, cfg->source_reason);
+        return false;
     }
     return true;
 }

@@ -25,6 +25,7 @@ void hmp_damon_start(Monitor *mon, const QDict *qdict)
     }
     if (!err) {
         qmp_damon_start(id, source != NULL, kind, false, 0, false, 0,
+                        false, 0,
                         false, 0, false, 0, false, 0, false, NULL, false, 0,
                         &err);
     }
@@ -70,9 +71,15 @@ static void print_hot(Monitor *mon, const char *id)
             break;
         }
         monitor_printf(mon, "    hot [0x%016" PRIx64 ", 0x%016" PRIx64
-                       ") %9s  access %5.1f%%  age %u (%" PRIu64 " ms)\n",
+                       ") %9s  access %5.1f%%  age %u (%" PRIu64 " ms)",
                        r->start, r->end, sz, r->access_rate_percent, r->age,
                        r->age_ms);
+        if (r->has_nr_writes) {
+            /* the share of the accessed samples that were writes */
+            monitor_printf(mon, "  writes %u of %u", r->nr_writes,
+                           r->nr_accesses);
+        }
+        monitor_printf(mon, "\n");
     }
 }
 
@@ -92,9 +99,14 @@ void hmp_info_damon(Monitor *mon, const QDict *qdict)
         g_autofree char *mon_sz = size_to_str(i->monitored_bytes);
         g_autofree char *wss_sz = wss ? size_to_str(wss->wss_bytes) : NULL;
 
-        monitor_printf(mon, "%s: %s, source %s, clock %s\n", i->id,
+        monitor_printf(mon, "%s: %s, source %s (%s), clock %s\n", i->id,
                        DamonState_str(i->state), DamonSourceKind_str(i->source),
-                       DamonClock_str(i->clock));
+                       DamonSees_str(i->sees), DamonClock_str(i->clock));
+        monitor_printf(mon, "  source: %s\n", i->source_reason);
+        if (i->has_write_source) {
+            monitor_printf(mon, "  write source %s: per region writes\n",
+                           DamonSourceKind_str(i->write_source));
+        }
         monitor_printf(mon, "  sample %" PRIu64 " us, aggr %" PRIu64
                        " us, update %" PRIu64 " us, regions %u (%u..%u)\n",
                        i->attrs->sample_us, i->attrs->aggr_us,
@@ -105,6 +117,11 @@ void hmp_info_damon(Monitor *mon, const QDict *qdict)
                        i->nr_samples, i->cpu_ns / 1000000);
         monitor_printf(mon, "  working set %s of %s monitored\n",
                        wss_sz ? wss_sz : "-", mon_sz);
+        if (wss && wss->has_write_wss_bytes) {
+            g_autofree char *w_sz = size_to_str(wss->write_wss_bytes);
+
+            monitor_printf(mon, "  written part of it %s\n", w_sz);
+        }
         print_hot(mon, i->id);
     }
 }

@@ -43,6 +43,7 @@ struct QdamonMonitor {
     QdamonConfig cfg;           /* BQL; cfg.attrs follows damon-tune */
     struct damon_ctx *ctx;
     QdamonSource *src;
+    QdamonSource *wsrc;         /* the write source, or NULL */
     QdamonPaddr *paddr;
     QdamonTally tally;          /* the driver's: see above */
     /* BQL */

@@ -26,6 +26,7 @@ static QTAILQ_HEAD(, QdamonMonitor) qdamon_monitors =
 void qdamon_config_free(QdamonConfig *cfg)
 {
     g_free(cfg->id);
+    g_free(cfg->source_reason);
     g_free(cfg->ranges);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -39,6 +40,8 @@ static void monitor_release(QdamonMonitor *m)
     m->paddr = NULL;
     qdamon_source_free(m->src);
     m->src = NULL;
+    qdamon_source_free(m->wsrc);
+    m->wsrc = NULL;
     if (m->timer) {
         timer_free(m->timer);
         m->timer = NULL;
@@ -178,7 +181,15 @@ static bool monitor_build(QdamonMonitor *m, Error **errp)
     if (!m->src) {
         return false;
     }
-    m->paddr = qdamon_pa_new(m->src, m->cfg.ranges, m->cfg.nr_ranges, errp);
+    if (m->cfg.has_write_source) {
+        m->wsrc = qdamon_source_new(m->cfg.write_source, errp);
+        if (!m->wsrc) {
+            error_prepend(errp, "'write-source': ");
+            return false;
+        }
+    }
+    m->paddr = qdamon_pa_new(m->src, m->wsrc, m->cfg.ranges,
+                             m->cfg.nr_ranges, errp);
     if (!m->paddr) {
         return false;
     }

@@ -24,6 +24,9 @@ typedef struct QdamonMonitor QdamonMonitor;
 typedef struct QdamonConfig {
     char *id;
     DamonSourceKind source;
+    char *source_reason;        /* "requested", or why the default */
+    bool has_write_source;      /* a second source, of writes only */
+    DamonSourceKind write_source;
     DamonClock clock;
     struct damon_attrs attrs;
     struct damon_addr_range *ranges;    /* NULL: all guest RAM */
@@ -34,6 +37,7 @@ typedef struct QdamonConfig {
 typedef struct QdamonSnapRegion {
     uint64_t start, end;
     unsigned int nr_accesses, age;
+    unsigned int nr_writes;     /* 0 unless the monitor has a write source */
 } QdamonSnapRegion;
 
 /* Bytes of a snapshot's regions that had one nr_accesses value. */
@@ -48,6 +52,10 @@ typedef struct QdamonResults {
     DamonState state;
     DamonStopReason stop_reason;
     DamonSourceKind source;
+    DamonSees sees;
+    char *source_reason;
+    bool has_write_source;
+    DamonSourceKind write_source;
     DamonClock clock;
     struct damon_attrs attrs;
     struct damon_attrs snap_attrs;      /* @regions and @history's */
@@ -70,10 +78,29 @@ bool qdamon_check_id(const char *id, Error **errp);
 bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp);
 bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
                          Error **errp);
+/*
+ * @cfg's write source against its source: the write source must see
+ * writes only, differ from the source, and the source must see reads.
+ * The errors name 'write-source' and say why.
+ */
+bool qdamon_check_write_source(const QdamonConfig *cfg, Error **errp);
 void qdamon_config_free(QdamonConfig *cfg);
 
 /* Working-set bytes of @bins counting nr_accesses >= @min_nr. */
 uint64_t qdamon_wss_of(GArray *bins, unsigned int min_nr);
+
+/**
+ * qdamon_write_wss_of: the written part of a snapshot's working set.
+ * @snap: QdamonSnapRegion, as recorded with a write source.
+ * @min_nr: count regions whose nr_accesses is at least this (>= 1).
+ *
+ * Each such region counts its bytes times nr_writes / nr_accesses
+ * (rounded down), its write share: whole when every accessed sample
+ * was a write, nothing when none was.
+ *
+ * Returns: bytes, at most qdamon_wss_of() of the same snapshot.
+ */
+uint64_t qdamon_write_wss_of(GArray *snap, unsigned int min_nr);
 
 /* Start a monitor.  Context: BQL held. */
 bool qdamon_monitor_start(QdamonConfig *cfg, Error **errp);

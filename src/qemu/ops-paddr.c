@@ -18,6 +18,11 @@
  * translates each sampled address under RCU when it uses it, and an
  * address that stopped being RAM reads as not accessed until the next
  * update drops it.
+ *
+ * With a write source beside the access source, both arm and check the
+ * same sampled pages; each region then also counts the samples the
+ * write source found written (damon_region.nr_writes), which rides
+ * along with nr_accesses and never steers the region algorithm.
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
@@ -32,6 +37,7 @@
 
 struct QdamonPaddr {
     QdamonSource *src;
+    QdamonSource *wsrc;         /* write source, or NULL */
     MemoryListener listener;
     /* raw RAM sections; only the listener (BQL) touches it */
     GArray *sections;
@@ -45,6 +51,7 @@ struct QdamonPaddr {
     uint64_t seen_gen;
     GArray *gpas;               /* sampled addresses of the last prepare */
     GArray *accessed;           /* bool per gpa */
+    GArray *written;            /* bool per gpa, with a write source */
 };
 
 static bool section_is_guest_ram(MemoryRegionSection *section)
@@ -191,17 +198,19 @@ static bool check_explicit(QdamonPaddr *p, Error **errp)
     return true;
 }
 
-QdamonPaddr *qdamon_pa_new(QdamonSource *src,
+QdamonPaddr *qdamon_pa_new(QdamonSource *src, QdamonSource *wsrc,
                            const struct damon_addr_range *ranges,
                            unsigned int nr, Error **errp)
 {
     QdamonPaddr *p = g_new0(QdamonPaddr, 1);
 
     p->src = src;
+    p->wsrc = wsrc;
     p->sections = g_array_new(false, false, sizeof(struct damon_addr_range));
     p->layout = g_array_new(false, false, sizeof(struct damon_addr_range));
     p->gpas = g_array_new(false, false, sizeof(uint64_t));
     p->accessed = g_array_new(false, true, sizeof(bool));
+    p->written = g_array_new(false, true, sizeof(bool));
     qemu_mutex_init(&p->lock);
     if (ranges) {
         p->explicit = g_array_new(false, false,
@@ -237,6 +246,7 @@ void qdamon_pa_free(QdamonPaddr *p)
     }
     g_array_unref(p->gpas);
     g_array_unref(p->accessed);
+    g_array_unref(p->written);
     qemu_mutex_destroy(&p->lock);
     g_free(p);
 }
@@ -334,6 +344,10 @@ static void qdamon_pa_prepare_access_checks(struct damon_ctx *ctx)
         }
     }
     qdamon_source_prepare(p->src, (uint64_t *)p->gpas->data, p->gpas->len);
+    if (p->wsrc) {
+        qdamon_source_prepare(p->wsrc, (uint64_t *)p->gpas->data,
+                              p->gpas->len);
+    }
 }
 
 static unsigned int qdamon_pa_check_accesses(struct damon_ctx *ctx)
@@ -343,21 +357,33 @@ static unsigned int qdamon_pa_check_accesses(struct damon_ctx *ctx)
     struct damon_region *r;
     unsigned int max = 0;
     guint i = 0;
-    bool *acc;
+    bool *acc, *wr = NULL;
 
     g_array_set_size(p->accessed, p->gpas->len);
     acc = (bool *)p->accessed->data;
     memset(acc, 0, p->gpas->len * sizeof(bool));
     qdamon_source_check(p->src, (uint64_t *)p->gpas->data, p->gpas->len,
                         acc);
+    if (p->wsrc) {
+        g_array_set_size(p->written, p->gpas->len);
+        wr = (bool *)p->written->data;
+        memset(wr, 0, p->gpas->len * sizeof(bool));
+        qdamon_source_check(p->wsrc, (uint64_t *)p->gpas->data,
+                            p->gpas->len, wr);
+    }
     damon_for_each_target(t, ctx) {
         damon_for_each_region(r, t) {
             /* regions do not change between prepare and check */
-            bool hit = i < p->gpas->len &&
-                g_array_index(p->gpas, uint64_t, i) == r->sampling_addr &&
-                acc[i];
+            bool same = i < p->gpas->len &&
+                g_array_index(p->gpas, uint64_t, i) == r->sampling_addr;
+            bool written = same && wr && wr[i];
 
-            damon_update_region_access_rate(r, hit, &ctx->attrs);
+            /* a write is an access, whatever the access source saw */
+            damon_update_region_access_rate(r, (same && acc[i]) || written,
+                                            &ctx->attrs);
+            if (wr) {
+                damon_update_region_writes(r, written);
+            }
             max = MAX(max, r->nr_accesses);
             i++;
         }

@@ -14,6 +14,9 @@ typedef struct QdamonPaddr QdamonPaddr;
 /**
  * qdamon_pa_new: prepare guest-physical monitoring.
  * @src: the access source (not owned).
+ * @wsrc: the write source (not owned), or NULL.  Armed and checked on
+ *     the same sampled pages as @src; a page it finds written counts as
+ *     accessed, and as written (damon_update_region_writes()).
  * @ranges: explicit ranges to monitor, or NULL for all of guest RAM.
  * @nr: number of @ranges.
  * @errp: set when a range is not inside guest RAM.
@@ -23,7 +26,7 @@ typedef struct QdamonPaddr QdamonPaddr;
  *
  * Context: BQL held.
  */
-QdamonPaddr *qdamon_pa_new(QdamonSource *src,
+QdamonPaddr *qdamon_pa_new(QdamonSource *src, QdamonSource *wsrc,
                            const struct damon_addr_range *ranges,
                            unsigned int nr, Error **errp);
 

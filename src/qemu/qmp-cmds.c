@@ -59,6 +59,7 @@ static bool ranges_from_qapi(DamonRangeList *list, QdamonConfig *cfg,
 }
 
 void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
+                     bool has_write_source, DamonSourceKind write_source,
                      bool has_sample_us, uint64_t sample_us,
                      bool has_aggr_us, uint64_t aggr_us,
                      bool has_update_us, uint64_t update_us,
@@ -70,13 +71,22 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
     QdamonConfig cfg = { 0 };
 
     cfg.id = g_strdup(id ? id : QDAMON_DEFAULT_ID);
-    cfg.source = has_source ? source : qdamon_source_default();
+    if (has_source) {
+        cfg.source = source;
+        cfg.source_reason = g_strdup("requested");
+    } else {
+        cfg.source = qdamon_source_default(&cfg.source_reason);
+    }
+    cfg.has_write_source = has_write_source;
+    cfg.write_source = write_source;
     cfg.clock = has_clock ? clock : DAMON_CLOCK_REALTIME;
     damon_attrs_default(&cfg.attrs);
     attrs_apply(&cfg.attrs, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
-    if (qdamon_check_id(cfg.id, errp) && qdamon_check_attrs(&cfg.attrs, errp) &&
+    if (qdamon_check_id(cfg.id, errp) &&
+        qdamon_check_write_source(&cfg, errp) &&
+        qdamon_check_attrs(&cfg.attrs, errp) &&
         (!has_regions || ranges_from_qapi(regions, &cfg, errp))) {
         qdamon_monitor_start(&cfg, errp);
     }
@@ -128,6 +138,10 @@ static DamonInfo *info_of(QdamonResults *r)
     i->has_stop_reason = r->state == DAMON_STATE_STOPPED;
     i->stop_reason = r->stop_reason;
     i->source = r->source;
+    i->sees = r->sees;
+    i->source_reason = g_strdup(r->source_reason);
+    i->has_write_source = r->has_write_source;
+    i->write_source = r->write_source;
     i->clock = r->clock;
     i->attrs = attrs_to_qapi(&r->attrs);
     i->nr_regions = r->regions->len;
@@ -195,6 +209,9 @@ DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
         q->start = s->start;
         q->end = s->end;
         q->nr_accesses = s->nr_accesses;
+        /* only with a write source: without, the reply is as before */
+        q->has_nr_writes = r->has_write_source;
+        q->nr_writes = s->nr_writes;
         q->access_rate_percent = 100.0 * s->nr_accesses / max;
         q->access_hz = s->nr_accesses * 1e6 / r->snap_attrs.aggr_interval;
         q->age = s->age;
@@ -275,6 +292,10 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
         if (sr->nr_accesses >= min) {
             out->wss_bytes += sr->end - sr->start;
         }
+    }
+    if (r->has_write_source) {
+        out->has_write_wss_bytes = true;
+        out->write_wss_bytes = qdamon_write_wss_of(r->regions, min);
     }
     out->total_bytes = r->snap_total_bytes;
     out->nr_aggregations = wss->len;

@@ -62,6 +62,24 @@ uint64_t qdamon_wss_of(GArray *bins, unsigned int min_nr)
     return wss;
 }
 
+uint64_t qdamon_write_wss_of(GArray *snap, unsigned int min_nr)
+{
+    uint64_t wss = 0;
+    guint i;
+
+    assert(min_nr >= 1);
+    for (i = 0; i < snap->len; i++) {
+        QdamonSnapRegion *r = &g_array_index(snap, QdamonSnapRegion, i);
+
+        /* nr_writes <= nr_accesses, so this never exceeds the bytes */
+        if (r->nr_accesses >= min_nr) {
+            wss += (r->end - r->start) * MIN(r->nr_writes, r->nr_accesses) /
+                r->nr_accesses;
+        }
+    }
+    return wss;
+}
+
 void qdamon_tally_init(QdamonTally *t, uint64_t total_bytes)
 {
     memset(t, 0, sizeof(*t));
@@ -89,8 +107,13 @@ int qdamon_tally_aggregated(struct damon_ctx *ctx)
 
     damon_for_each_target(tg, ctx) {
         damon_for_each_region(r, tg) {
-            QdamonSnapRegion s = { r->ar.start, r->ar.end, r->nr_accesses,
-                                   r->age };
+            QdamonSnapRegion s = {
+                .start = r->ar.start, .end = r->ar.end,
+                .nr_accesses = r->nr_accesses, .age = r->age,
+                /* the engine keeps it 0 unless writes are reported */
+                .nr_writes = r->nr_writes,
+            };
+
             g_array_append_val(snap, s);
             total += damon_sz_region(r);
         }
@@ -163,6 +186,10 @@ QdamonResults *qdamon_results_of(QdamonMonitor *m, bool with_history)
     res->state = m->state;
     res->stop_reason = m->stop_reason;
     res->source = m->cfg.source;
+    res->sees = qdamon_source_kind_sees(m->cfg.source);
+    res->source_reason = g_strdup(m->cfg.source_reason);
+    res->has_write_source = m->cfg.has_write_source;
+    res->write_source = m->cfg.write_source;
     res->clock = m->cfg.clock;
     res->attrs = m->cfg.attrs;
     res->history = g_ptr_array_new_with_free_func(
@@ -187,6 +214,7 @@ void qdamon_results_free(QdamonResults *res)
         return;
     }
     g_free(res->id);
+    g_free(res->source_reason);
     g_free(res->vcpu_writes);
     g_array_unref(res->regions);
     g_ptr_array_unref(res->history);

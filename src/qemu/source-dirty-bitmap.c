@@ -356,6 +356,7 @@ static void dirty_bitmap_check(QdamonSource *src, const uint64_t *gpa,
 }
 
 const QdamonSourceClass qdamon_source_dirty_bitmap =
-    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_DIRTY_BITMAP, DirtyBitmapSource,
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_DIRTY_BITMAP,
+                        DAMON_SEES_WRITES_ONLY, DirtyBitmapSource,
                         dirty_bitmap_init, dirty_bitmap_cleanup,
                         dirty_bitmap_prepare, dirty_bitmap_check);

@@ -182,6 +182,7 @@ static void dirty_ring_check(QdamonSource *src, const uint64_t *gpa,
 }
 
 const QdamonSourceClass qdamon_source_dirty_ring =
-    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_DIRTY_RING, DirtyRingSource,
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_DIRTY_RING,
+                        DAMON_SEES_WRITES_ONLY, DirtyRingSource,
                         dirty_ring_init, dirty_ring_cleanup,
                         dirty_ring_prepare, dirty_ring_check);

@@ -308,6 +308,7 @@ static void page_hash_check(QdamonSource *src, const uint64_t *gpa,
 
 /* Nothing to set up: a zeroed object hashes from the first prepare. */
 const QdamonSourceClass qdamon_source_page_hash =
-    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_PAGE_HASH, PageHashSource, NULL,
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_PAGE_HASH,
+                        DAMON_SEES_WRITES_ONLY, PageHashSource, NULL,
                         page_hash_cleanup, page_hash_prepare,
                         page_hash_check);

@@ -382,6 +382,7 @@ static void tcg_accessed_check(QdamonSource *src, const uint64_t *gpa,
 }
 
 const QdamonSourceClass qdamon_source_tcg_accessed =
-    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_TCG_ACCESSED, TcgAccessedSource,
+    QDAMON_SOURCE_CLASS(DAMON_SOURCE_KIND_TCG_ACCESSED,
+                        DAMON_SEES_READS_AND_WRITES, TcgAccessedSource,
                         tcg_accessed_init, tcg_accessed_cleanup,
                         tcg_accessed_prepare, tcg_accessed_check);

@@ -14,7 +14,9 @@
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
 #include "hw/core/cpu.h"
+#include "qemu/accel.h"
 #include "system/kvm.h"
+#include "system/tcg.h"
 #include "source-common.h"
 #include "trace.h"
 
@@ -31,17 +33,41 @@ QEMU_BUILD_BUG_ON(ARRAY_SIZE(qdamon_source_classes) !=
 /* Holders of GLOBAL_DIRTY_DAMON.  Protected by the BQL. */
 static unsigned int qdamon_dirty_log_users;
 
-DamonSourceKind qdamon_source_default(void)
+DamonSourceKind qdamon_source_default(char **reason)
 {
+    /*
+     * Sources that see reads first: a write-only source misses every
+     * page the guest only reads.  (Host accessed bits, which would see
+     * reads under KVM too, are not built yet.)
+     */
+    if (tcg_enabled()) {
+        *reason = g_strdup("default: TCG sees reads and writes through "
+                           "its TLB");
+        return DAMON_SOURCE_KIND_TCG_ACCESSED;
+    }
     /*
      * With a dirty ring, the ring source costs what the guest writes;
      * the bitmap source would sync (kick every vCPU, scan every slot's
      * bitmap) once per sample.
      */
     if (kvm_enabled() && kvm_dirty_ring_enabled()) {
+        *reason = g_strdup("default: KVM with a dirty ring, which costs "
+                           "what the guest writes (sees writes only: no "
+                           "source sees reads under KVM yet)");
         return DAMON_SOURCE_KIND_DIRTY_RING;
     }
+    *reason = g_strdup_printf("default: accelerator '%s' has no source "
+                              "that sees reads and no dirty ring; "
+                              "dirty-bitmap works with every accelerator "
+                              "(sees writes only)",
+                              current_accel_name());
     return DAMON_SOURCE_KIND_DIRTY_BITMAP;
+}
+
+DamonSees qdamon_source_kind_sees(DamonSourceKind kind)
+{
+    assert((unsigned)kind < ARRAY_SIZE(qdamon_source_classes));
+    return qdamon_source_classes[kind]->sees;
 }
 
 bool qdamon_source_dirty_log_get(QdamonSource *src, Error **errp)

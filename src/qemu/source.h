@@ -32,6 +32,9 @@ typedef struct QdamonSource QdamonSource;
 /**
  * QdamonSourceClass: one kind of access source.
  * @kind: its QAPI name.
+ * @sees: what it can see: reads and writes (a hit may be either), or
+ *     writes only (every hit is a write, so it can serve as a monitor's
+ *     write source).
  * @instance_size: the size of its object, which begins with a
  *     QdamonSource named base; qdamon_source_new() allocates it zeroed.
  * @init: optional: start tracking for a new monitor; false with @errp
@@ -47,6 +50,7 @@ typedef struct QdamonSource QdamonSource;
  */
 typedef struct QdamonSourceClass {
     DamonSourceKind kind;
+    DamonSees sees;
     size_t instance_size;
     bool (*init)(QdamonSource *src, Error **errp);
     void (*cleanup)(QdamonSource *src);
@@ -56,14 +60,16 @@ typedef struct QdamonSourceClass {
 } QdamonSourceClass;
 
 /*
- * QDAMON_SOURCE_CLASS: the class of sources of @kind_ whose objects are
- * of @type_, with the callbacks @init_ (may be NULL), @cleanup_,
- * @prepare_ and @check_.  @type_ must begin with its QdamonSource base.
+ * QDAMON_SOURCE_CLASS: the class of sources of @kind_ that see @sees_,
+ * whose objects are of @type_, with the callbacks @init_ (may be NULL),
+ * @cleanup_, @prepare_ and @check_.  @type_ must begin with its
+ * QdamonSource base.
  */
-#define QDAMON_SOURCE_CLASS(kind_, type_, init_, cleanup_, prepare_,     \
-                            check_)                                     \
+#define QDAMON_SOURCE_CLASS(kind_, sees_, type_, init_, cleanup_,        \
+                            prepare_, check_)                           \
     {                                                                   \
         .kind = (kind_),                                                \
+        .sees = (sees_),                                                \
         .instance_size = sizeof(type_) +                                \
             QEMU_BUILD_BUG_ON_ZERO(offsetof(type_, base) != 0),         \
         .init = (init_),                                                \
@@ -109,11 +115,18 @@ extern const QdamonSourceClass qdamon_source_tcg_accessed;
 
 /**
  * qdamon_source_default: the best source available in this VM.
+ * @reason: set to a new string saying why, "default: ..."; g_free() it.
  *
- * Returns: dirty-ring when KVM runs with a dirty ring, else
- * dirty-bitmap.
+ * Returns: tcg-accessed under TCG (the only accelerator whose reads a
+ * source can see today), else dirty-ring when KVM runs with a dirty
+ * ring, else dirty-bitmap.  Never tcg-accessed under qtest, which is
+ * not TCG.
+ * Context: BQL held.
  */
-DamonSourceKind qdamon_source_default(void);
+DamonSourceKind qdamon_source_default(char **reason);
+
+/* What sources of @kind see.  @kind must be a valid DamonSourceKind. */
+DamonSees qdamon_source_kind_sees(DamonSourceKind kind);
 
 /**
  * qdamon_source_new: create a source of @kind.

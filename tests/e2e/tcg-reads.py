@@ -19,6 +19,23 @@ and nothing else, then runs monitors one after the other on the same VM
                 on each.  This is the contrast: a write-only source
                 cannot see reads.
 
+  tcg-accessed+dirty-bitmap
+                reads and writes apart (damon-start source tcg-accessed,
+                write-source dirty-bitmap): both ranges found and WSS as
+                for tcg-accessed, and on the same two aggregations the
+                write share nr-writes / nr-accesses of the hot regions,
+                weighted by their bytes in each range, is at least 80%
+                in A and at most 5% in B, and write-wss-bytes is within
+                10% of |A|;
+  default       a bare damon-start: query-damon must say tcg-accessed,
+                sees reads-and-writes, source-reason "default: ...", and
+                it must find both ranges as tcg-accessed does.
+
+Every monitor's query-damon must say what its source sees
+(reads-and-writes for tcg-accessed, writes-only for the others) and,
+without a write source, have no write-source, and its replies no
+nr-writes or write-wss-bytes.
+
 Each monitor is stopped with damon-stop, and the VM must keep running.
 --smp N runs the guest with N vCPUs (MTTCG); the workload runs on the
 first, the others stay halted, and every one of them must still run each
@@ -55,6 +72,11 @@ from harness.vm import WorkloadVM  # noqa: E402
 NO_REARM_ENV = "QDAMON_TEST_TCG_NO_REARM"
 BLIND_MAX = 0.10        # dirty-bitmap: at most this share of B in hot regions
 BLIND_AGGRS = 5         # ... on each of this many aggregations after A is found
+WRITE_SHARE_A_MIN = 0.80    # with a write source: A's hot bytes are written
+WRITE_SHARE_B_MAX = 0.05    # ... and B's are not
+SEES = {"tcg-accessed": "reads-and-writes", "dirty-bitmap": "writes-only",
+        "page-hash": "writes-only", "dirty-ring": "writes-only"}
+DEFAULT_UNDER_TCG = "tcg-accessed"
 
 
 def parse_args():
@@ -67,7 +89,9 @@ def parse_args():
     ap.add_argument("--smp", type=int, default=1, metavar="N",
                     help="vCPUs (default: %(default)s; above 1 under MTTCG)")
     ap.add_argument("--sources", default="tcg-accessed,dirty-bitmap",
-                    help="monitors to run, in order (default: %(default)s)")
+                    help="monitors to run, in order: a source, SOURCE+WRITE-SOURCE "
+                    "for reads and writes apart, or 'default' for a bare "
+                    "damon-start (default: %(default)s)")
     ap.add_argument("--tlb-resident", action="store_true",
                     help="A 128 KiB at 16 MiB, B 256 KiB at 16.5 MiB, monitors on "
                     "[16 MiB, 17 MiB): a set that stays in the TLB")
@@ -84,6 +108,20 @@ def parse_args():
     return args
 
 
+def write_share(regions, start, size):
+    """nr-writes / nr-accesses of the hot regions, weighted by their bytes in
+    [start, start + size); None when no hot region overlaps it."""
+    maxn = regions["max-nr-accesses"]
+    acc = wr = 0
+    for r in regions["regions"]:
+        if not hotset.is_hot(r["nr-accesses"], maxn):
+            continue
+        b = hotset.overlap(r["start"], r["end"], start, start + size)
+        acc += b * r["nr-accesses"]
+        wr += b * r["nr-writes"]
+    return wr / acc if acc else None
+
+
 class Pair:
     """One snapshot scored against the written range A and the read range B."""
 
@@ -93,6 +131,25 @@ class Pair:
         self.wss = wss["wss-bytes"]
         self.aggr = regions["nr-aggregations"]
         self.nr_regions = len(regions["regions"])
+        self.writes = "write-wss-bytes" in wss
+        if self.writes:
+            self.write_wss = wss["write-wss-bytes"]
+            self.a_write = write_share(regions, args.hot_start, args.hot_size)
+            self.b_write = write_share(regions, args.read_start, args.read_size)
+
+    def writes_ok(self, args):
+        return (self.a_write is not None and self.b_write is not None
+                and self.a_write >= WRITE_SHARE_A_MIN
+                and self.b_write <= WRITE_SHARE_B_MAX
+                and hotset.within(self.write_wss, args.hot_size))
+
+    def writes_text(self, args):
+        def pct(x):
+            return "-" if x is None else "%.1f%%" % (x * 100)
+        return ("write share A %s, B %s; write-wss %.2f MiB (|A| %.2f MiB, error %.1f%%)"
+                % (pct(self.a_write), pct(self.b_write), self.write_wss / MIB,
+                   args.hot_size / MIB,
+                   abs(self.write_wss - args.hot_size) / args.hot_size * 100))
 
     def wss_err(self, truth):
         return abs(self.wss - truth) / truth
@@ -116,19 +173,51 @@ def snapshots(vm, timeout, poll=0.1):
         time.sleep(poll)
 
 
-def start_monitor(vm, source, regions=None):
-    start = {"source": source}
+def start_monitor(vm, spec, regions=None):
+    """Start damon0 as spec says: SOURCE, SOURCE+WRITE-SOURCE, or 'default'
+    (no source argument: QEMU's choice, which under TCG must be tcg-accessed),
+    and check what query-damon says of it."""
+    source, _, write_source = spec.partition("+")
+    start = {}
+    if source != "default":
+        start["source"] = source
+    if write_source:
+        start["write-source"] = write_source
     if regions:
         start["regions"] = regions
     try:
         vm.qmp.execute("damon-start", start)
     except QMPError as e:
-        raise Failed("damon-start source %s: %s: %s" % (source, e.error_class, e.desc))
+        raise Failed("damon-start %s: %s: %s" % (start, e.error_class, e.desc))
     m = monitor_info(vm)
-    if m["state"] != "running" or m["source"] != source:
-        raise Failed("query-damon: %s is %s with source %s"
-                     % (MONITOR, m["state"], m["source"]))
+    want = DEFAULT_UNDER_TCG if source == "default" else source
+    if m["state"] != "running" or m["source"] != want:
+        raise Failed("query-damon: %s is %s with source %s, want %s"
+                     % (MONITOR, m["state"], m["source"], want))
+    if m.get("sees") != SEES[want]:
+        raise Failed("query-damon: source %s sees %r, want %r"
+                     % (want, m.get("sees"), SEES[want]))
+    reason = m.get("source-reason", "")
+    if source == "default" and not reason.startswith("default: TCG"):
+        raise Failed("query-damon: default source-reason %r" % reason)
+    if source != "default" and reason != "requested":
+        raise Failed("query-damon: source-reason %r, want 'requested'" % reason)
+    if m.get("write-source") != (write_source or None):
+        raise Failed("query-damon: write-source %r, want %r"
+                     % (m.get("write-source"), write_source or None))
     return m
+
+
+def check_write_members(regions, wss, spec):
+    """nr-writes and write-wss-bytes come with a write source, and only then."""
+    has = "+" in spec
+    without = [r for r in regions["regions"] if ("nr-writes" in r) != has]
+    if without:
+        raise Failed("%s: %d of %d regions %s nr-writes" % (
+            spec, len(without), len(regions["regions"]), "lack" if has else "have"))
+    if ("write-wss-bytes" in wss) != has:
+        raise Failed("%s: write-wss-bytes %s in query-damon-wss"
+                     % (spec, "missing" if has else "present"))
 
 
 def step_reads_found(vm, rep, args, source, label):
@@ -137,14 +226,18 @@ def step_reads_found(vm, rep, args, source, label):
     start_monitor(vm, source, args.regions)
     streak, first, best = 0, None, None
     for secs, regions, wss in snapshots(vm, args.timeout):
+        check_write_members(regions, wss, source)
         p = Pair(regions, wss, args)
         if args.verbose:
-            rep.info("%s t=%5.2f s aggr %d: %s" % (label, secs, p.aggr, p.text(truth)))
+            rep.info("%s t=%5.2f s aggr %d: %s%s" % (
+                label, secs, p.aggr, p.text(truth),
+                "; " + p.writes_text(args) if p.writes else ""))
         if best is None or min(p.a.coverage, p.b.coverage) > min(best.a.coverage,
                                                                   best.b.coverage):
             best = p
         ok = (p.a.coverage >= hotset.COVERAGE_MIN and p.b.coverage >= hotset.COVERAGE_MIN
-              and p.wss_err(truth) <= hotset.WSS_ERR_MAX)
+              and p.wss_err(truth) <= hotset.WSS_ERR_MAX
+              and (not p.writes or p.writes_ok(args)))
         streak = streak + 1 if ok else 0
         first = (first if streak > 1 else (secs, p)) if ok else None
         if streak >= hotset.CONFIRMATIONS:
@@ -153,12 +246,22 @@ def step_reads_found(vm, rep, args, source, label):
                                 "%s_a_pct" % label: round(p.a.coverage * 100, 1),
                                 "%s_b_pct" % label: round(p.b.coverage * 100, 1),
                                 "%s_wss_err_pct" % label: round(p.wss_err(truth) * 100, 1)})
-            return "both ranges found after %.2f s: %s; held on %d snapshots" % (
-                secs, p.text(truth), hotset.CONFIRMATIONS)
+            writes = ""
+            if p.writes:
+                rep.figures.update({
+                    "%s_a_write_pct" % label: round(p.a_write * 100, 1),
+                    "%s_b_write_pct" % label: round(p.b_write * 100, 1),
+                    "%s_write_wss_err_pct" % label: round(
+                        abs(p.write_wss - args.hot_size) / args.hot_size * 100, 1)})
+                writes = "; " + p.writes_text(args)
+            return "both ranges found after %.2f s: %s%s; held on %d snapshots" % (
+                secs, p.text(truth), writes, hotset.CONFIRMATIONS)
     if best is not None:
         steps.dump_regions(rep, regions)
-    raise Failed("%s did not find both ranges in %.0f s; best: %s"
-                 % (source, args.timeout, best.text(truth) if best else "no snapshot"))
+    raise Failed("%s did not find both ranges%s in %.0f s; best: %s%s"
+                 % (source, " with writes apart" if "+" in source else "",
+                    args.timeout, best.text(truth) if best else "no snapshot",
+                    "; " + best.writes_text(args) if best and best.writes else ""))
 
 
 def step_reads_unseen(vm, rep, args, source, label):
@@ -167,6 +270,7 @@ def step_reads_unseen(vm, rep, args, source, label):
     start_monitor(vm, source, args.regions)
     streak, found, seen = 0, None, []
     for secs, regions, wss in snapshots(vm, args.timeout):
+        check_write_members(regions, wss, source)
         p = Pair(regions, wss, args)
         if args.verbose:
             rep.info("%s t=%5.2f s aggr %d: %s" % (label, secs, p.aggr, p.text(truth)))
@@ -226,7 +330,8 @@ def run(args, rep):
                 ("guest", lambda: steps.step_guest_writes(
                     vm, rep, args.hot_start, args.hot_size, mem_bytes, top))]
         for source in sources:
-            label = source.replace("-", "_")
+            label = source.replace("-", "_").replace("+", "_w_")
+            reads = source.partition("+")[0] in ("tcg-accessed", "default")
             if args.expect_blind and source == "tcg-accessed":
                 def blind(source=source, label=label):
                     try:
@@ -238,7 +343,7 @@ def run(args, rep):
                     raise Failed("with %s=1 tcg-accessed still found the read "
                                  "range: %s" % (NO_REARM_ENV, text))
                 todo.append((label, blind))
-            elif source == "tcg-accessed":
+            elif reads:
                 todo.append((label, lambda s=source, lb=label: rep.ok(
                     lb, step_reads_found(vm, rep, args, s, lb))))
             else:

@@ -5,7 +5,7 @@
 Boots tests/guest's workload.bin under TCG with our QEMU, checks that the
 guest writes its hot set and nothing else (HMP xp, before any monitor
 runs), then starts a DAMON monitor with defaults over QMP (realtime
-clock, default source) and polls query-damon-regions and query-damon-wss
+clock, default source, which under TCG must be tcg-accessed) and polls query-damon-regions and query-damon-wss
 until the hot set is found, by harness.hotset's thresholds:
 
   coverage  >= 90% of the hot range's bytes lie in regions whose
@@ -80,7 +80,9 @@ def run(args, rep):
             ("boot", lambda: step_boot(vm, rep, hot_start, hot_size)),
             ("guest", lambda: steps.step_guest_writes(vm, rep, hot_start, hot_size,
                                                       mem_bytes, top)),
-            ("damon-start", lambda: steps.step_damon_start(vm, rep, args.source)),
+            # a bare damon-start under TCG: the default must be tcg-accessed
+            ("damon-start", lambda: steps.step_damon_start(
+                vm, rep, args.source, default_source="tcg-accessed")),
             ("hot-set", lambda: steps.step_find_hot_set(vm, rep, hot_start, hot_size,
                                                         args.timeout, args.verbose)),
             ("damon-stop", lambda: steps.step_damon_stop(vm, rep)),

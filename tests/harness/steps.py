@@ -86,9 +86,10 @@ def step_guest_writes(vm, rep, hot_start, hot_size, mem_bytes, top, extra=None):
 # ---------------------------------------------------------------------------
 # The monitor
 
-def step_damon_start(vm, rep, source=None, attrs=None):
+def step_damon_start(vm, rep, source=None, attrs=None, default_source=None):
     """damon-start with source and attrs (QEMU's defaults for what is
-    None): damon0 must run, with that source."""
+    None): damon0 must run, with that source; without one, with
+    default_source when given, which query-damon must say is the default."""
     if not vm.qmp.has_command("damon-start"):
         raise Failed("damon-start not available in this QEMU (%s)" % vm.qemu)
     args = dict(attrs or {})
@@ -103,9 +104,15 @@ def step_damon_start(vm, rep, source=None, attrs=None):
         raise Failed("query-damon does not list %s running: %r" % (MONITOR, m))
     if source and m["source"] != source:
         raise Failed("query-damon says source %s, asked for %s" % (m["source"], source))
-    rep.ok("damon-start", "%s running: source %s, clock %s, sample %d us, "
+    reason = m.get("source-reason", "?")
+    if not source and default_source:
+        if m["source"] != default_source or not reason.startswith("default: "):
+            raise Failed("query-damon says source %s (%s), want the default %s"
+                         % (m["source"], reason, default_source))
+    rep.ok("damon-start", "%s running: source %s (sees %s; %s), clock %s, sample %d us, "
            "aggr %d us, regions %d..%d, %.0f MiB monitored"
-           % (MONITOR, m["source"], m["clock"], m["attrs"]["sample-us"],
+           % (MONITOR, m["source"], m.get("sees", "?"), reason, m["clock"],
+              m["attrs"]["sample-us"],
               m["attrs"]["aggr-us"], m["attrs"]["min-nr-regions"],
               m["attrs"]["max-nr-regions"], m["monitored-bytes"] / MIB))
 

@@ -945,6 +945,30 @@ static const BadArgs bad_args[] = {
       { "{'id': 'x', 'source': 'tcg-accessed'}",
         "{'id': 'x', 'source': 'tcg-accessed', 'clock': 'virtual'}" } },
     { "damon-start", "'clock'", { "{'id': 'x', 'clock': 'sundial'}" } },
+    /* write sources: each error names 'write-source' and says why */
+    { "damon-start", "'write-source'",
+      { "{'id': 'x', 'write-source': 'nonsense'}" } },
+    { "damon-start", "'write-source' must be a source that sees writes only",
+      { "{'id': 'x', 'write-source': 'tcg-accessed'}",
+        "{'id': 'x', 'source': 'tcg-accessed', "
+        "'write-source': 'tcg-accessed'}" } },
+    { "damon-start", "'write-source' must differ from 'source'",
+      { "{'id': 'x', 'source': 'page-hash', 'write-source': 'page-hash'}",
+        "{'id': 'x', 'source': 'dirty-bitmap', "
+        "'write-source': 'dirty-bitmap'}" } },
+    { "damon-start", "'write-source' needs a 'source' that sees reads",
+      { "{'id': 'x', 'source': 'dirty-bitmap', 'write-source': 'page-hash'}",
+        "{'id': 'x', 'source': 'page-hash', "
+        "'write-source': 'dirty-bitmap'}" } },
+    /* the default source here is dirty-bitmap, and the error says why */
+    { "damon-start", "sees writes only, so every access it finds is "
+      "already a write", { "{'id': 'x', 'write-source': 'page-hash'}" } },
+    { "damon-start", "'dirty-bitmap' (default: accelerator 'QTest'",
+      { "{'id': 'x', 'write-source': 'page-hash'}" } },
+    /* a read source this accelerator lacks is refused as such */
+    { "damon-start", "'tcg-accessed' needs the TCG accelerator",
+      { "{'id': 'x', 'source': 'tcg-accessed', "
+        "'write-source': 'dirty-bitmap'}" } },
     /* unknown or stopped monitors */
     { "damon-stop", "'nosuch'", { "{'id': 'nosuch'}" } },
     { "damon-stop", "'damon0'", { "{}" } },
@@ -1011,6 +1035,296 @@ static void test_bad_args(void)
     g_assert_cmpuint(info_attr(qts, "ok", "min-nr-regions"), ==, 10);
     g_assert_cmpuint(info_attr(qts, "ok", "max-nr-regions"), ==, 1000);
     run_aggregations(qts, "ok", true, 5);
+    qtest_quit(qts);
+}
+
+/* ---- 5a. reads and writes apart: a write source ---- */
+
+/* QEMU's test switch: a writes-only source may take a write source */
+#define PAIR_ENV            "QDAMON_TEST_PAIR_WRITE_SOURCES"
+/* What the write-source monitors must see written, at least */
+#define WRITE_SHARE_MIN     80
+
+/*
+ * For @ns of virtual time, once per sample interval: write @changed
+ * with a new byte every time (every source sees that) and @same with
+ * the same byte every time (dirty-bitmap sees it, page-hash does not
+ * once the first pass changed it).
+ */
+static void write_changed_same(QTestState *qts, const GpaRange *changed,
+                               const GpaRange *same, int64_t ns)
+{
+    int64_t t;
+
+    for (t = 0; t < ns; t += SAMPLE_NS) {
+        hot_pattern = hot_pattern % 255 + 1;
+        qtest_memset(qts, changed->start, hot_pattern,
+                     gpa_range_size(changed));
+        qtest_memset(qts, same->start, 0x5a, gpa_range_size(same));
+        qtest_clock_step(qts, SAMPLE_NS);
+    }
+}
+
+/*
+ * The written part of a snapshot's working set as QEMU defines it
+ * (qmp/damon.json, DamonWss): bytes times nr-writes / nr-accesses of
+ * the regions with nr-accesses >= @min.
+ */
+static uint64_t write_share_bytes(QDict *snap, uint64_t min)
+{
+    const QListEntry *e;
+    uint64_t sum = 0;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(snap, "regions"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t nr_acc = get_u64(r, "nr-accesses");
+
+        if (nr_acc >= min) {
+            sum += (get_u64(r, "end") - get_u64(r, "start")) *
+                get_u64(r, "nr-writes") / nr_acc;
+        }
+    }
+    return sum;
+}
+
+/*
+ * Whether monitor snapshot @snap, of a monitor with a write source, has
+ * @w (always written) and @s (written as the write source sees it when
+ * @s_written, else never) as it should: both found hot (>= 90% of
+ * their bytes in hot regions); the hot regions' write share
+ * (nr-writes / nr-accesses, weighted by their pages in the range) at
+ * least WRITE_SHARE_MIN % in @w, and in @s too when @s_written, else
+ * no write at all; no region outside both written.  The write WSS at the warm threshold is |@w| (+ |@s|)
+ * within 10%.  @why says how it went.
+ */
+static bool found_writes(QDict *snap, QDict *wss_warm, const GpaRange *w,
+                         const GpaRange *s, bool s_written, GString *why)
+{
+    uint64_t max = get_u64(snap, "max-nr-accesses");
+    uint64_t found_w = 0, found_s = 0, acc_w = 0, wr_w = 0;
+    uint64_t acc_s = 0, wr_s = 0, stray_writes = 0;
+    uint64_t want = gpa_range_size(w) + (s_written ? gpa_range_size(s) : 0);
+    uint64_t write_wss = get_u64(wss_warm, "write-wss-bytes");
+    const QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(snap, "regions"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = get_u64(r, "start"), end = get_u64(r, "end");
+        uint64_t nr_acc = get_u64(r, "nr-accesses");
+        uint64_t nr_wr;
+        uint64_t in_w = overlap(start, end, w->start, w->end);
+        uint64_t in_s = overlap(start, end, s->start, s->end);
+
+        /* every region has it, and a write is an access */
+        g_assert(qdict_haskey(r, "nr-writes"));
+        nr_wr = get_u64(r, "nr-writes");
+        g_assert_cmpuint(nr_wr, <=, nr_acc);
+        /* hot regions, by the bytes they hold of each range */
+        if (nr_acc >= hot_min(max)) {
+            found_w += in_w;
+            found_s += in_s;
+            acc_w += in_w / 4096 * nr_acc;
+            wr_w += in_w / 4096 * nr_wr;
+            acc_s += in_s / 4096 * nr_acc;
+            wr_s += in_s / 4096 * nr_wr;
+        }
+        if (!in_w && !in_s) {
+            stray_writes += nr_wr;
+        }
+    }
+    g_string_printf(why, "'%s': W %" PRIu64 "/%" PRIu64 " bytes hot, "
+                    "page-weighted writes %" PRIu64 " of %" PRIu64
+                    " accesses; S %" PRIu64 "/%" PRIu64 " bytes hot, "
+                    "page-weighted writes %" PRIu64 " of %" PRIu64
+                    " accesses; %" PRIu64 " writes elsewhere; write-wss %"
+                    PRIu64 " (want %" PRIu64 ")", qdict_get_str(snap, "id"),
+                    found_w, gpa_range_size(w), wr_w, acc_w, found_s,
+                    gpa_range_size(s), wr_s, acc_s, stray_writes, write_wss,
+                    want);
+    return found_w * 10 >= gpa_range_size(w) * 9 &&
+        found_s * 10 >= gpa_range_size(s) * 9 &&
+        acc_w && wr_w * 100 >= acc_w * WRITE_SHARE_MIN &&
+        acc_s && (s_written ? wr_s * 100 >= acc_s * WRITE_SHARE_MIN :
+                  wr_s == 0) &&
+        stray_writes == 0 &&
+        write_wss * 10 >= want * 9 && write_wss * 10 <= want * 11;
+}
+
+/*
+ * Two write-source monitors at once on the virtual clock, under the
+ * test switch (the qtest accelerator has no source that sees reads):
+ *
+ *   "dw": source dirty-bitmap, write source page-hash.  W (new bytes
+ *         every sample) is accessed and written; S (the same bytes
+ *         again) is accessed but, as page-hash sees it, never written:
+ *         the split a read source and a write source give, with a
+ *         rewrite of the same bytes in the part of a read.
+ *   "pw": source page-hash, write source dirty-bitmap.  S is invisible
+ *         to page-hash, and is found anyway, written: a page the write
+ *         source finds written counts as accessed too.
+ *
+ * A third monitor without a write source keeps the replies as they
+ * were: no nr-writes, no write-wss-bytes, no write-source.
+ */
+static void test_write_source(void)
+{
+    const GpaRange w = { 16 * MiB, 20 * MiB }, s = { 32 * MiB, 40 * MiB };
+    static const struct {
+        const char *id, *args;
+        const char *source, *write_source;
+        bool s_written;
+    } mons[] = {
+        { "dw", "{'id': 'dw', 'source': 'dirty-bitmap', "
+          "'write-source': 'page-hash', 'clock': 'virtual'}",
+          "dirty-bitmap", "page-hash", false },
+        { "pw", "{'id': 'pw', 'source': 'page-hash', "
+          "'write-source': 'dirty-bitmap', 'clock': 'virtual'}",
+          "page-hash", "dirty-bitmap", true },
+    };
+    g_autoptr(GString) why = g_string_new(NULL);
+    g_autoptr(QDict) plain_info = NULL;
+    g_autoptr(QDict) plain_snap = NULL;
+    g_autoptr(QDict) plain_wss = NULL;
+    QTestState *qts;
+    const QListEntry *e;
+    size_t i;
+    int try;
+
+    g_setenv(PAIR_ENV, "1", true);
+    qts = qtest_init(NONE_ARGS);
+    g_unsetenv(PAIR_ENV);
+
+    /* the switch lifts only the writes-only rule */
+    assert_rejected(qts, "damon-start", "{'id': 'x', 'source': 'page-hash', "
+                    "'write-source': 'page-hash'}",
+                    "'write-source' must differ from 'source'");
+    assert_rejected(qts, "damon-start", "{'id': 'x', 'source': 'page-hash', "
+                    "'write-source': 'dirty-ring'}",
+                    "'write-source': source 'dirty-ring' needs KVM");
+    assert_rejected(qts, "damon-start", "{'id': 'x', "
+                    "'write-source': 'tcg-accessed'}",
+                    "'write-source' must be a source that sees writes only");
+
+    for (i = 0; i < ARRAY_SIZE(mons); i++) {
+        damon_start(qts, mons[i].args);
+    }
+    damon_start_virtual(qts, "plain", "dirty-bitmap", NULL, 0);
+    write_changed_same(qts, &w, &s, SETTLE_NS);
+
+    for (try = 1; ; try++) {
+        bool all = true;
+
+        for (i = 0; i < ARRAY_SIZE(mons); i++) {
+            g_autoptr(QDict) info = damon_query_one(qts, mons[i].id);
+            g_autoptr(QDict) snap = damon_regions(qts, mons[i].id);
+            g_autofree char *warm = NULL;
+            g_autoptr(QDict) wss_warm = NULL;
+
+            g_assert_cmpstr(qdict_get_str(info, "source"), ==,
+                            mons[i].source);
+            g_assert_cmpstr(qdict_get_str(info, "write-source"), ==,
+                            mons[i].write_source);
+            g_assert_cmpstr(qdict_get_str(info, "sees"), ==, "writes-only");
+            g_assert_cmpstr(qdict_get_str(info, "source-reason"), ==,
+                            "requested");
+            check_snapshot(snap, &none_ram, 1);
+            warm = g_strdup_printf("{'id': '%s', 'min-nr-accesses': %"
+                                   PRIu64 "}", mons[i].id,
+                                   warm_min(get_u64(snap,
+                                                    "max-nr-accesses")));
+            wss_warm = damon_wss(qts, warm);
+            /* QEMU's write WSS is the write share of the same snapshot */
+            g_assert_cmpuint(get_u64(wss_warm, "nr-aggregations"), ==,
+                             get_u64(snap, "nr-aggregations"));
+            g_assert_cmpuint(get_u64(wss_warm, "write-wss-bytes"), ==,
+                             write_share_bytes(snap, get_u64(wss_warm,
+                                               "min-nr-accesses")));
+            g_assert_cmpuint(get_u64(wss_warm, "write-wss-bytes"), <=,
+                             get_u64(wss_warm, "wss-bytes"));
+            if (!found_writes(snap, wss_warm, &w, &s, mons[i].s_written,
+                              why)) {
+                g_test_message("try %d: %s", try, why->str);
+                if (try == HOT_TRIES) {
+                    dump_regions(snap);
+                }
+                all = false;
+            }
+        }
+        if (all) {
+            break;
+        }
+        g_assert_cmpint(try, <, HOT_TRIES);
+        write_changed_same(qts, &w, &s, AGGR_NS);
+    }
+    g_test_message("%s", why->str);
+
+    /* without a write source, the replies are as they always were */
+    plain_info = damon_query_one(qts, "plain");
+    g_assert(!qdict_haskey(plain_info, "write-source"));
+    g_assert_cmpstr(qdict_get_str(plain_info, "sees"), ==, "writes-only");
+    plain_snap = damon_regions(qts, "plain");
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(plain_snap, "regions")), >,
+                     0);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(plain_snap, "regions"), e) {
+        g_assert(!qdict_haskey(qobject_to(QDict, qlist_entry_obj(e)),
+                               "nr-writes"));
+    }
+    plain_wss = damon_wss(qts, "{'id': 'plain'}");
+    g_assert(!qdict_haskey(plain_wss, "write-wss-bytes"));
+
+    for (i = 0; i < ARRAY_SIZE(mons); i++) {
+        damon_stop_wait(qts, mons[i].id);
+    }
+    damon_stop_wait(qts, "plain");
+    assert_vm_answers(qts);
+    qtest_quit(qts);
+}
+
+/*
+ * What each source sees, and why the default is the default: under
+ * qtest (not TCG, no KVM) the default is dirty-bitmap, never
+ * tcg-accessed, which would refuse this accelerator.
+ */
+static void test_sees(void)
+{
+    static const struct {
+        const char *id, *args, *source, *reason;
+    } mons[] = {
+        { "dflt", "{'id': 'dflt', 'clock': 'virtual'}", "dirty-bitmap",
+          "default: accelerator 'QTest' has no source that sees reads and "
+          "no dirty ring; dirty-bitmap works with every accelerator (sees "
+          "writes only)" },
+        { "db", "{'id': 'db', 'source': 'dirty-bitmap'}", "dirty-bitmap",
+          "requested" },
+        { "ph", "{'id': 'ph', 'source': 'page-hash'}", "page-hash",
+          "requested" },
+    };
+    QTestState *qts = qtest_init(NONE_ARGS);
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(mons); i++) {
+        g_autoptr(QDict) info = NULL;
+
+        damon_start(qts, mons[i].args);
+        info = damon_query_one(qts, mons[i].id);
+        g_assert_cmpstr(qdict_get_str(info, "source"), ==, mons[i].source);
+        g_assert_cmpstr(qdict_get_str(info, "sees"), ==, "writes-only");
+        g_assert_cmpstr(qdict_get_str(info, "source-reason"), ==,
+                        mons[i].reason);
+        g_assert(!qdict_haskey(info, "write-source"));
+    }
+    /* stopped monitors still say what they saw */
+    for (i = 0; i < ARRAY_SIZE(mons); i++) {
+        g_autoptr(QDict) info = NULL;
+
+        damon_stop_wait(qts, mons[i].id);
+        info = damon_query_one(qts, mons[i].id);
+        g_assert_cmpstr(qdict_get_str(info, "state"), ==, "stopped");
+        g_assert_cmpstr(qdict_get_str(info, "sees"), ==, "writes-only");
+        g_assert_cmpstr(qdict_get_str(info, "source-reason"), ==,
+                        mons[i].reason);
+    }
+    assert_vm_answers(qts);
     qtest_quit(qts);
 }
 
@@ -1390,6 +1704,8 @@ int main(int argc, char **argv)
     qtest_add_data_func("/damon/start-stop-tune/realtime", "realtime",
                         test_start_stop_tune);
     qtest_add_func("/damon/bad-args/none", test_bad_args);
+    qtest_add_func("/damon/sees", test_sees);
+    qtest_add_func("/damon/write-source/pairs", test_write_source);
     qtest_add_func("/damon/quit/signal", test_quit_signal);
     qtest_add_func("/damon/quit/qmp", test_quit_qmp);
     for (i = 0; i < ARRAY_SIZE(sources); i++) {
