@@ -159,6 +159,37 @@ static void test_snapshot_wss(void)
 	g_assert_cmpuint(qdamo_snapshot_wss(s, 11), ==, 0);
 }
 
+/* nr-writes and write-source: present only with a write source */
+static void test_snapshot_writes(void)
+{
+	g_autoptr(QdamoSnapshot) plain = make_snapshot(100000, 10);
+	g_autoptr(QdamoSnapshot) s = NULL;
+	g_autoptr(JsonNode) node = qdamo_json_parse(
+		"{\"nr-aggregations\": 3, \"max-nr-accesses\": 20,"
+		" \"total-bytes\": 8192, \"regions\": ["
+		"{\"start\": 0, \"end\": 4096, \"nr-accesses\": 20,"
+		" \"nr-writes\": 0, \"age\": 1},"
+		"{\"start\": 4096, \"end\": 8192, \"nr-accesses\": 20,"
+		" \"nr-writes\": 17, \"age\": 2}]}", -1, NULL);
+	g_autoptr(JsonNode) m1 = qdamo_json_parse(
+		"{\"id\": \"a\", \"source\": \"dirty-bitmap\"}", -1, NULL);
+	g_autoptr(JsonNode) m2 = qdamo_json_parse(
+		"{\"id\": \"b\", \"source\": \"tcg-accessed\","
+		" \"write-source\": \"dirty-bitmap\"}", -1, NULL);
+	g_autofree char *t1 = qdamo_monitor_sources(json_node_get_object(m1));
+	g_autofree char *t2 = qdamo_monitor_sources(json_node_get_object(m2));
+
+	g_assert_false(plain->has_writes);
+	g_assert_cmpuint(g_array_index(plain->regions, QdamoRegion, 1).nr_writes, ==, 0);
+	g_assert_nonnull(node);
+	s = qdamo_snapshot_from_reply(json_node_get_object(node), 0);
+	g_assert_true(s->has_writes);
+	g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 0).nr_writes, ==, 0);
+	g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 1).nr_writes, ==, 17);
+	g_assert_cmpstr(t1, ==, "dirty-bitmap");
+	g_assert_cmpstr(t2, ==, "tcg-accessed+dirty-bitmap");
+}
+
 static void test_record_roundtrip(void)
 {
 	g_autoptr(QdamoRecord) rec = make_record(5);
@@ -379,6 +410,7 @@ static const struct {
 	{ "/qdamo/parse/percentiles", test_percentiles },
 	{ "/qdamo/parse/format", test_format },
 	{ "/qdamo/record/wss", test_snapshot_wss },
+	{ "/qdamo/record/writes", test_snapshot_writes },
 	{ "/qdamo/record/roundtrip", test_record_roundtrip },
 	{ "/qdamo/record/bad", test_record_bad },
 	{ "/qdamo/heatmap", test_heatmap },

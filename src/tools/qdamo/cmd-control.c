@@ -14,6 +14,7 @@
 #include "jsonx.h"
 #include "parse.h"
 #include "qdamo.h"
+#include "record-file.h"
 
 /* The options start and tune share. */
 #define INTERVAL_OPTS \
@@ -135,8 +136,11 @@ static QdamoTarget *control(const QdamoCmd *cmd, const char *command,
 static const QdamoOptDef opts_start[] = {
 	INTERVAL_OPTS,
 	{ .name = "source", .type = QDAMO_OPT_STRING, .value_name = "SOURCE",
-	  .help = "what counts as an access: dirty-bitmap, page-hash or dirty-ring "
-		  "(default: QEMU's choice)" },
+	  .help = "what counts as an access: tcg-accessed, dirty-bitmap, page-hash "
+		  "or dirty-ring (default: QEMU's choice)" },
+	{ .name = "write-source", .type = QDAMO_OPT_STRING, .value_name = "SOURCE",
+	  .help = "also count writes apart, with dirty-bitmap, page-hash or "
+		  "dirty-ring (needs a SOURCE that sees reads)" },
 	{ .name = "regions", .short_name = 'r', .type = QDAMO_OPT_STRING,
 	  .value_name = "START-END,...",
 	  .help = "guest-physical ranges to monitor, sorted (default all guest RAM), "
@@ -152,15 +156,19 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 	g_autoptr(QdamoTarget) t = NULL;
 	g_autoptr(JsonObject) m = NULL;
 	g_autofree char *sample = NULL, *aggr = NULL, *mon = NULL;
-	const char *id = qdamo_monitor_id(cmd), *source, *clock;
+	const char *id = qdamo_monitor_id(cmd), *source, *wsource, *clock;
+	g_autofree char *sources = NULL;
 	JsonObject *attrs;
 
 	if (!interval_args(cmd, args, err) || !regions_arg(cmd, args, err))
 		return FALSE;
 	source = qdamo_cmd_str(cmd, "source");
+	wsource = qdamo_cmd_str(cmd, "write-source");
 	clock = qdamo_cmd_str(cmd, "clock");
 	if (source)
 		json_object_set_string_member(args, "source", source);
+	if (wsource)
+		json_object_set_string_member(args, "write-source", wsource);
 	if (clock)
 		json_object_set_string_member(args, "clock", clock);
 	t = control(cmd, "damon-start", args, err);
@@ -172,9 +180,10 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 	sample = qdamo_fmt_duration_us(qdamo_json_u64(attrs, "sample-us", 0), FALSE);
 	aggr = qdamo_fmt_duration_us(qdamo_json_u64(attrs, "aggr-us", 0), FALSE);
 	mon = qdamo_fmt_size(qdamo_json_u64(m, "monitored-bytes", 0), FALSE);
+	sources = qdamo_monitor_sources(m);
 	printf("started %s on %s: source %s, clock %s, sample %s, aggr %s, "
 	       "regions %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ", %s monitored\n",
-	       id, t->label, qdamo_json_str(m, "source", "?"),
+	       id, t->label, sources,
 	       qdamo_json_str(m, "clock", "?"), sample, aggr,
 	       qdamo_json_u64(attrs, "min-nr-regions", 0),
 	       qdamo_json_u64(attrs, "max-nr-regions", 0), mon);

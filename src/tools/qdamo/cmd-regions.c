@@ -68,7 +68,8 @@ static char **region_row(const QdamoSnapshot *s, const QdamoRegion *r,
 	double pct = s->max_nr_accesses ? 100.0 * r->nr_accesses / s->max_nr_accesses : 0;
 	double hz = aggr_us ? r->nr_accesses * 1e6 / (double)aggr_us : 0;
 	uint64_t age_us = (uint64_t)r->age * aggr_us;
-	char **row = g_new0(char *, 7);
+	char **row = g_new0(char *, 8);
+	guint k = 4;
 
 	row[0] = raw ? g_strdup_printf("%" PRIu64, r->start) :
 		 g_strdup_printf("0x%012" PRIx64, r->start);
@@ -76,9 +77,17 @@ static char **region_row(const QdamoSnapshot *s, const QdamoRegion *r,
 		 g_strdup_printf("0x%012" PRIx64, r->end);
 	row[2] = qdamo_fmt_size(r->end - r->start, raw);
 	row[3] = raw ? g_strdup_printf("%.1f", pct) : g_strdup_printf("%.0f %%", pct);
-	row[4] = g_strdup_printf("%.0f", hz);
-	row[5] = raw ? g_strdup_printf("%" PRIu64, age_us / 1000) :
-		 qdamo_fmt_duration_us(age_us, FALSE);
+	if (s->has_writes) {
+		/* WRITES: the write samples over the most, as ACCESS */
+		double wpct = s->max_nr_accesses ?
+			100.0 * r->nr_writes / s->max_nr_accesses : 0;
+
+		row[k++] = raw ? g_strdup_printf("%.1f", wpct) :
+			   g_strdup_printf("%.0f %%", wpct);
+	}
+	row[k++] = g_strdup_printf("%.0f", hz);
+	row[k++] = raw ? g_strdup_printf("%" PRIu64, age_us / 1000) :
+		   qdamo_fmt_duration_us(age_us, FALSE);
 	return row;
 }
 
@@ -87,9 +96,12 @@ static void print_snapshot(const QdamoCmd *cmd, const QdamoSnapshot *s,
 {
 	static const char *const headers[] = { "START", "END", "SIZE",
 		"ACCESS", "HZ", "AGE", NULL };
+	static const char *const headers_w[] = { "START", "END", "SIZE",
+		"ACCESS", "WRITES", "HZ", "AGE", NULL };
 	gboolean raw = qdamo_cmd_flag(cmd, "raw"), hot = qdamo_cmd_flag(cmd, "hot");
 	const char *sort = qdamo_cmd_str(cmd, "sort");
-	g_autoptr(QdamoTable) tb = qdamo_table_new(headers, "llrrrr");
+	g_autoptr(QdamoTable) tb = s->has_writes ?
+		qdamo_table_new(headers_w, "llrrrrr") : qdamo_table_new(headers, "llrrrr");
 	g_autoptr(GArray) rows = g_array_copy(s->regions);
 	g_autofree char *total = qdamo_fmt_size(s->total_bytes, raw);
 	gint64 top = 0;
@@ -196,7 +208,9 @@ static gboolean cmd_regions(const QdamoCmd *cmd, GError **err)
 static const QdamoCmdInfo info_regions = {
 	.help = "the last aggregated snapshot (query-damon-regions, or a record file)",
 	.desc = "ACCESS is nr-accesses over its most (aggr / sample), HZ accessed "
-		"samples a second,\nAGE how long the region's access rate stayed similar.",
+		"samples a second,\nAGE how long the region's access rate stayed similar.  "
+		"WRITES, shown when the\nmonitor has a write source, is nr-writes over "
+		"the same most.",
 };
 
 const QdamoCmdDef qdamo_cmddef_report_regions = {

@@ -9,6 +9,7 @@
 #include "jsonx.h"
 #include "parse.h"
 #include "qdamo.h"
+#include "record-file.h"
 #include "table.h"
 
 static const QdamoOptDef opts_status[] = {
@@ -28,7 +29,8 @@ static char **monitor_row(JsonObject *m, gboolean raw)
 	row[1] = json_object_has_member(m, "stop-reason") ?
 		g_strdup_printf("%s (%s)", state, qdamo_json_str(m, "stop-reason", "?")) :
 		g_strdup(state);
-	row[2] = g_strdup(qdamo_json_str(m, "source", "?"));
+	/* "tcg-accessed+dirty-bitmap" with a write source */
+	row[2] = qdamo_monitor_sources(m);
 	row[3] = g_strdup(qdamo_json_str(m, "clock", "?"));
 	row[4] = qdamo_fmt_duration_us(qdamo_json_u64(a, "sample-us", 0), raw);
 	row[5] = qdamo_fmt_duration_us(qdamo_json_u64(a, "aggr-us", 0), raw);

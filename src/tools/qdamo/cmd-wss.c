@@ -41,6 +41,8 @@ typedef struct {
 typedef struct {
 	GArray *points;		/* Point */
 	uint64_t last, total;
+	gboolean has_write;	/* QEMU gave write-wss-bytes */
+	uint64_t write_last;
 	guint64 nr_aggregations;
 	guint min_nr;
 	char *what;		/* "damon0 of domain 'x'" */
@@ -103,6 +105,8 @@ static gboolean from_qemu(const QdamoCmd *cmd, Dist *d, GArray *pcts,
 		g_array_append_val(d->points, pt);
 	}
 	d->last = qdamo_json_u64(o, "wss-bytes", 0);
+	d->has_write = json_object_has_member(o, "write-wss-bytes");
+	d->write_last = qdamo_json_u64(o, "write-wss-bytes", 0);
 	d->total = qdamo_json_u64(o, "total-bytes", 0);
 	d->nr_aggregations = qdamo_json_u64(o, "nr-aggregations", 0);
 	d->min_nr = (guint)qdamo_json_u64(o, "min-nr-accesses", min_nr);
@@ -167,6 +171,11 @@ static void print_dist(const Dist *d, gboolean raw, guint width)
 	printf("# %s: %" G_GUINT64_FORMAT " aggregations, min-nr-accesses %u\n",
 	       d->what, d->nr_aggregations, d->min_nr);
 	printf("# last: %s of %s monitored\n", last, total);
+	if (d->has_write) {
+		g_autofree char *w = qdamo_fmt_size(d->write_last, raw);
+
+		printf("# last written: %s (write-wss-bytes)\n", w);
+	}
 	for (i = 0; i < d->points->len; i++)
 		max = MAX(max, g_array_index(d->points, Point, i).bytes);
 	for (i = 0; i < d->points->len; i++) {
@@ -217,7 +226,9 @@ static const QdamoCmdInfo info_wss = {
 	.desc = "The working set is the bytes of the regions accessed in at least "
 		"--min-nr-accesses\nsamples of an aggregation interval; the "
 		"percentiles are over the recent\naggregations (QEMU keeps 600) "
-		"or over a record file's snapshots.",
+		"or over a record file's snapshots.  With a write source, the "
+		"line\n\"# last written:\" gives the written part of the last "
+		"working set.",
 };
 
 const QdamoCmdDef qdamo_cmddef_report_wss = {

@@ -33,11 +33,25 @@ QdamoSnapshot *qdamo_snapshot_from_reply(JsonObject *reply, int64_t time_us)
 			.end = qdamo_json_u64(o, "end", 0),
 			.nr_accesses = (uint32_t)qdamo_json_u64(o, "nr-accesses", 0),
 			.age = (uint32_t)qdamo_json_u64(o, "age", 0),
+			.nr_writes = (uint32_t)qdamo_json_u64(o, "nr-writes", 0),
 		};
 
+		/* QEMU gives every region nr-writes, or none */
+		if (json_object_has_member(o, "nr-writes"))
+			s->has_writes = TRUE;
 		g_array_append_val(s->regions, r);
 	}
 	return s;
+}
+
+char *qdamo_monitor_sources(JsonObject *monitor)
+{
+	const char *src = qdamo_json_str(monitor, "source", "?");
+
+	if (!json_object_has_member(monitor, "write-source"))
+		return g_strdup(src);
+	return g_strdup_printf("%s+%s", src,
+			       qdamo_json_str(monitor, "write-source", "?"));
 }
 
 void qdamo_snapshot_free(QdamoSnapshot *s)

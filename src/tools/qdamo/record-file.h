@@ -17,6 +17,7 @@ typedef struct {
 	uint64_t start, end;
 	uint32_t nr_accesses;
 	uint32_t age;		/* in aggregation intervals */
+	uint32_t nr_writes;	/* with a write source; else 0 */
 } QdamoRegion;
 
 /* One aggregated snapshot: query-damon-regions' reply. */
@@ -25,6 +26,11 @@ typedef struct {
 	uint64_t nr_aggregations;
 	uint32_t max_nr_accesses;
 	uint64_t total_bytes;
+	/*
+	 * the regions have nr-writes: the monitor has a write source (only
+	 * from QEMU; record files keep no write counts)
+	 */
+	gboolean has_writes;
 	GArray *regions;	/* QdamoRegion, in address order */
 } QdamoSnapshot;
 
@@ -43,6 +49,12 @@ typedef struct {
 QdamoSnapshot *qdamo_snapshot_from_reply(JsonObject *reply, int64_t time_us);
 void qdamo_snapshot_free(QdamoSnapshot *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QdamoSnapshot, qdamo_snapshot_free)
+
+/*
+ * What a query-damon entry says of its sources: "SOURCE", or
+ * "SOURCE+WRITE-SOURCE" when it has a write source.  g_free() it.
+ */
+char *qdamo_monitor_sources(JsonObject *monitor);
 
 /* For g_array_sort() of QdamoRegion: the most accessed first, then by address. */
 gint qdamo_region_cmp_access(gconstpointer a, gconstpointer b);
