@@ -355,15 +355,7 @@ def run(args, rep):
         rate = vm.pass_rate()
         if rate is not None:
             rep.figures["guest_passes_per_s"] = round(rate, 1)
-        if vm.running() and vm.qmp is not None:
-            status = vm.quit()
-            if status == 0:
-                rep.ok("quit", "QEMU exited with status 0")
-            else:
-                rep.fail("quit", "QEMU exit status %s: %s" % (status, vm.stderr_tail()))
-        elif vm.proc is not None:
-            rep.fail("quit", "QEMU had already exited with status %s: %s"
-                     % (vm.proc.returncode, vm.stderr_tail()))
+        steps.step_quit(vm, rep)
 
 
 if __name__ == "__main__":

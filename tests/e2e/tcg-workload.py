@@ -54,18 +54,6 @@ def step_boot(vm, rep, hot_start, hot_size):
            % (boot_s, hot_start, hot_size))
 
 
-def step_quit(vm, rep):
-    if vm.running() and vm.qmp is not None:
-        status = vm.quit()
-        if status == 0:
-            rep.ok("quit", "QEMU exited with status 0")
-        else:
-            rep.fail("quit", "QEMU exit status %s: %s" % (status, vm.stderr_tail()))
-    elif vm.proc is not None:
-        rep.fail("quit", "QEMU had already exited with status %s: %s"
-                 % (vm.proc.returncode, vm.stderr_tail()))
-
-
 def run(args, rep):
     hot_start, hot_size = args.hot_start, args.hot_size
     mem_bytes = args.mem * MIB
@@ -93,7 +81,7 @@ def run(args, rep):
             rep.figures["guest_passes_per_s"] = round(rate, 1)
             rep.info("guest: %.1f passes/s over %d pages (%.1f Mpages written/s)"
                      % (rate, hot_size // PAGE, rate * hot_size / PAGE / 1e6))
-        step_quit(vm, rep)
+        steps.step_quit(vm, rep)
 
 
 if __name__ == "__main__":

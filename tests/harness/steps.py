@@ -198,6 +198,19 @@ def step_damon_stop(vm, rep):
            % (MONITOR, m["nr-aggregations"], m["monitored-bytes"] / MIB, m["cpu-ns"] / 1e6))
 
 
+def step_quit(vm, rep):
+    """Last step: QEMU quits over QMP with status 0 (or it had died)."""
+    if vm.running() and vm.qmp is not None:
+        status = vm.quit()
+        if status == 0:
+            rep.ok("quit", "QEMU exited with status 0")
+        else:
+            rep.fail("quit", "QEMU exit status %s: %s" % (status, vm.stderr_tail()))
+    elif vm.proc is not None:
+        rep.fail("quit", "QEMU had already exited with status %s: %s"
+                 % (vm.proc.returncode, vm.stderr_tail()))
+
+
 def step_still_running(vm, rep):
     """After the monitor: QEMU says the VM runs, and the guest's pass
     counter moves."""
