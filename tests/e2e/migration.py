@@ -75,7 +75,8 @@ def parse_args():
     ap = harg.parser(__doc__, epilog="Exit status 0 when every step passed (with "
                      "--steal-migration-bits: when a mismatch was detected).")
     harg.add_vm(ap, mem=512, hot_start=16 * MIB, hot_size=4 * MIB,
-                hot_help="; small, so that TCG migration converges")
+                hot_help="; small, so that TCG migration converges",
+                smp="both QEMUs")
     ap.add_argument("--phase-count", type=int, default=4, metavar="N",
                     help="positions the hot range moves through, hot-size apart "
                     "(default: %(default)s; 1: it stays put)")
@@ -94,9 +95,6 @@ def parse_args():
                     help="the monitor's access source (default: %(default)s); "
                     "tcg-accessed drops the sampled pages' TLB entries on every "
                     "vCPU, which must cost migration nothing either")
-    ap.add_argument("--smp", type=int, default=1, metavar="N",
-                    help="vCPUs of both QEMUs (default: %(default)s; above 1 "
-                    "under MTTCG)")
     ap.add_argument("--steal-migration-bits", action="store_true",
                     help="negative control: run the source QEMU with %s=1 and "
                     "expect the RAM comparison to fail" % STEAL_ENV)

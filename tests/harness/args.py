@@ -26,12 +26,16 @@ def add_qemu(ap):
                     "chooses the build directory)")
 
 
-def add_vm(ap, mem=512, hot_start=None, hot_size=None, hot_help=""):
-    """add_qemu(), --mem, and --hot-start/--hot-size when given
-    defaults."""
+def add_vm(ap, mem=512, hot_start=None, hot_size=None, hot_help="", smp=None):
+    """add_qemu(), --mem, --hot-start/--hot-size when given defaults,
+    and --smp when smp names whose vCPUs they are."""
     add_qemu(ap)
     ap.add_argument("--mem", type=int, default=mem, metavar="MIB",
                     help="guest RAM in MiB (default: %(default)s)")
+    if smp is not None:
+        ap.add_argument("--smp", type=int, default=1, metavar="N",
+                        help="vCPUs of %s (default: %%(default)s; above 1 "
+                        "under MTTCG)" % smp)
     if hot_start is not None:
         ap.add_argument("--hot-start", type=hex_int, default=hot_start,
                         help="hot range start (default: %s)" % hex(hot_start))

@@ -305,19 +305,18 @@ static void test_queued_step_or_cancel(gconstpointer end_first)
 	damon_destroy_ctx(f.ctx);
 }
 
+static const struct tu_test tests[] = {
+	TU_TEST("runs_on_driver", test_runs_on_driver),
+	TU_TEST("restart", test_restart),
+	TU_TEST("from_driver", test_call_from_driver),
+	TU_TEST("targets_invalid_ends", test_targets_invalid_ends),
+	TU_TEST("tunes_running", test_call_tunes_running),
+	TU_TEST("race_end", test_calls_race_end),
+	TU_TEST_DATA("queued_runs_at_step", test_queued_step_or_cancel, NULL),
+	TU_TEST_DATA("queued_canceled_at_end", test_queued_step_or_cancel, ""),
+};
+
 int main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/damon/call/runs_on_driver", test_runs_on_driver);
-	g_test_add_func("/damon/call/restart", test_restart);
-	g_test_add_func("/damon/call/from_driver", test_call_from_driver);
-	g_test_add_func("/damon/call/targets_invalid_ends",
-			test_targets_invalid_ends);
-	g_test_add_func("/damon/call/tunes_running", test_call_tunes_running);
-	g_test_add_func("/damon/call/race_end", test_calls_race_end);
-	g_test_add_data_func("/damon/call/queued_runs_at_step", NULL,
-			test_queued_step_or_cancel);
-	g_test_add_data_func("/damon/call/queued_canceled_at_end", "",
-			test_queued_step_or_cancel);
-	return g_test_run();
+	return tu_main(argc, argv, "/damon/call", tests, G_N_ELEMENTS(tests));
 }

@@ -557,15 +557,18 @@ static void test_converge_bounds(void)
 	}
 }
 
+static const struct tu_test tests[] = {
+	TU_TEST("static", test_converge_static),
+	TU_TEST("stairs", test_converge_stairs),
+	TU_TEST("zigzag", test_converge_zigzag),
+	TU_TEST("gradient", test_converge_gradient),
+	TU_TEST("holes", test_converge_holes),
+	TU_TEST("hotplug", test_converge_hotplug),
+	TU_TEST("bounds", test_converge_bounds),
+};
+
 int main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/damon/converge/static", test_converge_static);
-	g_test_add_func("/damon/converge/stairs", test_converge_stairs);
-	g_test_add_func("/damon/converge/zigzag", test_converge_zigzag);
-	g_test_add_func("/damon/converge/gradient", test_converge_gradient);
-	g_test_add_func("/damon/converge/holes", test_converge_holes);
-	g_test_add_func("/damon/converge/hotplug", test_converge_hotplug);
-	g_test_add_func("/damon/converge/bounds", test_converge_bounds);
-	return g_test_run();
+	return tu_main(argc, argv, "/damon/converge", tests,
+			G_N_ELEMENTS(tests));
 }

@@ -23,6 +23,18 @@ static struct damon_ctx *new_ctx_with(const uint64_t (*ranges)[2],
 	return ctx;
 }
 
+/*
+ * The end of a table case: @t's regions are exactly @out, the region
+ * invariants hold, and the context goes.
+ */
+static void end_case(struct damon_ctx *ctx, struct damon_target *t,
+		const uint64_t (*out)[2], unsigned int nr_out)
+{
+	tu_assert_regions(t, out, nr_out);
+	tu_assert_invariants(ctx);
+	damon_destroy_ctx(ctx);
+}
+
 static void test_split_at(void)
 {
 	const uint64_t in[][2] = { { 0, 100 * P } };
@@ -129,9 +141,7 @@ static void test_merge_regions_of(void)
 		damon_for_each_region(r, t)
 			r->nr_accesses = c->nr_accesses[j++];
 		damon_merge_regions_of(t, c->thres, c->sz_limit);
-		tu_assert_regions(t, c->out, c->nr_out);
-		tu_assert_invariants(ctx);
-		damon_destroy_ctx(ctx);
+		end_case(ctx, t, c->out, c->nr_out);
 	}
 }
 
@@ -213,8 +223,7 @@ static void test_evenly_split(void)
 		g_assert_cmpint(damon_evenly_split_region(t,
 				damon_first_region(t), c->nr_pieces, P), ==,
 				c->rc);
-		tu_assert_regions(t, c->out, c->nr_out);
-		damon_destroy_ctx(ctx);
+		end_case(ctx, t, c->out, c->nr_out);
 	}
 }
 
@@ -291,9 +300,7 @@ static void test_set_regions(void)
 		g_test_message("case %s", c->name);
 		g_assert_cmpint(damon_set_regions(t, c->ranges, c->nr_ranges,
 				P, err, sizeof(err)), ==, 0);
-		tu_assert_regions(t, c->out, c->nr_out);
-		tu_assert_invariants(ctx);
-		damon_destroy_ctx(ctx);
+		end_case(ctx, t, c->out, c->nr_out);
 	}
 }
 

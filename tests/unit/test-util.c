@@ -164,6 +164,25 @@ void tu_set_hot_ops(struct damon_ctx *ctx, struct tu_hot_ops *h)
 		t->priv = h;
 }
 
+int tu_main(int argc, char **argv, const char *prefix,
+		const struct tu_test *tests, size_t nr)
+{
+	size_t i;
+
+	g_test_init(&argc, &argv, NULL);
+	for (i = 0; i < nr; i++) {
+		g_autofree char *path = g_strdup_printf("%s/%s", prefix,
+				tests[i].name);
+
+		if (tests[i].data_fn)
+			g_test_add_data_func(path, tests[i].data,
+					tests[i].data_fn);
+		else
+			g_test_add_func(path, tests[i].fn);
+	}
+	return g_test_run();
+}
+
 /* ---- a driver thread over the step API ---- */
 
 static uint64_t tu_monotonic_us(void)

@@ -47,6 +47,19 @@ struct tu_hot_ops {
 /* Install on @ctx; call after adding the targets (their priv is set). */
 void tu_set_hot_ops(struct damon_ctx *ctx, struct tu_hot_ops *h);
 
+/* One row of a test program's table: a plain test, or one with data. */
+struct tu_test {
+	const char *name;	/* GLib test path below the program's prefix */
+	GTestFunc fn;
+	GTestDataFunc data_fn;
+	const void *data;
+};
+#define TU_TEST(n, f)		{ .name = (n), .fn = (f) }
+#define TU_TEST_DATA(n, f, d)	{ .name = (n), .data_fn = (f), .data = (d) }
+/* The whole main(): register every row as PREFIX/NAME and run them. */
+int tu_main(int argc, char **argv, const char *prefix,
+		const struct tu_test *tests, size_t nr);
+
 /*
  * A driver thread over the step API on real time, as a product's
  * monitor thread would be: it begins the context, sleeps until each
