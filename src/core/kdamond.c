@@ -292,8 +292,9 @@ int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us)
  *
  * Queued damon_call() requests run first, at every call.  Apart from
  * them, a call before damon_ctx_next_deadline_us() does nothing, so a
- * driver may wake early, e.g. from &damon_callback.call_queued.  A late call still counts as one sample interval: like
- * Linux DAMON, the engine counts intervals, it does not catch up.
+ * driver may wake early, e.g. from &damon_callback.call_queued.  A late
+ * call still counts as one sample interval: like Linux DAMON, the engine
+ * counts intervals, it does not catch up.
  *
  * Return: 0 to go on, 1 when monitoring has ended (see @ctx->stop_reason;
  * call damon_ctx_end() next), or -EINVAL if @ctx has not begun.

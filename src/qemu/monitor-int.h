@@ -88,7 +88,7 @@ void qdamon_monitor_reap_all(void);
 
 /* ---- results.c ---- */
 
-void qdamon_tally_init(QdamonTally *t, uint64_t total_bytes);
+void qdamon_tally_init(QdamonTally *t);
 void qdamon_tally_destroy(QdamonTally *t);
 /* The after_aggregation callback: snapshot and WSS bins.  Driver. */
 int qdamon_tally_aggregated(struct damon_ctx *ctx);

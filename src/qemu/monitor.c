@@ -147,7 +147,7 @@ static QdamonMonitor *monitor_new(QdamonConfig *cfg)
     m->state = DAMON_STATE_RUNNING;
     qemu_mutex_init(&m->lock);
     qemu_cond_init(&m->cond);
-    qdamon_tally_init(&m->tally, 0);
+    qdamon_tally_init(&m->tally);
     return m;
 }
 

@@ -80,13 +80,12 @@ uint64_t qdamon_write_wss_of(GArray *snap, unsigned int min_nr)
     return wss;
 }
 
-void qdamon_tally_init(QdamonTally *t, uint64_t total_bytes)
+void qdamon_tally_init(QdamonTally *t)
 {
     memset(t, 0, sizeof(*t));
     t->snapshot = g_array_new(false, false, sizeof(QdamonSnapRegion));
     t->history = g_ptr_array_new_with_free_func(
         (GDestroyNotify)g_array_unref);
-    t->total_bytes = total_bytes;
 }
 
 void qdamon_tally_destroy(QdamonTally *t)
