@@ -194,6 +194,13 @@ def step_qdamo_wss(rep, ctx):
     out, last, pcts = got["out"], got["last"], got["pcts"]
     if sorted(pcts) != [0, 25, 50, 75, 100]:
         raise Failed("percentiles %s in:\n%s" % (sorted(pcts), out))
+    # the figures name their source and what it sees, as query-damon does
+    _, raw, _ = virsh("qemu-monitor-command", ctx.dom, '{"execute":"query-damon"}')
+    mon = [m for m in json.loads(raw)["return"] if m["id"] == "damon0"][0]
+    sources = mon["source"] + ("+" + mon["write-source"] if "write-source" in mon else "")
+    want = "# source: %s, sees %s" % (sources, mon["sees"])
+    if want not in out.splitlines():
+        raise Failed("qdamo report wss lacks %r (query-damon) in:\n%s" % (want, out))
     if not within(last, ctx.hot_size) or not within(pcts[50], ctx.hot_size):
         raise Failed("qdamo report wss: last %d, median %d, hot set %d"
                      % (last, pcts[50], ctx.hot_size))
@@ -201,9 +208,9 @@ def step_qdamo_wss(rep, ctx):
     if plot.count("|#") < 15:
         raise Failed("report wss --plot drew no bars:\n%s" % plot)
     ctx.figures["qdamo_wss_mib"] = round(last / MIB, 2)
-    rep.ok("qdamo-wss", "report wss: last %.2f MiB, median %.2f MiB (hot %.0f MiB); "
-           "--plot draws %d bars" % (last / MIB, pcts[50] / MIB, ctx.hot_size / MIB,
-                                    plot.count("|#")))
+    rep.ok("qdamo-wss", "report wss: last %.2f MiB, median %.2f MiB (hot %.0f MiB), "
+           "%s; --plot draws %d bars" % (last / MIB, pcts[50] / MIB, ctx.hot_size / MIB,
+                                         want[2:], plot.count("|#")))
 
 
 def step_qdamo_regions(rep, ctx):

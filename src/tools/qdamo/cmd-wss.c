@@ -46,13 +46,39 @@ typedef struct {
 	guint64 nr_aggregations;
 	guint min_nr;
 	char *what;		/* "damon0 of domain 'x'" */
+	char *seen_by;		/* "tcg-accessed, sees reads-and-writes", or NULL */
 } Dist;
+
+/*
+ * Which source(s) made the figures and what they see: a working set from
+ * a source that sees writes only leaves out pages the guest only reads.
+ */
+static char *seen_by(QdamoTarget *t, const char *id, GError **err)
+{
+	g_autoptr(JsonNode) ret = qdamo_execute(t, "query-damon", NULL, err);
+	JsonArray *all = ret && JSON_NODE_HOLDS_ARRAY(ret) ?
+		json_node_get_array(ret) : NULL;
+	guint i;
+
+	for (i = 0; all && i < json_array_get_length(all); i++) {
+		JsonObject *m = json_array_get_object_element(all, i);
+		g_autofree char *sources = NULL;
+
+		if (!m || g_strcmp0(qdamo_json_str(m, "id", ""), id))
+			continue;
+		sources = qdamo_monitor_sources(m);
+		return g_strdup_printf("%s, sees %s", sources,
+				       qdamo_json_str(m, "sees", "?"));
+	}
+	return NULL;
+}
 
 static void dist_clear(Dist *d)
 {
 	if (d->points)
 		g_array_free(d->points, TRUE);
 	g_free(d->what);
+	g_free(d->seen_by);
 }
 
 static GArray *wanted_percentiles(const QdamoCmd *cmd, GError **err)
@@ -78,6 +104,7 @@ static gboolean from_qemu(const QdamoCmd *cmd, Dist *d, GArray *pcts,
 	JsonArray *list = json_array_new();
 	JsonArray *got;
 	JsonObject *o;
+	GError *qerr = NULL;
 	gboolean printed;
 	guint i;
 
@@ -111,6 +138,11 @@ static gboolean from_qemu(const QdamoCmd *cmd, Dist *d, GArray *pcts,
 	d->nr_aggregations = qdamo_json_u64(o, "nr-aggregations", 0);
 	d->min_nr = (guint)qdamo_json_u64(o, "min-nr-accesses", min_nr);
 	d->what = g_strdup_printf("%s of %s", qdamo_monitor_id(cmd), t->label);
+	d->seen_by = seen_by(t, qdamo_monitor_id(cmd), &qerr);
+	if (qerr) {
+		g_propagate_error(err, qerr);
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -171,6 +203,8 @@ static void print_dist(const Dist *d, gboolean raw, guint width)
 	printf("# %s: %" G_GUINT64_FORMAT " aggregations, min-nr-accesses %u\n",
 	       d->what, d->nr_aggregations, d->min_nr);
 	printf("# last: %s of %s monitored\n", last, total);
+	if (d->seen_by)
+		printf("# source: %s\n", d->seen_by);
 	if (d->has_write) {
 		g_autofree char *w = qdamo_fmt_size(d->write_last, raw);
 
