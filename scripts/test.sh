@@ -162,10 +162,11 @@ qemu_tests() {
 	# the negative control, whose re-arm is switched off, must miss it
 	# reads and writes apart: tcg-accessed with a dirty-bitmap write
 	# source (write share of A >= 80 %, of B <= 5 %, write WSS near |A|),
-	# and a bare damon-start, whose default under TCG is tcg-accessed
+	# and a bare damon-start, whose default under TCG is tcg-accessed;
+	# idle-page here: refused with a clear error (no page_idle on Debian)
 	for args in "" "--smp 2" "--tlb-resident --sources tcg-accessed" \
 		"--tlb-resident --sources tcg-accessed --expect-blind --timeout 15" \
-		"--sources tcg-accessed+dirty-bitmap,default"; do
+		"--sources tcg-accessed+dirty-bitmap,default,idle-page"; do
 		echo "== e2e tcg-reads $args"
 		# shellcheck disable=SC2086
 		timeout 300 python3 tests/e2e/tcg-reads.py $args >"$log" 2>&1

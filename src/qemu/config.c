@@ -145,9 +145,22 @@ bool qdamon_check_write_source(const QdamonConfig *cfg, Error **errp)
     if (qdamon_source_kind_sees(cfg->source) == DAMON_SEES_WRITES_ONLY &&
         !test_pair_writes_only()) {
         error_setg(errp, "'write-source' needs a 'source' that sees reads "
-                   "(tcg-accessed, under TCG); 'source' is '%s' (%s), which "
+                   "(tcg-accessed or idle-page); 'source' is '%s' (%s), "
+                   "which "
                    "sees writes only, so every access it finds is already "
                    "a write", src, cfg->source_reason);
+        return false;
+    }
+    /*
+     * page-hash reads every sampled page through QEMU's mapping, which
+     * sets the host accessed bits that idle-page reads.
+     */
+    if (cfg->source == DAMON_SOURCE_KIND_IDLE_PAGE &&
+        cfg->write_source == DAMON_SOURCE_KIND_PAGE_HASH) {
+        error_setg(errp, "'write-source' page-hash cannot pair with source "
+                   "idle-page: hashing reads every sampled page, which the "
+                   "host's accessed bits then report as accessed; use "
+                   "dirty-ring or dirty-bitmap");
         return false;
     }
     return true;

@@ -17,15 +17,22 @@ void hmp_damon_start(Monitor *mon, const QDict *qdict)
 {
     const char *id = qdict_get_try_str(qdict, "id");
     const char *source = qdict_get_try_str(qdict, "source");
+    const char *wsource = qdict_get_try_str(qdict, "write_source");
     Error *err = NULL;
-    int kind = 0;
+    int kind = 0, wkind = 0;
 
     if (source) {
         kind = qapi_enum_parse(&DamonSourceKind_lookup, source, -1, &err);
     }
+    if (!err && wsource) {
+        wkind = qapi_enum_parse(&DamonSourceKind_lookup, wsource, -1, &err);
+        if (err) {
+            error_prepend(&err, "'write_source': ");
+        }
+    }
     if (!err) {
-        qmp_damon_start(id, source != NULL, kind, false, 0, false, 0,
-                        false, 0,
+        qmp_damon_start(id, source != NULL, kind, wsource != NULL, wkind,
+                        NULL, NULL, false, 0, false, 0,
                         false, 0, false, 0, false, 0, false, NULL, false, 0,
                         &err);
     }

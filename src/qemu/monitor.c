@@ -175,14 +175,18 @@ static uint64_t monitor_initial_bytes(QdamonMonitor *m)
 /* Source, operations set and engine context for @m. */
 static bool monitor_build(QdamonMonitor *m, Error **errp)
 {
+    static const QdamonSourceOpts none = QDAMON_SOURCE_OPTS_NONE;
+    const QdamonSourceOpts *opts = m->cfg.src_opts ?: &none;
     char err[DAMON_ERR_LEN];
 
-    m->src = qdamon_source_new(m->cfg.source, errp);
+    /* borrowed from damon-start's handler: see QdamonConfig */
+    m->cfg.src_opts = NULL;
+    m->src = qdamon_source_new(m->cfg.source, opts, errp);
     if (!m->src) {
         return false;
     }
     if (m->cfg.has_write_source) {
-        m->wsrc = qdamon_source_new(m->cfg.write_source, errp);
+        m->wsrc = qdamon_source_new(m->cfg.write_source, &none, errp);
         if (!m->wsrc) {
             error_prepend(errp, "'write-source': ");
             return false;

@@ -14,6 +14,7 @@
 
 #include "qapi/qapi-types-damon.h"
 #include "damon/damon.h"
+#include "source.h"
 
 /* Most aggregations the WSS distribution covers. */
 #define QDAMON_WSS_HISTORY 600
@@ -31,6 +32,12 @@ typedef struct QdamonConfig {
     struct damon_attrs attrs;
     struct damon_addr_range *ranges;    /* NULL: all guest RAM */
     unsigned int nr_ranges;
+    /*
+     * The files damon-start was given, borrowed from its handler for
+     * the duration of qdamon_monitor_start() (NULL: none), which hands
+     * them to the sources; a source that keeps one dups it.
+     */
+    const QdamonSourceOpts *src_opts;
 } QdamonConfig;
 
 /* One region of an aggregated snapshot. */
@@ -68,6 +75,7 @@ typedef struct QdamonResults {
     uint64_t nr_syncs, sync_ns;
     uint64_t *vcpu_writes;      /* NULL, or pages written per vCPU */
     size_t nr_vcpu_writes;
+    DamonIdlePageInfo *idle_page;   /* NULL unless source idle-page */
     GArray *regions;            /* QdamonSnapRegion of the last aggregation */
     /* per recent aggregation, oldest first: GArray of QdamonWssBin */
     GPtrArray *history;

@@ -7,6 +7,8 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-damon.h"
+#include "qemu/cutils.h"
+#include "monitor/monitor.h"
 #include "monitor.h"
 #include "source.h"
 #include "trace.h"
@@ -58,8 +60,80 @@ static bool ranges_from_qapi(DamonRangeList *list, QdamonConfig *cfg,
     return qdamon_check_ranges(cfg->ranges, cfg->nr_ranges, errp);
 }
 
+/*
+ * The file descriptor that damon-start's argument @arg names: a name
+ * passed with getfd on this monitor (which gives it up to us), a
+ * number (dup'd: the number stays the caller's), or /dev/fdset/N.
+ * Returns an fd the caller owns, or -1 with @errp set.
+ */
+static int fd_arg(const char *arg, const char *val, int flags, Error **errp)
+{
+    int fd, num;
+
+    if (g_str_has_prefix(val, "/dev/fdset/")) {
+        fd = qemu_open(val, flags, errp);
+    } else if (!qemu_strtoi(val, NULL, 10, &num)) {
+        fd = fcntl(num, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "file descriptor %d", num);
+        }
+    } else {
+        fd = monitor_get_fd(monitor_cur(), val, errp);
+    }
+    if (fd < 0) {
+        error_prepend(errp, "'%s': ", arg);
+    }
+    return fd;
+}
+
+/* Resolve damon-start's file arguments into @opts. */
+static bool source_opts(const char *pagemap_fd, const char *idle_bitmap_fd,
+                        QdamonSourceOpts *opts, Error **errp)
+{
+    if (pagemap_fd) {
+        opts->pagemap_fd = fd_arg("pagemap-fd", pagemap_fd, O_RDONLY, errp);
+        if (opts->pagemap_fd < 0) {
+            return false;
+        }
+    }
+    if (idle_bitmap_fd) {
+        opts->idle_bitmap_fd = fd_arg("idle-bitmap-fd", idle_bitmap_fd,
+                                      O_RDWR, errp);
+        if (opts->idle_bitmap_fd < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void source_opts_close(QdamonSourceOpts *opts)
+{
+    if (opts->pagemap_fd >= 0) {
+        close(opts->pagemap_fd);
+    }
+    if (opts->idle_bitmap_fd >= 0) {
+        close(opts->idle_bitmap_fd);
+    }
+}
+
+/* Files are for idle-page only; the error names the one given. */
+static bool check_source_opts(const QdamonConfig *cfg,
+                              const QdamonSourceOpts *opts, Error **errp)
+{
+    const char *arg = opts->pagemap_fd >= 0 ? "pagemap-fd" :
+        opts->idle_bitmap_fd >= 0 ? "idle-bitmap-fd" : NULL;
+
+    if (arg && cfg->source != DAMON_SOURCE_KIND_IDLE_PAGE) {
+        error_setg(errp, "'%s' is only for source idle-page (source is "
+                   "'%s')", arg, DamonSourceKind_str(cfg->source));
+        return false;
+    }
+    return true;
+}
+
 void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
                      bool has_write_source, DamonSourceKind write_source,
+                     const char *pagemap_fd, const char *idle_bitmap_fd,
                      bool has_sample_us, uint64_t sample_us,
                      bool has_aggr_us, uint64_t aggr_us,
                      bool has_update_us, uint64_t update_us,
@@ -69,14 +143,20 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
                      bool has_clock, DamonClock clock, Error **errp)
 {
     QdamonConfig cfg = { 0 };
+    QdamonSourceOpts opts = QDAMON_SOURCE_OPTS_NONE;
 
+    if (!source_opts(pagemap_fd, idle_bitmap_fd, &opts, errp)) {
+        source_opts_close(&opts);
+        return;
+    }
     cfg.id = g_strdup(id ? id : QDAMON_DEFAULT_ID);
     if (has_source) {
         cfg.source = source;
         cfg.source_reason = g_strdup("requested");
     } else {
-        cfg.source = qdamon_source_default(&cfg.source_reason);
+        cfg.source = qdamon_source_default(&opts, &cfg.source_reason);
     }
+    cfg.src_opts = &opts;
     cfg.has_write_source = has_write_source;
     cfg.write_source = write_source;
     cfg.clock = has_clock ? clock : DAMON_CLOCK_REALTIME;
@@ -85,12 +165,14 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
     if (qdamon_check_id(cfg.id, errp) &&
+        check_source_opts(&cfg, &opts, errp) &&
         qdamon_check_write_source(&cfg, errp) &&
         qdamon_check_attrs(&cfg.attrs, errp) &&
         (!has_regions || ranges_from_qapi(regions, &cfg, errp))) {
         qdamon_monitor_start(&cfg, errp);
     }
     qdamon_config_free(&cfg);
+    source_opts_close(&opts);
 }
 
 void qmp_damon_stop(const char *id, Error **errp)
@@ -163,6 +245,8 @@ static DamonInfo *info_of(QdamonResults *r)
             QAPI_LIST_APPEND(tail, r->vcpu_writes[k]);
         }
     }
+    /* taken over: @r is freed after */
+    i->idle_page = g_steal_pointer(&r->idle_page);
     return i;
 }
 

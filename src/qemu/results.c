@@ -195,6 +195,7 @@ QdamonResults *qdamon_results_of(QdamonMonitor *m, bool with_history)
         (GDestroyNotify)g_array_unref);
     /* the sources count syncs and vCPU writes under the BQL */
     res->vcpu_writes = qdamon_source_vcpu_writes(m->src, &res->nr_vcpu_writes);
+    res->idle_page = qdamon_idle_page_info(m->src);
     if (m->src && m->src->has_syncs) {
         res->has_syncs = true;
         res->nr_syncs = m->src->nr_syncs;
@@ -215,6 +216,7 @@ void qdamon_results_free(QdamonResults *res)
     g_free(res->id);
     g_free(res->source_reason);
     g_free(res->vcpu_writes);
+    qapi_free_DamonIdlePageInfo(res->idle_page);
     g_array_unref(res->regions);
     g_ptr_array_unref(res->history);
     g_free(res);

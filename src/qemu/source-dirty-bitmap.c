@@ -192,7 +192,8 @@ static bool dirty_bitmap_accel_logs(Error **errp)
     return false;
 }
 
-static bool dirty_bitmap_init(QdamonSource *src, Error **errp)
+static bool dirty_bitmap_init(QdamonSource *src,
+                              const QdamonSourceOpts *opts, Error **errp)
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
     const char *steal = getenv(DIRTY_BITMAP_STEAL_ENV);

@@ -100,7 +100,8 @@ static void dirty_ring_observe(CPUState *cpu, int as_id, hwaddr gpa)
     }
 }
 
-static bool dirty_ring_init(QdamonSource *src, Error **errp)
+static bool dirty_ring_init(QdamonSource *src,
+                            const QdamonSourceOpts *opts, Error **errp)
 {
     DirtyRingSource *s = container_of(src, DirtyRingSource, base);
     bool ring = kvm_enabled() && kvm_dirty_ring_enabled();

@@ -276,7 +276,8 @@ static int tcg_cmp_page(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static bool tcg_accessed_init(QdamonSource *src, Error **errp)
+static bool tcg_accessed_init(QdamonSource *src,
+                              const QdamonSourceOpts *opts, Error **errp)
 {
     TcgAccessedSource *s = container_of(src, TcgAccessedSource, base);
 

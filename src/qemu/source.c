@@ -25,6 +25,7 @@ static const QdamonSourceClass *const qdamon_source_classes[] = {
     [DAMON_SOURCE_KIND_DIRTY_BITMAP] = &qdamon_source_dirty_bitmap,
     [DAMON_SOURCE_KIND_PAGE_HASH] = &qdamon_source_page_hash,
     [DAMON_SOURCE_KIND_TCG_ACCESSED] = &qdamon_source_tcg_accessed,
+    [DAMON_SOURCE_KIND_IDLE_PAGE] = &qdamon_source_idle_page,
 };
 
 QEMU_BUILD_BUG_ON(ARRAY_SIZE(qdamon_source_classes) !=
@@ -33,16 +34,31 @@ QEMU_BUILD_BUG_ON(ARRAY_SIZE(qdamon_source_classes) !=
 /* Holders of GLOBAL_DIRTY_DAMON.  Protected by the BQL. */
 static unsigned int qdamon_dirty_log_users;
 
-DamonSourceKind qdamon_source_default(char **reason)
+DamonSourceKind qdamon_source_default(const QdamonSourceOpts *opts,
+                                      char **reason)
 {
+    g_autoptr(Error) why = NULL;
+
     /*
      * Sources that see reads first: a write-only source misses every
-     * page the guest only reads.  (Host accessed bits, which would see
-     * reads under KVM too, are not built yet.)
+     * page the guest only reads.  Files given for idle-page say the
+     * caller wants it: then its errors are damon-start's, never a quiet
+     * fall back to another source.
      */
+    if (opts->pagemap_fd >= 0 || opts->idle_bitmap_fd >= 0) {
+        *reason = g_strdup("default: idle-page, whose files were given: "
+                           "host accessed bits see reads and writes");
+        return DAMON_SOURCE_KIND_IDLE_PAGE;
+    }
+    if (qdamon_idle_page_usable(opts, &why)) {
+        *reason = g_strdup("default: idle-page: the host's accessed bits "
+                           "see reads and writes under any accelerator");
+        return DAMON_SOURCE_KIND_IDLE_PAGE;
+    }
     if (tcg_enabled()) {
-        *reason = g_strdup("default: TCG sees reads and writes through "
-                           "its TLB");
+        *reason = g_strdup_printf("default: TCG sees reads and writes "
+                                  "through its TLB (not idle-page: %s)",
+                                  error_get_pretty(why));
         return DAMON_SOURCE_KIND_TCG_ACCESSED;
     }
     /*
@@ -51,16 +67,17 @@ DamonSourceKind qdamon_source_default(char **reason)
      * bitmap) once per sample.
      */
     if (kvm_enabled() && kvm_dirty_ring_enabled()) {
-        *reason = g_strdup("default: KVM with a dirty ring, which costs "
-                           "what the guest writes (sees writes only: no "
-                           "source sees reads under KVM yet)");
+        *reason = g_strdup_printf("default: KVM with a dirty ring, which "
+                                  "costs what the guest writes (sees "
+                                  "writes only; not idle-page: %s)",
+                                  error_get_pretty(why));
         return DAMON_SOURCE_KIND_DIRTY_RING;
     }
-    *reason = g_strdup_printf("default: accelerator '%s' has no source "
-                              "that sees reads and no dirty ring; "
-                              "dirty-bitmap works with every accelerator "
-                              "(sees writes only)",
-                              current_accel_name());
+    *reason = g_strdup_printf("default: accelerator '%s' has no dirty "
+                              "ring; dirty-bitmap works with every "
+                              "accelerator (sees writes only; not "
+                              "idle-page: %s)",
+                              current_accel_name(), error_get_pretty(why));
     return DAMON_SOURCE_KIND_DIRTY_BITMAP;
 }
 
@@ -91,7 +108,8 @@ void qdamon_source_dirty_log_put(void)
     }
 }
 
-QdamonSource *qdamon_source_new(DamonSourceKind kind, Error **errp)
+QdamonSource *qdamon_source_new(DamonSourceKind kind,
+                                const QdamonSourceOpts *opts, Error **errp)
 {
     const QdamonSourceClass *cls;
     QdamonSource *src;
@@ -105,7 +123,7 @@ QdamonSource *qdamon_source_new(DamonSourceKind kind, Error **errp)
     assert(cls->kind == kind && cls->instance_size >= sizeof(*src));
     src = g_malloc0(cls->instance_size);
     src->cls = cls;
-    if (cls->init && !cls->init(src, errp)) {
+    if (cls->init && !cls->init(src, opts, errp)) {
         g_free(src);
         return NULL;
     }

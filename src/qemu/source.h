@@ -29,6 +29,18 @@
 
 typedef struct QdamonSource QdamonSource;
 
+/*
+ * What damon-start gives a source besides its kind: files it cannot
+ * open itself, as descriptors the caller owns (-1: none).  Only
+ * idle-page takes any (the host's pagemap and page_idle bitmap).
+ */
+typedef struct QdamonSourceOpts {
+    int pagemap_fd;
+    int idle_bitmap_fd;
+} QdamonSourceOpts;
+
+#define QDAMON_SOURCE_OPTS_NONE { .pagemap_fd = -1, .idle_bitmap_fd = -1 }
+
 /**
  * QdamonSourceClass: one kind of access source.
  * @kind: its QAPI name.
@@ -37,9 +49,10 @@ typedef struct QdamonSource QdamonSource;
  *     write source).
  * @instance_size: the size of its object, which begins with a
  *     QdamonSource named base; qdamon_source_new() allocates it zeroed.
- * @init: optional: start tracking for a new monitor; false with @errp
- *     set when the source cannot work in this VM (e.g. KVM's dirty ring
- *     is off), and then it must leave nothing to undo.
+ * @init: optional: start tracking for a new monitor, with the files of
+ *     @opts (dup them to keep them); false with @errp set when the
+ *     source cannot work in this VM (e.g. KVM's dirty ring is off), and
+ *     then it must leave nothing to undo.
  * @cleanup: optional: stop tracking and free what the object points
  *     to.  Tracking that other users (migration, dirty-limit, other
  *     monitors) need stays on.
@@ -52,7 +65,8 @@ typedef struct QdamonSourceClass {
     DamonSourceKind kind;
     DamonSees sees;
     size_t instance_size;
-    bool (*init)(QdamonSource *src, Error **errp);
+    bool (*init)(QdamonSource *src, const QdamonSourceOpts *opts,
+                 Error **errp);
     void (*cleanup)(QdamonSource *src);
     void (*prepare)(QdamonSource *src, const uint64_t *gpa, size_t n);
     void (*check)(QdamonSource *src, const uint64_t *gpa, size_t n,
@@ -112,29 +126,52 @@ extern const QdamonSourceClass qdamon_source_dirty_bitmap;
 extern const QdamonSourceClass qdamon_source_page_hash;
 extern const QdamonSourceClass qdamon_source_dirty_ring;
 extern const QdamonSourceClass qdamon_source_tcg_accessed;
+extern const QdamonSourceClass qdamon_source_idle_page;
 
 /**
  * qdamon_source_default: the best source available in this VM.
+ * @opts: the files damon-start was given.
  * @reason: set to a new string saying why, "default: ..."; g_free() it.
  *
- * Returns: tcg-accessed under TCG (the only accelerator whose reads a
- * source can see today), else dirty-ring when KVM runs with a dirty
+ * Returns: idle-page when @opts gives its files or QEMU can use idle
+ * page tracking itself (it sees reads under any accelerator), else
+ * tcg-accessed under TCG, else dirty-ring when KVM runs with a dirty
  * ring, else dirty-bitmap.  Never tcg-accessed under qtest, which is
  * not TCG.
  * Context: BQL held.
  */
-DamonSourceKind qdamon_source_default(char **reason);
+DamonSourceKind qdamon_source_default(const QdamonSourceOpts *opts,
+                                      char **reason);
+
+/**
+ * qdamon_idle_page_usable: whether source idle-page can work here.
+ * @opts: the files damon-start was given, if any.
+ *
+ * Returns: true, or false with @errp saying what is missing (no idle
+ * page tracking in the host kernel, no permission, PFNs hidden,
+ * hugetlbfs or guest_memfd RAM).
+ * Context: BQL held.
+ */
+bool qdamon_idle_page_usable(const QdamonSourceOpts *opts, Error **errp);
+
+/*
+ * A new DamonIdlePageInfo for query-damon when @src (may be NULL) is an
+ * idle-page source, else NULL.  Context: BQL held.
+ */
+DamonIdlePageInfo *qdamon_idle_page_info(QdamonSource *src);
 
 /* What sources of @kind see.  @kind must be a valid DamonSourceKind. */
 DamonSees qdamon_source_kind_sees(DamonSourceKind kind);
 
 /**
  * qdamon_source_new: create a source of @kind.
+ * @opts: files for the source; the caller keeps them.
  *
  * Returns: the source, or NULL with @errp set (unknown or unavailable).
  * Context: BQL held.
  */
-QdamonSource *qdamon_source_new(DamonSourceKind kind, Error **errp);
+QdamonSource *qdamon_source_new(DamonSourceKind kind,
+                                const QdamonSourceOpts *opts, Error **errp);
 
 /* Free @src (may be NULL).  Context: BQL held, source not in use. */
 void qdamon_source_free(QdamonSource *src);

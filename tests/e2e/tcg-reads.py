@@ -27,9 +27,18 @@ and nothing else, then runs monitors one after the other on the same VM
                 weighted by their bytes in each range, is at least 80%
                 in A and at most 5% in B, and write-wss-bytes is within
                 10% of |A|;
-  default       a bare damon-start: query-damon must say tcg-accessed,
-                sees reads-and-writes, source-reason "default: ...", and
-                it must find both ranges as tcg-accessed does.
+  default       a bare damon-start: query-damon must say tcg-accessed
+                (idle-page on a host where QEMU can use page_idle), sees
+                reads-and-writes, source-reason "default: ...", and it
+                must find both ranges as tcg-accessed does;
+  idle-page     host accessed bits: on a host with page_idle that we can
+                open, as tcg-accessed; on a host without it (every Debian
+                kernel, this machine's), damon-start must fail with an
+                error naming CONFIG_IDLE_PAGE_TRACKING, start nothing, and
+                leave the VM running (tests/nested/idle-page.py runs it on
+                a kernel that has page_idle).
+
+The scoring lives in harness/reads.py, which the nested test shares.
 
 Every monitor's query-damon must say what its source sees
 (reads-and-writes for tcg-accessed, writes-only for the others) and,
@@ -62,21 +71,41 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import args as harg, hotset, report, steps  # noqa: E402
+from harness import args as harg, report, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.qmp import QMPError  # noqa: E402
+from harness.reads import READ_SOURCES, step_reads_found, step_reads_unseen  # noqa: E402
 from harness.report import Failed  # noqa: E402
-from harness.steps import MONITOR, monitor_info  # noqa: E402
 from harness.vm import WorkloadVM  # noqa: E402
 
 NO_REARM_ENV = "QDAMON_TEST_TCG_NO_REARM"
-BLIND_MAX = 0.10        # dirty-bitmap: at most this share of B in hot regions
-BLIND_AGGRS = 5         # ... on each of this many aggregations after A is found
-WRITE_SHARE_A_MIN = 0.80    # with a write source: A's hot bytes are written
-WRITE_SHARE_B_MAX = 0.05    # ... and B's are not
-SEES = {"tcg-accessed": "reads-and-writes", "dirty-bitmap": "writes-only",
-        "page-hash": "writes-only", "dirty-ring": "writes-only"}
-DEFAULT_UNDER_TCG = "tcg-accessed"
+IDLE_BITMAP = "/sys/kernel/mm/page_idle/bitmap"
+
+
+def host_has_page_idle():
+    """Whether QEMU, run by us, can use idle page tracking itself."""
+    return os.path.exists(IDLE_BITMAP) and os.access(IDLE_BITMAP, os.R_OK | os.W_OK)
+
+
+def step_idle_page_refused(vm, rep):
+    """A host without page_idle: damon-start source idle-page fails with an
+    error that names the missing kernel option, starts nothing, and the VM
+    runs on."""
+    try:
+        vm.qmp.execute("damon-start", {"source": "idle-page"})
+    except QMPError as e:
+        if "CONFIG_IDLE_PAGE_TRACKING" not in e.desc:
+            raise Failed("damon-start source idle-page refused, but the error does not "
+                         "name CONFIG_IDLE_PAGE_TRACKING: %s" % e.desc)
+        left = [m["id"] for m in vm.qmp.execute("query-damon") if m["state"] == "running"]
+        if left:
+            raise Failed("a refused damon-start left monitors running: %s" % left)
+        if not vm.qmp.execute("query-status").get("running"):
+            raise Failed("the VM stopped after the refused damon-start")
+        return "no page_idle on this host: %s: %s; nothing started, VM running" % (
+            e.error_class, e.desc)
+    raise Failed("damon-start source idle-page was accepted on a host without %s"
+                 % IDLE_BITMAP)
 
 
 def parse_args():
@@ -107,198 +136,6 @@ def parse_args():
     return args
 
 
-def write_share(regions, start, size):
-    """nr-writes / nr-accesses of the hot regions, weighted by their bytes in
-    [start, start + size); None when no hot region overlaps it."""
-    maxn = regions["max-nr-accesses"]
-    acc = wr = 0
-    for r in regions["regions"]:
-        if not hotset.is_hot(r["nr-accesses"], maxn):
-            continue
-        b = hotset.overlap(r["start"], r["end"], start, start + size)
-        acc += b * r["nr-accesses"]
-        wr += b * r["nr-writes"]
-    return wr / acc if acc else None
-
-
-class Pair:
-    """One snapshot scored against the written range A and the read range B."""
-
-    def __init__(self, regions, wss, args):
-        self.a = hotset.Score(regions, wss, [args.hot_start], args.hot_size)
-        self.b = hotset.Score(regions, wss, [args.read_start], args.read_size)
-        self.wss = wss["wss-bytes"]
-        self.aggr = regions["nr-aggregations"]
-        self.nr_regions = len(regions["regions"])
-        self.writes = "write-wss-bytes" in wss
-        if self.writes:
-            self.write_wss = wss["write-wss-bytes"]
-            self.a_write = write_share(regions, args.hot_start, args.hot_size)
-            self.b_write = write_share(regions, args.read_start, args.read_size)
-
-    def writes_ok(self, args):
-        return (self.a_write is not None and self.b_write is not None
-                and self.a_write >= WRITE_SHARE_A_MIN
-                and self.b_write <= WRITE_SHARE_B_MAX
-                and hotset.within(self.write_wss, args.hot_size))
-
-    def writes_text(self, args):
-        def pct(x):
-            return "-" if x is None else "%.1f%%" % (x * 100)
-        return ("write share A %s, B %s; write-wss %.2f MiB (|A| %.2f MiB, error %.1f%%)"
-                % (pct(self.a_write), pct(self.b_write), self.write_wss / MIB,
-                   args.hot_size / MIB,
-                   abs(self.write_wss - args.hot_size) / args.hot_size * 100))
-
-    def wss_err(self, truth):
-        return abs(self.wss - truth) / truth
-
-    def text(self, truth):
-        return ("A %.1f%%, B %.1f%% covered, wss %.2f MiB (truth %.2f MiB, error %.1f%%), "
-                "%d regions" % (self.a.coverage * 100, self.b.coverage * 100,
-                                self.wss / MIB, truth / MIB, self.wss_err(truth) * 100,
-                                self.nr_regions))
-
-
-def snapshots(vm, timeout, poll=0.1):
-    """Yield (seconds, regions, wss) once per new aggregation of damon0."""
-    t0, last = time.monotonic(), 0
-    while time.monotonic() - t0 < timeout:
-        regions = vm.qmp.execute("query-damon-regions", {"id": MONITOR})
-        wss = vm.qmp.execute("query-damon-wss", {"id": MONITOR})
-        if regions["nr-aggregations"] > last:
-            last = regions["nr-aggregations"]
-            yield time.monotonic() - t0, regions, wss
-        time.sleep(poll)
-
-
-def start_monitor(vm, spec, regions=None):
-    """Start damon0 as spec says: SOURCE, SOURCE+WRITE-SOURCE, or 'default'
-    (no source argument: QEMU's choice, which under TCG must be tcg-accessed),
-    and check what query-damon says of it."""
-    source, _, write_source = spec.partition("+")
-    start = {}
-    if source != "default":
-        start["source"] = source
-    if write_source:
-        start["write-source"] = write_source
-    if regions:
-        start["regions"] = regions
-    try:
-        vm.qmp.execute("damon-start", start)
-    except QMPError as e:
-        raise Failed("damon-start %s: %s: %s" % (start, e.error_class, e.desc))
-    m = monitor_info(vm)
-    want = DEFAULT_UNDER_TCG if source == "default" else source
-    if m["state"] != "running" or m["source"] != want:
-        raise Failed("query-damon: %s is %s with source %s, want %s"
-                     % (MONITOR, m["state"], m["source"], want))
-    if m.get("sees") != SEES[want]:
-        raise Failed("query-damon: source %s sees %r, want %r"
-                     % (want, m.get("sees"), SEES[want]))
-    reason = m.get("source-reason", "")
-    if source == "default" and not reason.startswith("default: TCG"):
-        raise Failed("query-damon: default source-reason %r" % reason)
-    if source != "default" and reason != "requested":
-        raise Failed("query-damon: source-reason %r, want 'requested'" % reason)
-    if m.get("write-source") != (write_source or None):
-        raise Failed("query-damon: write-source %r, want %r"
-                     % (m.get("write-source"), write_source or None))
-    return m
-
-
-def check_write_members(regions, wss, spec):
-    """nr-writes and write-wss-bytes come with a write source, and only then."""
-    has = "+" in spec
-    without = [r for r in regions["regions"] if ("nr-writes" in r) != has]
-    if without:
-        raise Failed("%s: %d of %d regions %s nr-writes" % (
-            spec, len(without), len(regions["regions"]), "lack" if has else "have"))
-    if ("write-wss-bytes" in wss) != has:
-        raise Failed("%s: write-wss-bytes %s in query-damon-wss"
-                     % (spec, "missing" if has else "present"))
-
-
-def step_reads_found(vm, rep, args, source, label):
-    """Both ranges found, WSS near |A| + |B|."""
-    truth = args.hot_size + args.read_size
-    start_monitor(vm, source, args.regions)
-    streak, first, best = 0, None, None
-    for secs, regions, wss in snapshots(vm, args.timeout):
-        check_write_members(regions, wss, source)
-        p = Pair(regions, wss, args)
-        if args.verbose:
-            rep.info("%s t=%5.2f s aggr %d: %s%s" % (
-                label, secs, p.aggr, p.text(truth),
-                "; " + p.writes_text(args) if p.writes else ""))
-        if best is None or min(p.a.coverage, p.b.coverage) > min(best.a.coverage,
-                                                                  best.b.coverage):
-            best = p
-        ok = (p.a.coverage >= hotset.COVERAGE_MIN and p.b.coverage >= hotset.COVERAGE_MIN
-              and p.wss_err(truth) <= hotset.WSS_ERR_MAX
-              and (not p.writes or p.writes_ok(args)))
-        streak = streak + 1 if ok else 0
-        first = (first if streak > 1 else (secs, p)) if ok else None
-        if streak >= hotset.CONFIRMATIONS:
-            secs, p = first
-            rep.figures.update({"%s_find_s" % label: round(secs, 2),
-                                "%s_a_pct" % label: round(p.a.coverage * 100, 1),
-                                "%s_b_pct" % label: round(p.b.coverage * 100, 1),
-                                "%s_wss_err_pct" % label: round(p.wss_err(truth) * 100, 1)})
-            writes = ""
-            if p.writes:
-                rep.figures.update({
-                    "%s_a_write_pct" % label: round(p.a_write * 100, 1),
-                    "%s_b_write_pct" % label: round(p.b_write * 100, 1),
-                    "%s_write_wss_err_pct" % label: round(
-                        abs(p.write_wss - args.hot_size) / args.hot_size * 100, 1)})
-                writes = "; " + p.writes_text(args)
-            return "both ranges found after %.2f s: %s%s; held on %d snapshots" % (
-                secs, p.text(truth), writes, hotset.CONFIRMATIONS)
-    if best is not None:
-        steps.dump_regions(rep, regions)
-    raise Failed("%s did not find both ranges%s in %.0f s; best: %s%s"
-                 % (source, " with writes apart" if "+" in source else "",
-                    args.timeout, best.text(truth) if best else "no snapshot",
-                    "; " + best.writes_text(args) if best and best.writes else ""))
-
-
-def step_reads_unseen(vm, rep, args, source, label):
-    """A found with WSS near |A|, and B not found on the aggregations after."""
-    truth = args.hot_size
-    start_monitor(vm, source, args.regions)
-    streak, found, seen = 0, None, []
-    for secs, regions, wss in snapshots(vm, args.timeout):
-        check_write_members(regions, wss, source)
-        p = Pair(regions, wss, args)
-        if args.verbose:
-            rep.info("%s t=%5.2f s aggr %d: %s" % (label, secs, p.aggr, p.text(truth)))
-        if found is None:
-            ok = p.a.coverage >= hotset.COVERAGE_MIN and p.wss_err(truth) <= hotset.WSS_ERR_MAX
-            streak = streak + 1 if ok else 0
-            if streak >= hotset.CONFIRMATIONS:
-                found = (secs, p)
-            continue
-        seen.append(p)
-        if len(seen) >= BLIND_AGGRS:
-            break
-    if found is None:
-        raise Failed("%s did not find the written range A in %.0f s" % (source, args.timeout))
-    if len(seen) < BLIND_AGGRS:
-        raise Failed("%s: only %d aggregations after A was found" % (source, len(seen)))
-    worst = max(seen, key=lambda p: p.b.coverage)
-    rep.figures.update({"%s_a_pct" % label: round(found[1].a.coverage * 100, 1),
-                        "%s_b_pct_max" % label: round(worst.b.coverage * 100, 1),
-                        "%s_wss_err_pct" % label: round(found[1].wss_err(truth) * 100, 1)})
-    if worst.b.coverage > BLIND_MAX:
-        raise Failed("%s reports %.1f%% of the read range B as hot (aggregation %d): a "
-                     "write-only source should not see it" % (source, worst.b.coverage * 100,
-                                                              worst.aggr))
-    return ("A found after %.2f s (%s); B at most %.1f%% covered on the %d aggregations "
-            "after, so recall of the read range is near 0, as expected of a write-only "
-            "source" % (found[0], found[1].text(truth), worst.b.coverage * 100, len(seen)))
-
-
 def run(args, rep):
     mem_bytes = args.mem * MIB
     config = {"hot_start": args.hot_start, "hot_size": args.hot_size,
@@ -306,6 +143,7 @@ def run(args, rep):
     extra = ["-smp", str(args.smp)] if args.smp > 1 else []
     env = {NO_REARM_ENV: "1" if args.expect_blind else None}
     sources = [s for s in args.sources.split(",") if s]
+    args.default_sources = ("idle-page",) if host_has_page_idle() else ("tcg-accessed",)
     top = min(mem_bytes, args.read_start + args.read_size + 16 * MIB)
     with WorkloadVM(args.qemu, args.firmware, mem_mib=args.mem, config=config,
                     extra_args=extra, env=env, keep_workdir=args.keep) as vm:
@@ -330,7 +168,11 @@ def run(args, rep):
                     vm, rep, args.hot_start, args.hot_size, mem_bytes, top))]
         for source in sources:
             label = source.replace("-", "_").replace("+", "_w_")
-            reads = source.partition("+")[0] in ("tcg-accessed", "default")
+            reads = source.partition("+")[0] in READ_SOURCES + ("default",)
+            if source.startswith("idle-page") and not host_has_page_idle():
+                todo.append((label + "-refused", lambda: rep.ok(
+                    "idle-page-refused", step_idle_page_refused(vm, rep))))
+                continue
             if args.expect_blind and source == "tcg-accessed":
                 def blind(source=source, label=label):
                     try:
