@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test-qdamo.c - unit tests of qdamo's parts that need no VM: the
- * command-line words, record files, the heatmap, the Prometheus text,
- * and the QMP client against a fake QEMU on a unix socket.
+ * command-line words, record files (with and without write counts),
+ * the heatmap of accesses and of writes, the Prometheus text and what
+ * the exporter collects, the QMP client against a fake QEMU on a unix
+ * socket, and the idle-page source's pid files and pagemap.
+ * test-idle-page.py runs "qdamo start --source idle-page" itself.
  */
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "error.h"
 #include "heatmap.h"
+#include "idle-page.h"
 #include "jsonx.h"
 #include "metrics.h"
 #include "parse.h"
@@ -150,6 +156,65 @@ static QdamoRecord *make_record(guint n)
 	return rec;
 }
 
+/*
+ * Like make_snapshot() with a write source: [16M, 32M) is accessed in
+ * every sample and written in @written of them; [0, 16M) is never
+ * accessed, [32M, 64M) read in 10 samples and never written.
+ */
+static QdamoSnapshot *make_write_snapshot(int64_t time_us, uint32_t written)
+{
+	g_autoptr(JsonNode) node = NULL;
+	g_autofree char *text = g_strdup_printf(
+		"{\"nr-aggregations\": %" G_GINT64_FORMAT ", \"max-nr-accesses\": 20,"
+		" \"total-bytes\": 67108864, \"regions\": ["
+		"{\"start\": 0, \"end\": 16777216, \"nr-accesses\": 0,"
+		" \"nr-writes\": 0, \"age\": 5},"
+		"{\"start\": 16777216, \"end\": 33554432, \"nr-accesses\": 20,"
+		" \"nr-writes\": %u, \"age\": 7},"
+		"{\"start\": 33554432, \"end\": 67108864, \"nr-accesses\": 10,"
+		" \"nr-writes\": 0, \"age\": 700}]}",
+		time_us / 100000, written);
+
+	node = qdamo_json_parse(text, -1, NULL);
+	g_assert_nonnull(node);
+	return qdamo_snapshot_from_reply(json_node_get_object(node), time_us);
+}
+
+/* A record of a monitor with a write source: [16M, 32M) written a quarter. */
+static QdamoRecord *make_write_record(guint n)
+{
+	g_autoptr(JsonNode) node = qdamo_json_parse(
+		"{\"id\": \"rw\", \"source\": \"tcg-accessed\","
+		" \"write-source\": \"dirty-bitmap\", \"clock\": \"realtime\","
+		" \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000,"
+		" \"update-us\": 1000000, \"min-nr-regions\": 10,"
+		" \"max-nr-regions\": 1000}}", -1, NULL);
+	QdamoRecord *rec = qdamo_record_new(json_node_get_object(node));
+	guint i;
+
+	rec->target_kind = g_strdup("qmp");
+	rec->target_name = g_strdup("/tmp/rw.sock");
+	rec->start_unix_us = 1700000000000000;
+	for (i = 1; i <= n; i++)
+		g_ptr_array_add(rec->snapshots, make_write_snapshot(i * 100000, 5));
+	return rec;
+}
+
+/* Write @rec to @path through the writer, as qdamo record does. */
+static void write_record(const QdamoRecord *rec, const char *path)
+{
+	g_autoptr(GError) err = NULL;
+	QdamoRecordWriter *w = qdamo_record_writer_open(path, rec, &err);
+	guint i;
+
+	g_assert_no_error(err);
+	for (i = 0; i < rec->snapshots->len; i++)
+		g_assert_true(qdamo_record_writer_add(w, g_ptr_array_index(rec->snapshots, i),
+						      &err));
+	g_assert_true(qdamo_record_writer_close(w, &err));
+	g_assert_no_error(err);
+}
+
 static void test_snapshot_wss(void)
 {
 	g_autoptr(QdamoSnapshot) s = make_snapshot(100000, 10);
@@ -213,8 +278,19 @@ static void test_record_roundtrip(void)
 	g_assert_true(qdamo_record_writer_close(w, &err));
 	g_assert_false(g_file_test(part, G_FILE_TEST_EXISTS));
 
+	/* no write counts: version 1, regions as an older qdamo reads them */
+	{
+		g_autofree char *text = NULL;
+
+		g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		g_assert_nonnull(strstr(text, "\"version\":1,"));
+		g_assert_nonnull(strstr(text, "[16777216, 33554432, 20, 7]"));
+		g_assert_null(strstr(text, "write-source"));
+	}
 	back = qdamo_record_load(path, &err);
 	g_assert_no_error(err);
+	g_assert_null(back->write_source);
+	g_assert_false(((QdamoSnapshot *)g_ptr_array_index(back->snapshots, 0))->has_writes);
 	g_assert_cmpstr(back->target_name, ==, rec->target_name);
 	g_assert_cmpstr(back->source, ==, "page-hash");
 	g_assert_cmpuint(back->aggr_us, ==, 100000);
@@ -229,11 +305,86 @@ static void test_record_roundtrip(void)
 	g_rmdir(dir);
 }
 
+/* Write counts: version 2, a fifth member per region, read back. */
+static void test_record_writes_roundtrip(void)
+{
+	g_autoptr(QdamoRecord) rec = make_write_record(3);
+	g_autoptr(QdamoRecord) back = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *dir = g_dir_make_tmp("test-qdamo-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "rw.json", NULL);
+	g_autofree char *text = NULL;
+	QdamoSnapshot *s = NULL;
+	guint i;
+
+	g_assert_cmpstr(rec->write_source, ==, "dirty-bitmap");
+	write_record(rec, path);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, "\"version\":2,"));
+	g_assert_nonnull(strstr(text, "\"write-source\":\"dirty-bitmap\""));
+	g_assert_nonnull(strstr(text, "[16777216, 33554432, 20, 7, 5]"));
+
+	back = qdamo_record_load(path, &err);
+	g_assert_no_error(err);
+	g_assert_cmpstr(back->write_source, ==, "dirty-bitmap");
+	g_assert_cmpstr(back->source, ==, "tcg-accessed");
+	g_assert_cmpuint(back->snapshots->len, ==, 3);
+	for (i = 0; i < back->snapshots->len; i++) {
+		s = g_ptr_array_index(back->snapshots, i);
+		g_assert_true(s->has_writes);
+		g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 1).nr_writes, ==, 5);
+		g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 1).nr_accesses, ==, 20);
+		g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 2).nr_writes, ==, 0);
+		g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 2).age, ==, 700);
+	}
+	/* the written quarter of [16M, 32M); [32M, 64M) is only read */
+	g_assert_cmpuint(qdamo_snapshot_write_wss(s, 1), ==, 4 << 20);
+	g_assert_cmpuint(qdamo_snapshot_wss(s, 1), ==, 48 << 20);
+	g_unlink(path);
+	g_rmdir(dir);
+}
+
+/* A version 1 file as an older qdamo wrote it (docs/record-format.md). */
+static void test_record_old(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("test-qdamo-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "old.json", NULL);
+	g_autoptr(QdamoRecord) rec = NULL;
+	g_autoptr(GError) err = NULL;
+	QdamoSnapshot *s;
+
+	g_assert_true(g_file_set_contents(path,
+		"{\"format\":\"qdamo-record\",\"version\":1,\n"
+		" \"target\":{\"kind\":\"libvirt\",\"name\":\"vm1\",\"uri\":\"qemu:///system\"},\n"
+		" \"monitor\":{\"id\":\"damon0\",\"source\":\"dirty-bitmap\",\n"
+		"            \"clock\":\"realtime\",\n"
+		"            \"attrs\":{\"sample-us\":5000,\"aggr-us\":100000,\n"
+		"                     \"update-us\":1000000,\n"
+		"                     \"min-nr-regions\":10,\"max-nr-regions\":1000}},\n"
+		" \"start-unix-us\":1795441988282833,\"start-time\":\"2026-11-23T13:53:08Z\",\n"
+		"\"snapshots\": [\n"
+		"{\"time-us\": 1143, \"nr-aggregations\": 87, \"max-nr-accesses\": 20, "
+		"\"total-bytes\": 268238848, \"regions\": [[0, 786432, 0, 10], "
+		"[16773120, 16781312, 4, 0]]}\n"
+		"]}\n", -1, NULL));
+	rec = qdamo_record_load(path, &err);
+	g_assert_no_error(err);
+	g_assert_null(rec->write_source);
+	g_assert_cmpuint(rec->snapshots->len, ==, 1);
+	s = g_ptr_array_index(rec->snapshots, 0);
+	g_assert_false(s->has_writes);
+	g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 1).nr_accesses, ==, 4);
+	g_assert_cmpuint(g_array_index(s->regions, QdamoRegion, 1).nr_writes, ==, 0);
+	g_unlink(path);
+	g_rmdir(dir);
+}
+
 static void test_record_bad(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("test-qdamo-XXXXXX", NULL);
 	g_autofree char *path = g_build_filename(dir, "bad.json", NULL);
-	g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL;
+	g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL, e5 = NULL;
+	g_autoptr(GError) e6 = NULL, e7 = NULL;
 
 	g_assert_null(qdamo_record_load(path, &e1));
 	g_assert_error(e1, QDAMO_ERROR, QDAMO_ERROR_FILE);
@@ -244,6 +395,24 @@ static void test_record_bad(void)
 			    "\"snapshots\": [{\"regions\": [[2, 1, 0, 0]]}]}", -1, NULL);
 	g_assert_null(qdamo_record_load(path, &e3));
 	g_assert_nonnull(strstr(e3->message, "ends before"));
+	/* version 2 regions have five members, version 1 four */
+	g_file_set_contents(path, "{\"format\": \"qdamo-record\", \"version\": 2, "
+			    "\"snapshots\": [{\"regions\": [[0, 1, 0, 0]]}]}", -1, NULL);
+	g_assert_null(qdamo_record_load(path, &e4));
+	g_assert_nonnull(strstr(e4->message, "nr-writes] (version 2)"));
+	g_file_set_contents(path, "{\"format\": \"qdamo-record\", \"version\": 1, "
+			    "\"snapshots\": [{\"regions\": [[0, 1, 0, 0, 0]]}]}", -1, NULL);
+	g_assert_null(qdamo_record_load(path, &e5));
+	g_assert_error(e5, QDAMO_ERROR, QDAMO_ERROR_FILE);
+	g_file_set_contents(path, "{\"format\": \"qdamo-record\", \"version\": 2, "
+			    "\"snapshots\": [{\"regions\": [[0, 1, 3, 0, 4]]}]}", -1, NULL);
+	g_assert_null(qdamo_record_load(path, &e6));
+	g_assert_nonnull(strstr(e6->message, "more writes than accesses"));
+	g_file_set_contents(path, "{\"format\": \"qdamo-record\", \"version\": 3, "
+			    "\"snapshots\": []}", -1, NULL);
+	g_assert_null(qdamo_record_load(path, &e7));
+	g_assert_nonnull(strstr(e7->message, "is a version 3 record; this qdamo reads "
+				"versions 1 and 2"));
 	g_unlink(path);
 	g_rmdir(dir);
 }
@@ -255,7 +424,7 @@ static void test_heatmap(void)
 	guint row, col;
 
 	/* 4 rows of 16 MiB: row 1 is the hot region */
-	h = qdamo_heatmap_build(rec, 5, 4, 0, 0, 0, 0, NULL);
+	h = qdamo_heatmap_build(rec, QDAMO_HEATMAP_ACCESSES, 5, 4, 0, 0, 0, 0, NULL);
 	g_assert_nonnull(h);
 	g_assert_cmpuint(h->addr_end, ==, 64 << 20);
 	for (col = 0; col < 5; col++)
@@ -265,19 +434,54 @@ static void test_heatmap(void)
 	qdamo_heatmap_free(g_steal_pointer(&h));
 
 	/* one 64 MiB row: a quarter of it hot, so a quarter of the rate */
-	h = qdamo_heatmap_build(rec, 2, 1, 0, 0, 0, 0, NULL);
+	h = qdamo_heatmap_build(rec, QDAMO_HEATMAP_ACCESSES, 2, 1, 0, 0, 0, 0, NULL);
 	g_assert_cmpfloat_with_epsilon(qdamo_heatmap_at(h, 0, 0), 0.25, 1e-6);
 	qdamo_heatmap_free(g_steal_pointer(&h));
 
 	/* more time bins than snapshots: empty bins repeat the last one */
-	h = qdamo_heatmap_build(rec, 40, 4, 0, 0, 0, 0, NULL);
+	h = qdamo_heatmap_build(rec, QDAMO_HEATMAP_ACCESSES, 40, 4, 0, 0, 0, 0, NULL);
 	for (col = 0; col < 40; col++)
 		g_assert_cmpfloat(qdamo_heatmap_at(h, 1, col), >=, 0);
 	qdamo_heatmap_free(g_steal_pointer(&h));
 
 	/* an address range beyond the record: no data anywhere */
-	h = qdamo_heatmap_build(rec, 2, 2, 1ULL << 30, 2ULL << 30, 0, 0, NULL);
+	h = qdamo_heatmap_build(rec, QDAMO_HEATMAP_ACCESSES, 2, 2, 1ULL << 30, 2ULL << 30,
+				0, 0, NULL);
 	g_assert_cmpfloat(qdamo_heatmap_at(h, 0, 1), <, 0);
+}
+
+/* Accesses and writes of one record: the written quarter shows faint. */
+static void test_heatmap_writes(void)
+{
+	g_autoptr(QdamoRecord) rec = make_write_record(10);
+	g_autoptr(QdamoRecord) plain = make_record(3);
+	g_autoptr(QdamoHeatmap) acc = NULL, wr = NULL;
+	g_autoptr(GError) err = NULL;
+	guint row, col, differ = 0;
+
+	/* 4 rows of 16 MiB: row 1 the hot, quarter-written region */
+	acc = qdamo_heatmap_build(rec, QDAMO_HEATMAP_ACCESSES, 5, 4, 0, 0, 0, 0, NULL);
+	wr = qdamo_heatmap_build(rec, QDAMO_HEATMAP_WRITES, 5, 4, 0, 0, 0, 0, NULL);
+	g_assert_nonnull(acc);
+	g_assert_nonnull(wr);
+	for (col = 0; col < 5; col++) {
+		g_assert_cmpfloat_with_epsilon(qdamo_heatmap_at(acc, 1, col), 1.0, 1e-6);
+		g_assert_cmpfloat_with_epsilon(qdamo_heatmap_at(wr, 1, col), 0.25, 1e-6);
+		g_assert_cmpfloat_with_epsilon(qdamo_heatmap_at(acc, 2, col), 0.5, 1e-6);
+		g_assert_cmpfloat_with_epsilon(qdamo_heatmap_at(wr, 2, col), 0.0, 1e-6);
+		g_assert_cmpint(qdamo_heatmap_shade(qdamo_heatmap_at(acc, 1, col)), ==, '@');
+		g_assert_cmpint(qdamo_heatmap_shade(qdamo_heatmap_at(wr, 1, col)), ==, '-');
+		for (row = 0; row < 4; row++)
+			differ += qdamo_heatmap_shade(qdamo_heatmap_at(acc, row, col)) !=
+				  qdamo_heatmap_shade(qdamo_heatmap_at(wr, row, col));
+	}
+	g_assert_cmpuint(differ, ==, 15);	/* rows 1 to 3 */
+
+	/* a record without write counts has no write heatmap */
+	g_assert_null(qdamo_heatmap_build(plain, QDAMO_HEATMAP_WRITES, 5, 4, 0, 0, 0, 0,
+					  &err));
+	g_assert_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE);
+	g_assert_nonnull(strstr(err->message, "no write counts"));
 }
 
 static void test_metrics_text(void)
@@ -301,6 +505,172 @@ static void test_metrics_text(void)
 	g_assert_nonnull(c);
 	g_assert_true(a < b && b < c);
 	g_assert_null(strstr(text, "qdamon_regions"));
+}
+
+/* ---- what the exporter collects, from a target that answers from a table ---- */
+
+/* Two monitors: "rw" has a write source, "plain" has none. */
+static JsonObject *canned_command(QdamoTarget *t, const char *json, GError **err)
+{
+	g_autoptr(JsonNode) req = qdamo_json_parse(json, -1, NULL);
+	JsonObject *o = json_node_get_object(req);
+	const char *cmd = qdamo_json_str(o, "execute", "");
+	const char *id = qdamo_json_str(qdamo_json_obj(o, "arguments"), "id", "");
+	gboolean rw = !strcmp(id, "rw");
+	g_autofree char *reply = NULL;
+	g_autoptr(JsonNode) node = NULL;
+
+	if (!strcmp(cmd, "query-damon"))
+		reply = g_strdup(
+			"{\"return\": [{\"id\": \"rw\", \"state\": \"running\","
+			" \"source\": \"tcg-accessed\", \"write-source\": \"dirty-bitmap\","
+			" \"clock\": \"realtime\", \"attrs\": {\"sample-us\": 5000,"
+			" \"aggr-us\": 100000}, \"monitored-bytes\": 67108864},"
+			" {\"id\": \"plain\", \"state\": \"running\","
+			" \"source\": \"dirty-bitmap\", \"clock\": \"realtime\","
+			" \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000},"
+			" \"monitored-bytes\": 67108864}]}");
+	else if (!strcmp(cmd, "query-damon-wss"))
+		reply = g_strdup_printf("{\"return\": {\"wss-bytes\": 50331648%s}}",
+					rw ? ", \"write-wss-bytes\": 4194304" : "");
+	else if (!strcmp(cmd, "query-damon-regions"))
+		reply = g_strdup_printf(
+			"{\"return\": {\"nr-aggregations\": 9, \"max-nr-accesses\": 20,"
+			" \"total-bytes\": 67108864, \"regions\": ["
+			"{\"start\": 0, \"end\": 16777216, \"nr-accesses\": 0, \"age\": 5%s},"
+			"{\"start\": 16777216, \"end\": 33554432, \"nr-accesses\": 20,"
+			" \"age\": 7%s},"
+			"{\"start\": 33554432, \"end\": 67108864, \"nr-accesses\": 10,"
+			" \"age\": 700%s}]}}", rw ? ", \"nr-writes\": 0" : "",
+			rw ? ", \"nr-writes\": 5" : "", rw ? ", \"nr-writes\": 0" : "");
+	else
+		reply = g_strdup("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no\"}}");
+	node = qdamo_json_parse(reply, -1, err);
+	return json_object_ref(json_node_get_object(node));
+}
+
+static const QdamoTargetOps canned_ops = { .command = canned_command };
+
+static void test_metrics_writes(void)
+{
+	g_autoptr(QdamoMetrics) m = qdamo_metrics_new();
+	QdamoTarget t = { .ops = &canned_ops, .name = (char *)"vm1",
+			  .label = (char *)"domain 'vm1'" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+
+	g_assert_true(qdamo_metrics_collect(m, &t, &err));
+	g_assert_no_error(err);
+	text = qdamo_metrics_render(m);
+	g_test_message("%s", text);
+	/* the written counterparts, beside the access ones, for rw only */
+#define RW "{domain=\"vm1\",monitor=\"rw\""
+#define PLAIN "{domain=\"vm1\",monitor=\"plain\""
+	g_assert_nonnull(strstr(text, "qdamon_wss_bytes" RW "} 50331648\n"));
+	g_assert_nonnull(strstr(text, "# TYPE qdamon_write_wss_bytes gauge\n"));
+	g_assert_nonnull(strstr(text, "qdamon_write_wss_bytes" RW "} 4194304\n"));
+	g_assert_nonnull(strstr(text, "qdamon_hot_bytes" RW ",age=\"0-1s\"} 16777216\n"));
+	g_assert_nonnull(strstr(text, "qdamon_hot_bytes" RW ",age=\"1m-10m\"} 33554432\n"));
+	g_assert_nonnull(strstr(text, "qdamon_written_bytes" RW ",age=\"0-1s\"} 16777216\n"));
+	g_assert_nonnull(strstr(text, "qdamon_written_bytes" RW ",age=\"1m-10m\"} 0\n"));
+	g_assert_nonnull(strstr(text, "qdamon_monitor_running" RW ",source=\"tcg-accessed\","
+				"write_source=\"dirty-bitmap\",clock=\"realtime\"} 1\n"));
+	g_assert_nonnull(strstr(text, "qdamon_monitor_running" PLAIN
+				",source=\"dirty-bitmap\",clock=\"realtime\"} 1\n"));
+	g_assert_nonnull(strstr(text, "qdamon_wss_bytes" PLAIN "}"));
+	g_assert_null(strstr(text, "qdamon_write_wss_bytes" PLAIN "}"));
+	g_assert_null(strstr(text, "qdamon_written_bytes" PLAIN));
+#undef RW
+#undef PLAIN
+}
+
+/* ---- idle-page: QEMU's pid from libvirt's pid file, and its pagemap ---- */
+
+static void test_libvirt_pid_file(void)
+{
+	g_autofree char *sys = qdamo_libvirt_pid_file("qemu:///system", "vm1", NULL);
+	g_autofree char *unx = qdamo_libvirt_pid_file("qemu+unix:///system", "vm1", NULL);
+	g_autofree char *ses = qdamo_libvirt_pid_file("qemu:///session", "vm1", NULL);
+	g_autofree char *want = g_build_filename(g_get_user_runtime_dir(), "libvirt",
+						 "qemu", "run", "vm1.pid", NULL);
+	g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL;
+
+	g_assert_cmpstr(sys, ==, "/run/libvirt/qemu/vm1.pid");
+	g_assert_cmpstr(unx, ==, "/run/libvirt/qemu/vm1.pid");
+	g_assert_cmpstr(ses, ==, want);
+	/* another host's pid, or another hypervisor's, is no use */
+	g_assert_null(qdamo_libvirt_pid_file("qemu+ssh://host/system", "vm1", &e1));
+	g_assert_nonnull(strstr(e1->message, "run qdamo on the VM's host"));
+	g_assert_null(qdamo_libvirt_pid_file("xen:///system", "vm1", &e2));
+	g_assert_error(e2, QDAMO_ERROR, QDAMO_ERROR_USAGE);
+	g_assert_null(qdamo_libvirt_pid_file("qemu:///system", "../x", &e3));
+	g_assert_error(e3, QDAMO_ERROR, QDAMO_ERROR_USAGE);
+}
+
+static void test_pid_file(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("test-qdamo-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "vm1.pid", NULL);
+	g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL;
+	pid_t pid = 0;
+
+	g_assert_false(qdamo_read_pid_file(path, -1, &pid, &e1));
+	g_assert_error(e1, QDAMO_ERROR, QDAMO_ERROR_FILE);
+	g_assert_nonnull(strstr(e1->message, "QEMU's pid not found: no "));
+	g_assert_nonnull(strstr(e1->message, path));
+	g_assert_true(g_file_set_contents(path, "4242\n", -1, NULL));
+	g_assert_true(qdamo_read_pid_file(path, (int)getuid(), &pid, NULL));
+	g_assert_cmpint(pid, ==, 4242);
+	/* a pid file someone else wrote is not libvirt's */
+	g_assert_false(qdamo_read_pid_file(path, (int)getuid() + 1, &pid, &e2));
+	g_assert_nonnull(strstr(e2->message, "refusing to take QEMU's pid from it"));
+	g_assert_true(g_file_set_contents(path, "qemu\n", -1, NULL));
+	g_assert_false(qdamo_read_pid_file(path, -1, &pid, &e3));
+	g_assert_nonnull(strstr(e3->message, "holds no pid"));
+	g_unlink(path);
+	g_rmdir(dir);
+}
+
+static void test_idle_pagemap(void)
+{
+	g_auto(QdamoIdleFiles) f = QDAMO_IDLE_FILES_INIT;
+	g_auto(QdamoIdleFiles) gone = QDAMO_IDLE_FILES_INIT;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *mine = g_strdup_printf("/proc/%ld/pagemap", (long)getpid());
+	pid_t child = fork();
+
+	/* a pid that was QEMU's: a child that has exited and been reaped */
+	if (!child)
+		_exit(0);
+	g_assert_cmpint(child, >, 0);
+	g_assert_cmpint(waitpid(child, NULL, 0), ==, child);
+	g_assert_true(qdamo_idle_files_open_pagemap(&f, getpid(), "a test", &err));
+	g_assert_no_error(err);
+	g_assert_cmpint(f.pagemap_fd, >=, 0);
+	g_assert_cmpstr(f.pagemap_path, ==, mine);
+	g_assert_false(qdamo_idle_files_open_pagemap(&gone, child, "the test's child", &err));
+	g_assert_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE);
+	g_assert_nonnull(strstr(err->message, "QEMU's pid not found"));
+	g_assert_nonnull(strstr(err->message, "the test's child"));
+}
+
+/* The bitmap first: this host's answer, or the test-only override's. */
+static void test_idle_bitmap(void)
+{
+	g_auto(QdamoIdleFiles) f = QDAMO_IDLE_FILES_INIT;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *dir = g_dir_make_tmp("test-qdamo-XXXXXX", NULL);
+	g_autofree char *missing = g_build_filename(dir, "no-bitmap", NULL);
+
+	g_setenv(QDAMO_TEST_IDLE_BITMAP_ENV, missing, TRUE);
+	g_assert_cmpstr(qdamo_idle_bitmap_path(), ==, missing);
+	g_assert_false(qdamo_idle_files_open_host(&f, &err));
+	g_unsetenv(QDAMO_TEST_IDLE_BITMAP_ENV);
+	g_assert_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE);
+	g_assert_nonnull(strstr(err->message, missing));
+	g_assert_nonnull(strstr(err->message, "CONFIG_IDLE_PAGE_TRACKING"));
+	g_assert_cmpstr(qdamo_idle_bitmap_path(), ==, QDAMO_IDLE_BITMAP);
+	g_rmdir(dir);
 }
 
 /* ---- the QMP client against a fake QEMU ---- */
@@ -412,9 +782,17 @@ static const struct {
 	{ "/qdamo/record/wss", test_snapshot_wss },
 	{ "/qdamo/record/writes", test_snapshot_writes },
 	{ "/qdamo/record/roundtrip", test_record_roundtrip },
+	{ "/qdamo/record/writes-roundtrip", test_record_writes_roundtrip },
+	{ "/qdamo/record/old", test_record_old },
 	{ "/qdamo/record/bad", test_record_bad },
 	{ "/qdamo/heatmap", test_heatmap },
+	{ "/qdamo/heatmap/writes", test_heatmap_writes },
 	{ "/qdamo/metrics/text", test_metrics_text },
+	{ "/qdamo/metrics/writes", test_metrics_writes },
+	{ "/qdamo/idle-page/libvirt-pid-file", test_libvirt_pid_file },
+	{ "/qdamo/idle-page/pid-file", test_pid_file },
+	{ "/qdamo/idle-page/pagemap", test_idle_pagemap },
+	{ "/qdamo/idle-page/bitmap", test_idle_bitmap },
 	{ "/qdamo/qmp/client", test_qmp_client },
 };
 

@@ -7,10 +7,14 @@
  * --nr-regions MIN,MAX, --regions) so that a damo command line carries
  * over; the values are checked by QEMU, whose errors name the argument
  * and its range, so qdamo only checks what it must parse.
+ *
+ * start --source idle-page also opens the source's host files and hands
+ * them to QEMU first (idle-page.c), so that QEMU needs no privilege.
  */
 #include <stdio.h>
 
 #include "error.h"
+#include "idle-page.h"
 #include "jsonx.h"
 #include "parse.h"
 #include "qdamo.h"
@@ -136,8 +140,8 @@ static QdamoTarget *control(const QdamoCmd *cmd, const char *command,
 static const QdamoOptDef opts_start[] = {
 	INTERVAL_OPTS,
 	{ .name = "source", .type = QDAMO_OPT_STRING, .value_name = "SOURCE",
-	  .help = "what counts as an access: tcg-accessed, dirty-bitmap, page-hash "
-		  "or dirty-ring (default: QEMU's choice)" },
+	  .help = "what counts as an access: tcg-accessed, idle-page, dirty-bitmap, "
+		  "page-hash or dirty-ring (default: QEMU's choice)" },
 	{ .name = "write-source", .type = QDAMO_OPT_STRING, .value_name = "SOURCE",
 	  .help = "also count writes apart, with dirty-bitmap, page-hash or "
 		  "dirty-ring (needs a SOURCE that sees reads)" },
@@ -149,6 +153,36 @@ static const QdamoOptDef opts_start[] = {
 	  .help = "realtime (default) or virtual (QEMU's virtual clock)" },
 	{ NULL }
 };
+
+/*
+ * damon-start on a target opened here; for idle-page, the host files
+ * go first.  The target, or NULL with err.
+ */
+static QdamoTarget *start(const QdamoCmd *cmd, JsonObject *args,
+			  gboolean idle_page, GError **err)
+{
+	g_auto(QdamoIdleFiles) files = QDAMO_IDLE_FILES_INIT;
+	g_autoptr(QdamoTarget) t = NULL;
+	g_autoptr(JsonNode) ret = NULL;
+
+	json_object_set_string_member(args, "id", qdamo_monitor_id(cmd));
+	/* what the host lacks fails before QEMU is asked anything */
+	if (idle_page && !qdamo_idle_files_open_host(&files, err))
+		return NULL;
+	t = qdamo_open_target(cmd, err);
+	if (!t || (idle_page && !qdamo_idle_files_pass(&files, t, args, err)))
+		return NULL;
+	ret = qdamo_execute(t, "damon-start", args, err);
+	if (!ret) {
+		if (idle_page)
+			qdamo_idle_files_forget(t);
+		return NULL;
+	}
+	if (idle_page)
+		printf("idle-page: QEMU got %s (pid from %s) and %s\n",
+		       files.pagemap_path, files.whence, files.bitmap_path);
+	return g_steal_pointer(&t);
+}
 
 static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 {
@@ -171,7 +205,7 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 		json_object_set_string_member(args, "write-source", wsource);
 	if (clock)
 		json_object_set_string_member(args, "clock", clock);
-	t = control(cmd, "damon-start", args, err);
+	t = start(cmd, args, !g_strcmp0(source, "idle-page"), err);
 	/* Say what QEMU chose for what was left out */
 	m = t ? qdamo_find_monitor(t, id, err) : NULL;
 	if (!m)
@@ -229,9 +263,21 @@ static gboolean cmd_tune(const QdamoCmd *cmd, GError **err)
 
 /* ---- the rows ---- */
 
+static const char start_help[] =
+	"TIME is a number with a unit: ns, us, ms, s, m or h (5ms, 1.5s); a bare\n"
+	"number is microseconds.  Sizes and addresses take K, M, G or T (binary)\n"
+	"and 0x for hex.  Unset values keep QEMU's defaults.\n"
+	"\n"
+	"--source idle-page (host accessed bits): qdamo, run as root on the VM's\n"
+	"host, opens /proc/<QEMU's pid>/pagemap and " QDAMO_IDLE_BITMAP "\n"
+	"and hands them to QEMU (getfd " QDAMO_FDNAME_PAGEMAP ", "
+	QDAMO_FDNAME_IDLE_BITMAP "); QEMU's\npid comes from the QMP socket's "
+	"peer (SO_PEERCRED) or libvirt's pid file.\n"
+	"The host kernel needs CONFIG_IDLE_PAGE_TRACKING.";
+
 static const QdamoCmdInfo info_start = {
 	.help = "start a DAMON monitor (damon-start)",
-	.desc = units_help,
+	.desc = start_help,
 };
 
 const QdamoCmdDef qdamo_cmddef_start = {

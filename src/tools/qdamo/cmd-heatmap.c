@@ -3,7 +3,8 @@
  * cmd-heatmap.c - qdamo report heatmap FILE: a record's access pattern
  * as time (across) x guest-physical address (down), in the terminal
  * with one character per cell, or as a PNG or SVG image drawn by
- * gnuplot, like "damo report heatmap".
+ * gnuplot, like "damo report heatmap".  --metric writes draws the write
+ * counts instead, from a record of a monitor with a write source.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@
 static const QdamoOptDef opts_heatmap[] = {
 	QDAMO_ARG_RECORD_FILE,
 	QDAMO_OPT_OUTPUT("draw an image instead, through gnuplot: X.png or X.svg"),
+	{ .name = "metric", .type = QDAMO_OPT_STRING, .value_name = "METRIC",
+	  .help = "accesses (default) or writes (needs a record with write counts)" },
 	{ .name = "address-range", .type = QDAMO_OPT_STRING, .value_name = "START-END",
 	  .help = "only these guest-physical addresses, e.g. 0-64M (default all)" },
 	{ .name = "time-range", .type = QDAMO_OPT_STRING, .value_name = "START-END",
@@ -42,6 +45,12 @@ static guint terminal_cols(void)
 	return 62;
 }
 
+/* "access" or "write", as the legend and the colour bar name the rate */
+static const char *metric_word(const QdamoHeatmap *h)
+{
+	return h->metric == QDAMO_HEATMAP_WRITES ? "write" : "access";
+}
+
 static void print_ascii(const QdamoHeatmap *h, const QdamoRecord *rec,
 			const char *path)
 {
@@ -53,7 +62,8 @@ static void print_ascii(const QdamoHeatmap *h, const QdamoRecord *rec,
 
 	printf("# %s of %s (%s): %u snapshots; time goes right, addresses down\n",
 	       rec->monitor_id, rec->target_name, path, rec->snapshots->len);
-	printf("# access rate: ' ' 0%%  . : - = + * # %% @  100%%   ('?' no region)\n");
+	printf("# %s rate: ' ' 0%%  . : - = + * # %% @  100%%   ('?' no region)\n",
+	       metric_word(h));
 	for (row = 0; row < h->rows; row++) {
 		g_autofree char *line = g_malloc(h->cols + 1);
 
@@ -119,7 +129,8 @@ static gboolean run_gnuplot(const QdamoHeatmap *h, const QdamoRecord *rec,
 		goto out;
 	}
 	f = NULL;
-	title = g_strdup_printf("%s of %s: %u snapshots, sample %.1f ms, aggr %.0f ms",
+	title = g_strdup_printf("%s%s of %s: %u snapshots, sample %.1f ms, aggr %.0f ms",
+				h->metric == QDAMO_HEATMAP_WRITES ? "writes: " : "",
 				rec->monitor_id, rec->target_name,
 				rec->snapshots->len, rec->sample_us / 1e3,
 				rec->aggr_us / 1e3);
@@ -136,7 +147,7 @@ static gboolean run_gnuplot(const QdamoHeatmap *h, const QdamoRecord *rec,
 			"set title '%s' noenhanced\n"
 			"set xlabel 'time (s)'\n"
 			"set ylabel 'guest-physical address (%s)'\n"
-			"set cblabel 'access rate (%%)'\n"
+			"set cblabel '%s rate (%%)'\n"
 			"set cbrange [0:100]\n"
 			"set palette defined (0 'black', 10 '#2b0a57', 35 '#b3204d', "
 			"65 '#f68a2d', 100 '#fcffa4')\n"
@@ -145,7 +156,7 @@ static gboolean run_gnuplot(const QdamoHeatmap *h, const QdamoRecord *rec,
 			"set tics out\n"
 			"plot '%s' using 1:2:3 with image notitle\n",
 			svg ? "svg" : "pngcairo", svg ? "dynamic" : "",
-			oq, tq, unit > (1 << 20) ? "GiB" : "MiB",
+			oq, tq, unit > (1 << 20) ? "GiB" : "MiB", metric_word(h),
 			h->time_start_us / 1e6, h->time_end_us / 1e6,
 			h->addr_start / unit, h->addr_end / unit, data);
 	}
@@ -221,6 +232,8 @@ static gboolean cmd_heatmap(const QdamoCmd *cmd, GError **err)
 {
 	const char *path = qdamo_cmd_str(cmd, "FILE");
 	const char *out = qdamo_cmd_str(cmd, "output");
+	const char *metric = qdamo_cmd_str(cmd, "metric");
+	QdamoHeatmapMetric m = QDAMO_HEATMAP_ACCESSES;
 	g_autoptr(QdamoRecord) rec = NULL;
 	g_autoptr(QdamoHeatmap) h = NULL;
 	uint64_t a0 = 0, a1 = 0;
@@ -232,6 +245,11 @@ static gboolean cmd_heatmap(const QdamoCmd *cmd, GError **err)
 	qdamo_cmd_int(cmd, "rows", &rows);
 	if (out && !g_str_has_suffix(out, ".png") && !g_str_has_suffix(out, ".svg"))
 		return qdamo_usage_error(err, cmd, "--output must end in .png or .svg");
+	if (metric && !strcmp(metric, "writes"))
+		m = QDAMO_HEATMAP_WRITES;
+	else if (metric && strcmp(metric, "accesses"))
+		return qdamo_usage_error(err, cmd, "--metric must be accesses or writes "
+					 "(got '%s')", metric);
 	if (cols < 0 || cols > 4000 || rows < 0 || rows > 4000)
 		return qdamo_usage_error(err, cmd, "--cols and --rows must be 1 to 4000");
 	if (!ranges(cmd, &a0, &a1, &t0, &t1, err))
@@ -243,9 +261,11 @@ static gboolean cmd_heatmap(const QdamoCmd *cmd, GError **err)
 		cols = out ? MIN(600, MAX(1, rec->snapshots->len)) : terminal_cols();
 	if (!rows)
 		rows = out ? 300 : 24;
-	h = qdamo_heatmap_build(rec, (guint)cols, (guint)rows, a0, a1, t0, t1, err);
-	if (!h)
+	h = qdamo_heatmap_build(rec, m, (guint)cols, (guint)rows, a0, a1, t0, t1, &local);
+	if (!h) {
+		g_propagate_prefixed_error(err, g_steal_pointer(&local), "%s: ", path);
 		return FALSE;
+	}
 	if (!out) {
 		print_ascii(h, rec, path);
 		return TRUE;
@@ -261,7 +281,9 @@ static gboolean cmd_heatmap(const QdamoCmd *cmd, GError **err)
 static const QdamoCmdInfo info_heatmap = {
 	.help = "time x address heatmap of a record file, in the terminal or as PNG/SVG",
 	.desc = "Each cell is the byte-weighted access rate (nr-accesses over its "
-		"most) of the regions\nit covers in the snapshots of its time bin.  "
+		"most) of the regions\nit covers in the snapshots of its time bin; "
+		"with --metric writes, the write rate\n(nr-writes over the same "
+		"most), from a record of a monitor with a write source.\n"
 		"Images need gnuplot.",
 };
 

@@ -24,7 +24,7 @@ static const QdamoOptDef opts_regions[] = {
 	{ .name = "snapshot", .type = QDAMO_OPT_INT, .value_name = "N",
 	  .help = "with --input, which snapshot (0 is the first; default the last)" },
 	{ .name = "sort", .type = QDAMO_OPT_STRING, .value_name = "KEY",
-	  .help = "order: address (default), access, size or age" },
+	  .help = "order: address (default), access, writes, size or age" },
 	{ .name = "top", .short_name = 'n', .type = QDAMO_OPT_INT, .value_name = "N",
 	  .help = "show only the first N rows after sorting" },
 	{ .name = "hot", .type = QDAMO_OPT_FLAG,
@@ -44,6 +44,15 @@ static gint by_size(gconstpointer a, gconstpointer b)
 	return x->start < y->start ? -1 : 1;
 }
 
+static gint by_writes(gconstpointer a, gconstpointer b)
+{
+	const QdamoRegion *x = a, *y = b;
+
+	if (x->nr_writes != y->nr_writes)
+		return x->nr_writes < y->nr_writes ? 1 : -1;
+	return qdamo_region_cmp_access(a, b);
+}
+
 static gint by_age(gconstpointer a, gconstpointer b)
 {
 	const QdamoRegion *x = a, *y = b;
@@ -59,7 +68,7 @@ static const struct {
 	GCompareFunc cmp;
 } sorts[] = {
 	{ "address", NULL }, { "access", qdamo_region_cmp_access },
-	{ "size", by_size }, { "age", by_age },
+	{ "writes", by_writes }, { "size", by_size }, { "age", by_age },
 };
 
 static char **region_row(const QdamoSnapshot *s, const QdamoRegion *r,
@@ -196,7 +205,7 @@ static gboolean cmd_regions(const QdamoCmd *cmd, GError **err)
 			break;
 	if (sort && i == G_N_ELEMENTS(sorts))
 		return qdamo_usage_error(err, cmd, "--sort must be address, access, "
-					 "size or age (got '%s')", sort);
+					 "writes, size or age (got '%s')", sort);
 	if (qdamo_cmd_int(cmd, "snapshot", &k) && k >= 0 && !input)
 		return qdamo_usage_error(err, cmd, "--snapshot needs --input");
 	if (qdamo_cmd_flag(cmd, "json") && input)
@@ -209,8 +218,9 @@ static const QdamoCmdInfo info_regions = {
 	.help = "the last aggregated snapshot (query-damon-regions, or a record file)",
 	.desc = "ACCESS is nr-accesses over its most (aggr / sample), HZ accessed "
 		"samples a second,\nAGE how long the region's access rate stayed similar.  "
-		"WRITES, shown when the\nmonitor has a write source, is nr-writes over "
-		"the same most.",
+		"WRITES, shown when the\nmonitor has a write source (or the record "
+		"file has write counts), is nr-writes\nover the same most; --sort "
+		"writes puts the most written first.",
 };
 
 const QdamoCmdDef qdamo_cmddef_report_regions = {

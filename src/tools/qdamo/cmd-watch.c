@@ -2,7 +2,8 @@
 /*
  * cmd-watch.c - qdamo watch: a top-like view of one monitor, redrawn
  * every interval: its state and cost, the working set, a one-line map
- * of guest memory, and the hottest regions.
+ * of guest memory, and the hottest regions; with a write source, the
+ * written part of the working set and a WRITES column too.
  *
  * On a terminal the screen is cleared between frames; otherwise the
  * frames follow each other, so that "qdamo watch --count 3 > log" works.
@@ -65,8 +66,12 @@ static void append_regions(GString *o, const QdamoSnapshot *s, uint64_t aggr_us,
 	guint i;
 
 	g_array_sort(rows, qdamo_region_cmp_access);
-	g_string_append_printf(o, "%-14s  %-14s  %10s  %6s  %5s  %9s\n", "START",
-			       "END", "SIZE", "ACCESS", "HZ", "AGE");
+	g_string_append_printf(o, "%-14s  %-14s  %10s  %6s  ", "START", "END",
+			       "SIZE", "ACCESS");
+	/* WRITES: with a write source, nr-writes over the same most */
+	if (s->has_writes)
+		g_string_append_printf(o, "%6s  ", "WRITES");
+	g_string_append_printf(o, "%5s  %9s\n", "HZ", "AGE");
 	for (i = 0; i < rows->len && i < top; i++) {
 		const QdamoRegion *r = &g_array_index(rows, QdamoRegion, i);
 		double rate = s->max_nr_accesses ?
@@ -77,8 +82,12 @@ static void append_regions(GString *o, const QdamoSnapshot *s, uint64_t aggr_us,
 		g_autofree char *bar = g_strnfill((gsize)(rate * 20 + 0.5), '#');
 
 		g_string_append_printf(o, "0x%012" PRIx64 "  0x%012" PRIx64
-				       "  %10s  %5.0f%%  %5.0f  %9s  %s\n",
-				       r->start, r->end, sz, rate * 100,
+				       "  %10s  %5.0f%%  ", r->start, r->end, sz,
+				       rate * 100);
+		if (s->has_writes)
+			g_string_append_printf(o, "%5.0f%%  ", s->max_nr_accesses ?
+					       100.0 * r->nr_writes / s->max_nr_accesses : 0);
+		g_string_append_printf(o, "%5.0f  %9s  %s\n",
 				       aggr_us ? r->nr_accesses * 1e6 / aggr_us : 0,
 				       age, bar);
 	}
@@ -105,12 +114,12 @@ static void append_monitor(GString *o, Watch *w, JsonObject *m, const char *labe
 		qdamo_json_u64(attrs, "aggr-us", 0), FALSE);
 	g_autofree char *mon = qdamo_fmt_size(qdamo_json_u64(m, "monitored-bytes", 0),
 					      FALSE);
+	g_autofree char *sources = qdamo_monitor_sources(m);
 
 	g_string_append_printf(o, "qdamo watch: %s of %s  %s  (Ctrl-C quits)\n\n",
 			       w->id, label, clock);
 	g_string_append_printf(o, "state %s  source %s  clock %s  sample %s  aggr %s\n",
-			       qdamo_json_str(m, "state", "?"),
-			       qdamo_json_str(m, "source", "?"),
+			       qdamo_json_str(m, "state", "?"), sources,
 			       qdamo_json_str(m, "clock", "?"), sample, aggr);
 	g_string_append_printf(o, "aggregation %" G_GUINT64_FORMAT "  regions %"
 			       G_GUINT64_FORMAT "  monitored %s  monitor CPU %.2f s",
@@ -137,6 +146,13 @@ static void append_wss(GString *o, JsonObject *wss, uint64_t total)
 
 	g_string_append_printf(o, "wss %s (%.1f %%)", size,
 			       total ? 100.0 * bytes / total : 0);
+	/* with a write source: the written part of it */
+	if (json_object_has_member(wss, "write-wss-bytes")) {
+		g_autofree char *w = qdamo_fmt_size(
+			qdamo_json_u64(wss, "write-wss-bytes", 0), FALSE);
+
+		g_string_append_printf(o, "  written %s", w);
+	}
 	for (i = 0; i < G_N_ELEMENTS(names); i++) {
 		JsonObject *e = list && json_array_get_length(list) == G_N_ELEMENTS(names) ?
 			json_array_get_object_element(list, i) : NULL;

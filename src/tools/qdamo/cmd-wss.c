@@ -175,6 +175,9 @@ static gboolean from_record(const char *path, Dist *d, GArray *pcts,
 	}
 	s = g_ptr_array_index(rec->snapshots, rec->snapshots->len - 1);
 	d->last = g_array_index(sizes, uint64_t, sizes->len - 1);
+	/* a version 2 record has the write counts to estimate it from */
+	d->has_write = s->has_writes;
+	d->write_last = qdamo_snapshot_write_wss(s, min_nr);
 	d->total = s->total_bytes;
 	d->nr_aggregations = sizes->len;
 	d->min_nr = min_nr;
@@ -260,9 +263,9 @@ static const QdamoCmdInfo info_wss = {
 	.desc = "The working set is the bytes of the regions accessed in at least "
 		"--min-nr-accesses\nsamples of an aggregation interval; the "
 		"percentiles are over the recent\naggregations (QEMU keeps 600) "
-		"or over a record file's snapshots.  With a write source, the "
-		"line\n\"# last written:\" gives the written part of the last "
-		"working set.",
+		"or over a record file's snapshots.  With a write source (or a "
+		"record of a\nmonitor that had one), the line \"# last written:\" "
+		"gives the written part of\nthe last working set.",
 };
 
 const QdamoCmdDef qdamo_cmddef_report_wss = {

@@ -68,13 +68,15 @@ static void add_snapshot(const QdamoHeatmap *h, const QdamoSnapshot *s,
 	double span = (double)(h->addr_end - h->addr_start) / h->rows;
 	guint i;
 
-	if (!s->max_nr_accesses)
+	/* a snapshot without write counts says nothing of writes */
+	if (!s->max_nr_accesses || (h->metric == QDAMO_HEATMAP_WRITES && !s->has_writes))
 		return;
 	for (i = 0; i < s->regions->len; i++) {
 		const QdamoRegion *r = &g_array_index(s->regions, QdamoRegion, i);
 		uint64_t start = MAX(r->start, h->addr_start);
 		uint64_t end = MIN(r->end, h->addr_end);
-		double rate = (double)r->nr_accesses / s->max_nr_accesses;
+		double rate = (double)(h->metric == QDAMO_HEATMAP_WRITES ?
+				       r->nr_writes : r->nr_accesses) / s->max_nr_accesses;
 		guint row, first, last;
 
 		if (start >= end)
@@ -95,7 +97,19 @@ static void add_snapshot(const QdamoHeatmap *h, const QdamoSnapshot *s,
 	}
 }
 
-QdamoHeatmap *qdamo_heatmap_build(const QdamoRecord *rec, guint cols,
+/* Does any snapshot have write counts? */
+static gboolean has_writes(const QdamoRecord *rec)
+{
+	guint i;
+
+	for (i = 0; i < rec->snapshots->len; i++)
+		if (((const QdamoSnapshot *)g_ptr_array_index(rec->snapshots, i))->has_writes)
+			return TRUE;
+	return FALSE;
+}
+
+QdamoHeatmap *qdamo_heatmap_build(const QdamoRecord *rec,
+				  QdamoHeatmapMetric metric, guint cols,
 				  guint rows, uint64_t addr_start,
 				  uint64_t addr_end, int64_t time_start_us,
 				  int64_t time_end_us, GError **err)
@@ -109,12 +123,19 @@ QdamoHeatmap *qdamo_heatmap_build(const QdamoRecord *rec, guint cols,
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE, "the record has no snapshot");
 		return NULL;
 	}
+	if (metric == QDAMO_HEATMAP_WRITES && !has_writes(rec)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+			    "the record has no write counts: record a monitor started "
+			    "with --write-source to draw writes");
+		return NULL;
+	}
 	default_ranges(rec, &addr_start, &addr_end, &time_start_us, &time_end_us);
 	if (addr_end <= addr_start || time_end_us <= time_start_us) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
 			    "the heatmap's address or time range is empty");
 		return NULL;
 	}
+	h->metric = metric;
 	h->cols = cols;
 	h->rows = rows;
 	h->addr_start = addr_start;

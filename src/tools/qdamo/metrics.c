@@ -9,6 +9,11 @@
  * Hot and cold bytes are split by region age, so that "how much memory
  * has been idle for over a minute" (what a balloon or a far-memory
  * tier could take) is one query: qdamon_cold_bytes{age=~"1m-10m|10m\\+"}.
+ *
+ * A monitor with a write source also gets the written counterparts,
+ * qdamon_write_wss_bytes and qdamon_written_bytes{age}; one without
+ * gets neither, so that no series says "0 written" of a monitor that
+ * cannot tell.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -30,11 +35,17 @@ static const Family families[] = {
 	{ "qdamon_wss_bytes", "gauge",
 	  "working-set size at the last aggregation: bytes of the regions "
 	  "accessed at least once in it" },
+	{ "qdamon_write_wss_bytes", "gauge",
+	  "written part of the working set at the last aggregation "
+	  "(write-wss-bytes); only monitors with a write source" },
 	{ "qdamon_monitored_bytes", "gauge", "guest memory the monitor covers" },
 	{ "qdamon_hot_bytes", "gauge",
 	  "bytes of accessed regions, by how long their access rate held" },
 	{ "qdamon_cold_bytes", "gauge",
 	  "bytes of regions not accessed, by how long they have been idle" },
+	{ "qdamon_written_bytes", "gauge",
+	  "bytes of regions written at least once in the last aggregation, by "
+	  "how long their access rate held; only monitors with a write source" },
 	{ "qdamon_regions", "gauge", "regions at the last aggregation" },
 	{ "qdamon_aggregations_total", "counter",
 	  "aggregations since the monitor started" },
@@ -134,6 +145,7 @@ static void add_age_classes(QdamoMetrics *m, const QdamoSnapshot *s,
 {
 	double hot[G_N_ELEMENTS(age_classes)] = { 0 };
 	double cold[G_N_ELEMENTS(age_classes)] = { 0 };
+	double written[G_N_ELEMENTS(age_classes)] = { 0 };
 	guint i, c;
 
 	for (i = 0; i < s->regions->len; i++) {
@@ -146,13 +158,38 @@ static void add_age_classes(QdamoMetrics *m, const QdamoSnapshot *s,
 			hot[c] += (double)(r->end - r->start);
 		else
 			cold[c] += (double)(r->end - r->start);
+		if (r->nr_writes)
+			written[c] += (double)(r->end - r->start);
 	}
 	for (c = 0; c < G_N_ELEMENTS(age_classes); c++) {
 		qdamo_metrics_add(m, "qdamon_hot_bytes", hot[c], "domain", dom,
 				  "monitor", id, "age", age_classes[c].label, NULL);
 		qdamo_metrics_add(m, "qdamon_cold_bytes", cold[c], "domain", dom,
 				  "monitor", id, "age", age_classes[c].label, NULL);
+		if (s->has_writes)
+			qdamo_metrics_add(m, "qdamon_written_bytes", written[c],
+					  "domain", dom, "monitor", id,
+					  "age", age_classes[c].label, NULL);
 	}
+}
+
+/* qdamon_monitor_running, labelled with the write source when there is one. */
+static void add_running(QdamoMetrics *m, JsonObject *mon, const char *dom,
+			const char *id)
+{
+	double running = !g_strcmp0(qdamo_json_str(mon, "state", ""), "running");
+	const char *src = qdamo_json_str(mon, "source", "");
+	const char *clock = qdamo_json_str(mon, "clock", "");
+
+	if (json_object_has_member(mon, "write-source"))
+		qdamo_metrics_add(m, "qdamon_monitor_running", running,
+				  "domain", dom, "monitor", id, "source", src,
+				  "write_source", qdamo_json_str(mon, "write-source", ""),
+				  "clock", clock, NULL);
+	else
+		qdamo_metrics_add(m, "qdamon_monitor_running", running,
+				  "domain", dom, "monitor", id, "source", src,
+				  "clock", clock, NULL);
 }
 
 static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
@@ -166,11 +203,7 @@ static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 	g_autoptr(JsonObject) wss = NULL;
 	g_autoptr(QdamoSnapshot) s = NULL;
 
-	qdamo_metrics_add(m, "qdamon_monitor_running",
-			  !g_strcmp0(qdamo_json_str(mon, "state", ""), "running"),
-			  "domain", dom, "monitor", id,
-			  "source", qdamo_json_str(mon, "source", ""),
-			  "clock", qdamo_json_str(mon, "clock", ""), NULL);
+	add_running(m, mon, dom, id);
 	qdamo_metrics_add(m, "qdamon_monitored_bytes",
 			  (double)qdamo_json_u64(mon, "monitored-bytes", 0),
 			  "domain", dom, "monitor", id, NULL);
@@ -194,6 +227,11 @@ static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 		return FALSE;
 	qdamo_metrics_add(m, "qdamon_wss_bytes", (double)qdamo_json_u64(wss, "wss-bytes", 0),
 			  "domain", dom, "monitor", id, NULL);
+	/* QEMU gives write-wss-bytes only with a write source */
+	if (json_object_has_member(wss, "write-wss-bytes"))
+		qdamo_metrics_add(m, "qdamon_write_wss_bytes",
+				  (double)qdamo_json_u64(wss, "write-wss-bytes", 0),
+				  "domain", dom, "monitor", id, NULL);
 	regions = qdamo_execute_obj(t, "query-damon-regions", args, err);
 	if (!regions)
 		return FALSE;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * record-file.c - qdamo's record files: JSON, one snapshot a line, each
- * region a [start, end, nr-accesses, age] array so that a minute of
+ * region a [start, end, nr-accesses, age] array (and nr-writes after age,
+ * in version 2, when the monitor has a write source) so that a minute of
  * 100 ms aggregations stays well under a megabyte.  docs/record-format.md
  * describes the format.
  */
@@ -85,6 +86,20 @@ uint64_t qdamo_snapshot_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses)
 	return wss;
 }
 
+uint64_t qdamo_snapshot_write_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses)
+{
+	double wss = 0;
+	guint i;
+
+	for (i = 0; i < s->regions->len; i++) {
+		const QdamoRegion *r = &g_array_index(s->regions, QdamoRegion, i);
+
+		if (r->nr_accesses && r->nr_accesses >= min_nr_accesses)
+			wss += (double)(r->end - r->start) * r->nr_writes / r->nr_accesses;
+	}
+	return (uint64_t)wss;
+}
+
 static QdamoRecord *record_alloc(void)
 {
 	QdamoRecord *r = g_new0(QdamoRecord, 1);
@@ -105,6 +120,7 @@ static void set_monitor(QdamoRecord *r, JsonObject *monitor)
 	r->monitor_id = g_strdup(qdamo_json_str(monitor, "id", "damon0"));
 	r->source = g_strdup(qdamo_json_str(monitor, "source", ""));
 	r->clock = g_strdup(qdamo_json_str(monitor, "clock", ""));
+	r->write_source = g_strdup(qdamo_json_str(monitor, "write-source", NULL));
 	r->sample_us = qdamo_json_u64(a, "sample-us", 0);
 	r->aggr_us = qdamo_json_u64(a, "aggr-us", 0);
 	r->update_us = qdamo_json_u64(a, "update-us", 0);
@@ -130,6 +146,7 @@ void qdamo_record_free(QdamoRecord *r)
 	g_free(r->monitor_id);
 	g_free(r->source);
 	g_free(r->clock);
+	g_free(r->write_source);
 	g_ptr_array_free(r->snapshots, TRUE);
 	g_free(r);
 }
@@ -143,7 +160,8 @@ static gboolean bad_file(GError **err, const char *path, const char *what)
 	return FALSE;
 }
 
-static gboolean load_snapshot(QdamoRecord *rec, JsonNode *node,
+/* One snapshot; @writes: a version 2 record, whose regions have nr-writes. */
+static gboolean load_snapshot(QdamoRecord *rec, JsonNode *node, gboolean writes,
 			      const char *path, GError **err)
 {
 	g_autoptr(QdamoSnapshot) s = g_new0(QdamoSnapshot, 1);
@@ -157,21 +175,28 @@ static gboolean load_snapshot(QdamoRecord *rec, JsonNode *node,
 	s->nr_aggregations = qdamo_json_u64(o, "nr-aggregations", 0);
 	s->max_nr_accesses = (uint32_t)qdamo_json_u64(o, "max-nr-accesses", 0);
 	s->total_bytes = qdamo_json_u64(o, "total-bytes", 0);
+	s->has_writes = writes;
 	s->regions = g_array_new(FALSE, FALSE, sizeof(QdamoRegion));
 	for (i = 0; i < json_array_get_length(list); i++) {
 		JsonNode *rn = json_array_get_element(list, i);
 		JsonArray *a = JSON_NODE_HOLDS_ARRAY(rn) ? json_node_get_array(rn) : NULL;
-		QdamoRegion r;
+		QdamoRegion r = { 0 };
 
-		if (!a || json_array_get_length(a) != 4)
-			return bad_file(err, path, "a region that is not "
-					"[start, end, nr-accesses, age]");
+		if (!a || json_array_get_length(a) != (writes ? 5 : 4))
+			return bad_file(err, path, writes ?
+					"a region that is not [start, end, nr-accesses, "
+					"age, nr-writes] (version 2)" :
+					"a region that is not [start, end, nr-accesses, age]");
 		r.start = (uint64_t)json_array_get_int_element(a, 0);
 		r.end = (uint64_t)json_array_get_int_element(a, 1);
 		r.nr_accesses = (uint32_t)json_array_get_int_element(a, 2);
 		r.age = (uint32_t)json_array_get_int_element(a, 3);
+		if (writes)
+			r.nr_writes = (uint32_t)json_array_get_int_element(a, 4);
 		if (r.end <= r.start)
 			return bad_file(err, path, "a region that ends before it starts");
+		if (r.nr_writes > r.nr_accesses)
+			return bad_file(err, path, "a region with more writes than accesses");
 		g_array_append_val(s->regions, r);
 	}
 	g_ptr_array_add(rec->snapshots, g_steal_pointer(&s));
@@ -186,6 +211,7 @@ QdamoRecord *qdamo_record_load(const char *path, GError **err)
 	g_autofree char *text = NULL;
 	JsonObject *o, *target;
 	JsonArray *snaps;
+	guint64 version;
 	gsize len;
 	guint i;
 
@@ -203,11 +229,12 @@ QdamoRecord *qdamo_record_load(const char *path, GError **err)
 		bad_file(err, path, "no \"format\": \"" QDAMO_RECORD_FORMAT "\"");
 		return NULL;
 	}
-	if (qdamo_json_u64(o, "version", 0) != QDAMO_RECORD_VERSION) {
+	version = qdamo_json_u64(o, "version", 0);
+	if (version != QDAMO_RECORD_VERSION && version != QDAMO_RECORD_VERSION_WRITES) {
 		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
 			    "%s is a version %" G_GUINT64_FORMAT " record; this qdamo "
-			    "reads version %d", path, qdamo_json_u64(o, "version", 0),
-			    QDAMO_RECORD_VERSION);
+			    "reads versions %d and %d", path, version,
+			    QDAMO_RECORD_VERSION, QDAMO_RECORD_VERSION_WRITES);
 		return NULL;
 	}
 	target = qdamo_json_obj(o, "target");
@@ -222,7 +249,8 @@ QdamoRecord *qdamo_record_load(const char *path, GError **err)
 		return NULL;
 	}
 	for (i = 0; i < json_array_get_length(snaps); i++)
-		if (!load_snapshot(rec, json_array_get_element(snaps, i), path, err))
+		if (!load_snapshot(rec, json_array_get_element(snaps, i),
+				   version == QDAMO_RECORD_VERSION_WRITES, path, err))
 			return NULL;
 	return g_steal_pointer(&rec);
 }
@@ -233,6 +261,7 @@ struct QdamoRecordWriter {
 	FILE *f;
 	char *path, *part;
 	guint count;
+	gboolean writes;	/* version 2: regions carry nr-writes */
 };
 
 static char *header_text(const QdamoRecord *h)
@@ -246,7 +275,8 @@ static char *header_text(const QdamoRecord *h)
 		h->start_unix_us / G_USEC_PER_SEC);
 
 	json_object_set_string_member(o, "format", QDAMO_RECORD_FORMAT);
-	json_object_set_int_member(o, "version", QDAMO_RECORD_VERSION);
+	json_object_set_int_member(o, "version", h->write_source ?
+				   QDAMO_RECORD_VERSION_WRITES : QDAMO_RECORD_VERSION);
 	json_object_set_string_member(target, "kind", h->target_kind);
 	json_object_set_string_member(target, "name", h->target_name);
 	if (h->uri)
@@ -254,6 +284,8 @@ static char *header_text(const QdamoRecord *h)
 	json_object_set_object_member(o, "target", target);
 	json_object_set_string_member(mon, "id", h->monitor_id);
 	json_object_set_string_member(mon, "source", h->source);
+	if (h->write_source)
+		json_object_set_string_member(mon, "write-source", h->write_source);
 	json_object_set_string_member(mon, "clock", h->clock);
 	json_object_set_int_member(attrs, "sample-us", (gint64)h->sample_us);
 	json_object_set_int_member(attrs, "aggr-us", (gint64)h->aggr_us);
@@ -290,6 +322,7 @@ QdamoRecordWriter *qdamo_record_writer_open(const char *path,
 
 	w->path = g_strdup(path);
 	w->part = g_strdup_printf("%s.part", path);
+	w->writes = header->write_source != NULL;
 	w->f = g_fopen(w->part, "w");
 	if (!w->f) {
 		int e = errno;
@@ -332,8 +365,11 @@ gboolean qdamo_record_writer_add(QdamoRecordWriter *w, const QdamoSnapshot *s,
 		const QdamoRegion *r = &g_array_index(s->regions, QdamoRegion, i);
 
 		g_string_append_printf(line, "%s[%" G_GUINT64_FORMAT ", %"
-				       G_GUINT64_FORMAT ", %u, %u]", i ? ", " : "",
+				       G_GUINT64_FORMAT ", %u, %u", i ? ", " : "",
 				       r->start, r->end, r->nr_accesses, r->age);
+		if (w->writes)
+			g_string_append_printf(line, ", %u", r->nr_writes);
+		g_string_append_c(line, ']');
 	}
 	g_string_append(line, "]}");
 	if (fputs(line->str, w->f) < 0)

@@ -11,7 +11,15 @@
 #include <json-glib/json-glib.h>
 
 #define QDAMO_RECORD_FORMAT "qdamo-record"
+/*
+ * Version 1: regions are [start, end, nr-accesses, age].  Version 2, a
+ * record of a monitor with a write source: [start, end, nr-accesses,
+ * age, nr-writes].  A record without write counts is still written as
+ * version 1, so that an older qdamo reads it; one with write counts is
+ * refused by an older qdamo with a message naming the version.
+ */
 #define QDAMO_RECORD_VERSION 1
+#define QDAMO_RECORD_VERSION_WRITES 2
 
 typedef struct {
 	uint64_t start, end;
@@ -27,8 +35,8 @@ typedef struct {
 	uint32_t max_nr_accesses;
 	uint64_t total_bytes;
 	/*
-	 * the regions have nr-writes: the monitor has a write source (only
-	 * from QEMU; record files keep no write counts)
+	 * the regions have nr-writes: the monitor has a write source (from
+	 * QEMU, or a version 2 record file)
 	 */
 	gboolean has_writes;
 	GArray *regions;	/* QdamoRegion, in address order */
@@ -39,6 +47,7 @@ typedef struct {
 	char *target_name;	/* domain or socket path */
 	char *uri;		/* libvirt URI, or NULL */
 	char *monitor_id, *source, *clock;
+	char *write_source;	/* or NULL: then no snapshot has write counts */
 	uint64_t sample_us, aggr_us, update_us;
 	uint32_t min_nr_regions, max_nr_regions;
 	int64_t start_unix_us;	/* wall clock when the record began */
@@ -62,6 +71,13 @@ gint qdamo_region_cmp_access(gconstpointer a, gconstpointer b);
 /* Bytes of the regions with at least @min_nr_accesses accesses. */
 uint64_t qdamo_snapshot_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses);
 
+/*
+ * The written part of the working set, estimated as QEMU estimates
+ * write-wss-bytes: each region with at least @min_nr_accesses accesses
+ * counts its bytes times nr-writes / nr-accesses.
+ */
+uint64_t qdamo_snapshot_write_wss(const QdamoSnapshot *s, uint32_t min_nr_accesses);
+
 /* A record's header fields from a query-damon entry. */
 QdamoRecord *qdamo_record_new(JsonObject *monitor);
 void qdamo_record_free(QdamoRecord *r);
@@ -71,7 +87,8 @@ QdamoRecord *qdamo_record_load(const char *path, GError **err);
 
 /*
  * Writing: the header at open, one line per snapshot as it comes, the
- * closing brackets at close.  The file is PATH.part until closed, so
+ * closing brackets at close.  With a header->write_source, version 2
+ * with each region's nr-writes; without, version 1.  The file is PATH.part until closed, so
  * that a run killed halfway leaves no file that looks complete.
  */
 typedef struct QdamoRecordWriter QdamoRecordWriter;

@@ -5,8 +5,18 @@
  * libvirt owns the domain's QMP socket; its QEMU-specific API passes a
  * command through and hands back QEMU's reply verbatim, error replies
  * included, which is what "virsh qemu-monitor-command" does too.
+ * virDomainQemuMonitorCommandWithFiles (libvirt 8.2) passes one file
+ * descriptor along with a command, as "virsh qemu-monitor-command
+ * --pass-fds" does; qdamo needs it for getfd.
+ *
+ * QEMU's pid comes from libvirt's pid file, which libvirt writes itself
+ * (virCommandSetPidFile) before QEMU runs, so QEMU cannot forge it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/libvirt-qemu.h>
@@ -104,15 +114,22 @@ static void set_not_running(QdamoTarget *t, virDomainPtr dom, GError **err)
 		    t->name);
 }
 
-static JsonObject *libvirt_command(QdamoTarget *t, const char *json,
-				   GError **err)
+/* A command, with @fd attached unless it is -1. */
+static JsonObject *libvirt_command_fd(QdamoTarget *t, const char *json, int fd,
+				      GError **err)
 {
 	LibvirtPriv *p = t->priv;
 	g_autoptr(JsonNode) node = NULL;
 	g_autoptr(GError) local = NULL;
 	char *result = NULL;
+	int rc;
 
-	if (virDomainQemuMonitorCommand(p->dom, json, &result, 0) < 0) {
+	if (fd < 0)
+		rc = virDomainQemuMonitorCommand(p->dom, json, &result, 0);
+	else
+		rc = virDomainQemuMonitorCommandWithFiles(p->dom, json, 1, &fd,
+							  NULL, NULL, &result, 0);
+	if (rc < 0) {
 		int code = last_error_code();
 
 		if (code == VIR_ERR_OPERATION_INVALID && virDomainIsActive(p->dom) == 0)
@@ -122,7 +139,8 @@ static JsonObject *libvirt_command(QdamoTarget *t, const char *json,
 				    "domain '%s' is gone from %s", t->name, t->uri);
 		else
 			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_CONNECT,
-				    "libvirt could not pass the command to %s: %s",
+				    "libvirt could not pass the command%s to %s: %s",
+				    fd < 0 ? "" : " and its file descriptor",
 				    t->label, last_error());
 		return NULL;
 	}
@@ -135,6 +153,101 @@ static JsonObject *libvirt_command(QdamoTarget *t, const char *json,
 		return NULL;
 	}
 	return json_object_ref(json_node_get_object(node));
+}
+
+static JsonObject *libvirt_command(QdamoTarget *t, const char *json,
+				   GError **err)
+{
+	return libvirt_command_fd(t, json, -1, err);
+}
+
+char *qdamo_libvirt_pid_file(const char *uri, const char *domain, GError **err)
+{
+	g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+	const char *scheme = u ? g_uri_get_scheme(u) : NULL;
+	const char *host = u ? g_uri_get_host(u) : NULL;
+	const char *path = u ? g_uri_get_path(u) : NULL;
+
+	if (strchr(domain, '/') || !strcmp(domain, ".") || !strcmp(domain, "..")) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "'%s' cannot be a libvirt domain name", domain);
+		return NULL;
+	}
+	if (!u || (g_strcmp0(scheme, "qemu") && g_strcmp0(scheme, "qemu+unix")) ||
+	    (host && *host) ||
+	    (g_strcmp0(path, "/system") && g_strcmp0(path, "/session"))) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "the idle-page source needs QEMU's pid, which qdamo takes from "
+			    "the pid file of libvirt on this host: use -c qemu:///system "
+			    "or qemu:///session and run qdamo on the VM's host (got %s)",
+			    uri);
+		return NULL;
+	}
+	if (!strcmp(path, "/system"))
+		return g_strdup_printf("/run/libvirt/qemu/%s.pid", domain);
+	return g_strdup_printf("%s/libvirt/qemu/run/%s.pid",
+			       g_get_user_runtime_dir(), domain);
+}
+
+gboolean qdamo_read_pid_file(const char *path, int owner, pid_t *pid,
+			     GError **err)
+{
+	char buf[32];
+	struct stat st;
+	guint64 v = 0;
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT)
+			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+				    "QEMU's pid not found: no %s, so libvirt on this host "
+				    "runs no such domain: run qdamo on the VM's host, with "
+				    "the -c URI the domain runs under", path);
+		else if (e == EACCES || e == EPERM)
+			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+				    "cannot read QEMU's pid from %s (%s): run qdamo as root",
+				    path, g_strerror(e));
+		else
+			g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+				    "cannot read QEMU's pid from %s: %s", path, g_strerror(e));
+		return FALSE;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (owner >= 0 && st.st_uid != (uid_t)owner)) {
+		close(fd);
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+			    "%s is not a regular file owned by uid %d, as libvirt "
+			    "writes its pid files: refusing to take QEMU's pid from it",
+			    path, owner);
+		return FALSE;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[MAX(n, 0)] = '\0';
+	g_strchomp(buf);
+	if (n <= 0 || !g_ascii_string_to_unsigned(buf, 10, 1, G_MAXINT32, &v, NULL)) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FILE,
+			    "QEMU's pid not found: %s holds no pid", path);
+		return FALSE;
+	}
+	*pid = (pid_t)v;
+	return TRUE;
+}
+
+static gboolean libvirt_qemu_pid(QdamoTarget *t, pid_t *pid, char **whence,
+				 GError **err)
+{
+	g_autofree char *path = qdamo_libvirt_pid_file(t->uri, t->name, err);
+	/* the system daemon's files are root's; a session's, its user's */
+	int owner = path && g_str_has_prefix(path, "/run/libvirt/") ? 0 : (int)getuid();
+
+	if (!path || !qdamo_read_pid_file(path, owner, pid, err))
+		return FALSE;
+	*whence = g_steal_pointer(&path);
+	return TRUE;
 }
 
 static void libvirt_close(QdamoTarget *t)
@@ -153,6 +266,8 @@ static void libvirt_close(QdamoTarget *t)
 
 static const QdamoTargetOps libvirt_ops = {
 	.command = libvirt_command,
+	.command_fd = libvirt_command_fd,
+	.qemu_pid = libvirt_qemu_pid,
 	.close = libvirt_close,
 };
 

@@ -8,11 +8,18 @@
  * member) may come in between, and are dropped since no qdamo command
  * waits for one.  One connection is used for the target's lifetime:
  * QEMU's QMP socket serves one client at a time.
+ *
+ * getfd wants its file descriptor in the same message as the command
+ * (SCM_RIGHTS ancillary data), so such a command goes out with
+ * g_socket_send_message() instead of the output stream; QEMU's pid,
+ * for the files of the idle-page source, is the kernel's word for who
+ * listens on the socket (SO_PEERCRED), not anything QEMU says.
  */
 #include <errno.h>
 #include <string.h>
 
 #include <gio/gio.h>
+#include <gio/gunixfdmessage.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -71,24 +78,55 @@ static JsonObject *read_message(QdamoTarget *t, GError **err)
 	return json_object_ref(json_node_get_object(node));
 }
 
-static JsonObject *qmp_command(QdamoTarget *t, const char *json, GError **err)
+/*
+ * Send @line; with @fd >= 0, attach it to the first bytes, as QEMU's
+ * monitor takes the fd that came with a command's text.
+ */
+static gboolean send_line(QdamoTarget *t, const char *line, int fd, GError **err)
 {
 	QmpPriv *p = t->priv;
 	g_autoptr(GError) local = NULL;
+	size_t len = strlen(line), done = 0;
+
+	if (fd >= 0) {
+		GSocket *sock = g_socket_connection_get_socket(p->conn);
+		g_autoptr(GSocketControlMessage) msg = g_unix_fd_message_new();
+		GSocketControlMessage *msgs[1] = { msg };
+		GOutputVector v = { line, len };
+		gssize n;
+
+		/* the message holds a dup, closed when msg goes */
+		if (!g_unix_fd_message_append_fd(G_UNIX_FD_MESSAGE(msg), fd, &local))
+			goto fail;
+		n = g_socket_send_message(sock, NULL, &v, 1, msgs, 1,
+					  G_SOCKET_MSG_NONE, NULL, &local);
+		if (n < 0)
+			goto fail;
+		done = (size_t)n;
+	}
+	if (done < len && !g_output_stream_write_all(p->out, line + done, len - done,
+						     NULL, NULL, &local))
+		goto fail;
+	return TRUE;
+fail:
+	g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
+		    "cannot send to %s: %s", t->label, local->message);
+	return FALSE;
+}
+
+static JsonObject *qmp_command_fd(QdamoTarget *t, const char *json, int fd,
+				  GError **err)
+{
+	QmpPriv *p = t->priv;
 	g_autofree char *line = NULL;
 	guint64 id = ++p->next_id;
-	size_t len;
 
 	/* Add our "id" to the request: it is "{...}" from qdamo_json_to_string() */
 	g_assert(json[0] == '{');
 	line = g_strdup_printf("{\"id\": %" G_GUINT64_FORMAT "%s%s\n", id,
 			       json[1] == '}' ? "" : ", ", json + 1);
-	len = strlen(line);
-	if (!g_output_stream_write_all(p->out, line, len, NULL, NULL, &local)) {
-		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_PROTOCOL,
-			    "cannot send to %s: %s", t->label, local->message);
+	if (!send_line(t, line, fd, err))
 		return NULL;
-	}
 	for (;;) {
 		g_autoptr(JsonObject) msg = read_message(t, err);
 
@@ -101,8 +139,46 @@ static JsonObject *qmp_command(QdamoTarget *t, const char *json, GError **err)
 	}
 }
 
+static JsonObject *qmp_command(QdamoTarget *t, const char *json, GError **err)
+{
+	return qmp_command_fd(t, json, -1, err);
+}
+
+/*
+ * SO_PEERCRED: the process that listens on the socket, as the kernel
+ * recorded it; QEMU itself when it was started with -qmp unix:PATH,server=on.
+ */
+static gboolean qmp_qemu_pid(QdamoTarget *t, pid_t *pid, char **whence,
+			     GError **err)
+{
+	QmpPriv *p = t->priv;
+	GSocket *sock = g_socket_connection_get_socket(p->conn);
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GCredentials) cred = g_socket_get_credentials(sock, &local);
+	pid_t peer = cred ? g_credentials_get_unix_pid(cred, &local) : -1;
+
+	if (peer < 0) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FAILED,
+			    "cannot learn the pid of the QEMU behind %s from the "
+			    "kernel (SO_PEERCRED): %s", t->label, local->message);
+		return FALSE;
+	}
+	if (peer == 0) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_FAILED,
+			    "the kernel gives no pid for the QEMU behind %s "
+			    "(SO_PEERCRED): QEMU runs in another pid namespace; "
+			    "run qdamo in QEMU's", t->label);
+		return FALSE;
+	}
+	*pid = peer;
+	*whence = g_strdup_printf("SO_PEERCRED of %s", t->label);
+	return TRUE;
+}
+
 static const QdamoTargetOps qmp_ops = {
 	.command = qmp_command,
+	.command_fd = qmp_command_fd,
+	.qemu_pid = qmp_qemu_pid,
 	.close = qmp_close,
 };
 

@@ -48,8 +48,9 @@ static void set_qmp_error(QdamoTarget *t, const char *command,
 	g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_QMP, "%s: %s", command, desc);
 }
 
-JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
-			JsonObject *args, GError **err)
+/* Run @command with @args and, unless it is -1, @fd attached. */
+static JsonNode *execute_fd(QdamoTarget *t, const char *command,
+			    JsonObject *args, int fd, GError **err)
 {
 	g_autoptr(JsonObject) req = json_object_new();
 	g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
@@ -63,7 +64,8 @@ JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
 					      json_object_ref(args));
 	json_node_set_object(root, req);
 	text = qdamo_json_to_string(root, FALSE);
-	reply = t->ops->command(t, text, err);
+	reply = fd < 0 ? t->ops->command(t, text, err) :
+		t->ops->command_fd(t, text, fd, err);
 	if (!reply)
 		return NULL;
 	if (json_object_has_member(reply, "error")) {
@@ -78,6 +80,39 @@ JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
 		return NULL;
 	}
 	return json_node_copy(ret);
+}
+
+JsonNode *qdamo_execute(QdamoTarget *t, const char *command,
+			JsonObject *args, GError **err)
+{
+	return execute_fd(t, command, args, -1, err);
+}
+
+gboolean qdamo_pass_fd(QdamoTarget *t, const char *fdname, int fd,
+		       GError **err)
+{
+	g_autoptr(JsonObject) args = json_object_new();
+	g_autoptr(JsonNode) ret = NULL;
+
+	g_assert(fd >= 0);
+	json_object_set_string_member(args, "fdname", fdname);
+	ret = execute_fd(t, "getfd", args, fd, err);
+	return ret != NULL;
+}
+
+void qdamo_forget_fd(QdamoTarget *t, const char *fdname)
+{
+	g_autoptr(JsonObject) args = json_object_new();
+	g_autoptr(JsonNode) ret = NULL;
+
+	json_object_set_string_member(args, "fdname", fdname);
+	ret = qdamo_execute(t, "closefd", args, NULL);
+}
+
+gboolean qdamo_target_qemu_pid(QdamoTarget *t, pid_t *pid, char **whence,
+			       GError **err)
+{
+	return t->ops->qemu_pid(t, pid, whence, err);
 }
 
 /* qdamo_execute() of a command whose reply must be a @type. */

@@ -7,6 +7,8 @@
 #ifndef QDAMO_TARGET_H
 #define QDAMO_TARGET_H
 
+#include <sys/types.h>
+
 #include <json-glib/json-glib.h>
 
 typedef struct QdamoTarget QdamoTarget;
@@ -18,6 +20,19 @@ typedef struct {
 	 * reply could not be had (transport, daemon, dead VM).
 	 */
 	JsonObject *(*command)(QdamoTarget *t, const char *json, GError **err);
+	/*
+	 * command() with the file descriptor @fd attached (SCM_RIGHTS), as
+	 * QMP's getfd wants it; @fd stays the caller's.
+	 */
+	JsonObject *(*command_fd)(QdamoTarget *t, const char *json, int fd,
+				  GError **err);
+	/*
+	 * The pid of the VM's QEMU, from what QEMU cannot forge: the kernel
+	 * (SO_PEERCRED on a QMP socket) or libvirt's pid file.  *whence
+	 * says where it came from, for messages (g_free() it).
+	 */
+	gboolean (*qemu_pid)(QdamoTarget *t, pid_t *pid, char **whence,
+			     GError **err);
 	void (*close)(QdamoTarget *t);
 } QdamoTargetOps;
 
@@ -63,6 +78,41 @@ JsonObject *qdamo_execute_obj(QdamoTarget *t, const char *command,
 /* qdamo_execute() for commands whose reply is a list. */
 JsonArray *qdamo_execute_list(QdamoTarget *t, const char *command,
 			      JsonObject *args, GError **err);
+
+/*
+ * Hand @fd to QEMU under the name @fdname (QMP getfd, the fd attached),
+ * for a later command to take by name.  @fd stays the caller's, who
+ * closes it.
+ */
+gboolean qdamo_pass_fd(QdamoTarget *t, const char *fdname, int fd,
+		       GError **err);
+
+/*
+ * closefd @fdname, ignoring errors: drop an fd that getfd left in QEMU
+ * when the command meant to take it failed.
+ */
+void qdamo_forget_fd(QdamoTarget *t, const char *fdname);
+
+/* The pid of @t's QEMU (see QdamoTargetOps.qemu_pid). */
+gboolean qdamo_target_qemu_pid(QdamoTarget *t, pid_t *pid, char **whence,
+			       GError **err);
+
+/*
+ * libvirt keeps each running domain's QEMU pid in a file it writes
+ * itself before QEMU runs: STATEDIR/NAME.pid, STATEDIR being
+ * /run/libvirt/qemu for qemu:///system and
+ * $XDG_RUNTIME_DIR/libvirt/qemu/run for qemu:///session.  The path for
+ * @domain on @uri, or NULL with err when @uri is not a local QEMU
+ * driver URI (the pid would be another host's).
+ */
+char *qdamo_libvirt_pid_file(const char *uri, const char *domain, GError **err);
+
+/*
+ * Read a pid file: one positive decimal number.  @owner is the uid the
+ * file must belong to (the daemon that wrote it), or -1 for any.
+ */
+gboolean qdamo_read_pid_file(const char *path, int owner, pid_t *pid,
+			     GError **err);
 
 /* query-damon's entry for @id, or NULL with err naming the ids there are. */
 JsonObject *qdamo_find_monitor(QdamoTarget *t, const char *id, GError **err);
