@@ -48,12 +48,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness import args as harg, hotset  # noqa: E402
 from harness.env import MIB  # noqa: E402
+from harness.kdamond import Kdamond  # noqa: E402
 from harness.nested import NestedHost, NestedSkip  # noqa: E402
 from harness.report import EXIT_SKIP  # noqa: E402
 
 HOT_START = 16 * MIB
-ADMIN = "/sys/kernel/mm/damon/admin/kdamonds"
-CTX = ADMIN + "/0/contexts/0"
 
 
 def out(*a):
@@ -85,77 +84,15 @@ def pass_rate(inner, seconds):
     return (p1[-1][0] - p0[-1][0]) / (p1[-1][1] - p0[-1][1])
 
 
-# ---- kernel DAMON through sysfs ----------------------------------------------------
-
-def guest_ram_hva(host, pid, mem):
-    """Start of the inner QEMU's guest RAM mapping: its largest rw
-    anonymous mapping of at least @mem bytes."""
-    maps = host.check("cat /proc/%d/maps" % pid)
-    best = None
-    for line in maps.splitlines():
-        f = line.split()
-        if len(f) < 5 or not f[1].startswith("rw") or len(f) > 5:
-            continue
-        s, e = (int(x, 16) for x in f[0].split("-"))
-        if e - s >= mem and (best is None or e - s > best[1] - best[0]):
-            best = (s, e)
-    if not best:
-        raise RuntimeError("no guest RAM mapping in /proc/%d/maps" % pid)
-    return best[0]
-
-
-def kdamond_setup(host, pid, start, end, sample_us, aggr_us):
-    w = lambda path, value: "echo %s > %s" % (value, path)  # noqa: E731
-    cmds = [
-        w(ADMIN + "/nr_kdamonds", 1),
-        w(ADMIN + "/0/contexts/nr_contexts", 1),
-        w(CTX + "/operations", "vaddr"),
-        w(CTX + "/monitoring_attrs/intervals/sample_us", sample_us),
-        w(CTX + "/monitoring_attrs/intervals/aggr_us", aggr_us),
-        w(CTX + "/monitoring_attrs/nr_regions/min", 10),
-        w(CTX + "/monitoring_attrs/nr_regions/max", 1000),
-        w(CTX + "/targets/nr_targets", 1),
-        w(CTX + "/targets/0/pid_target", pid),
-        w(CTX + "/targets/0/regions/nr_regions", 1),
-        w(CTX + "/targets/0/regions/0/start", start),
-        w(CTX + "/targets/0/regions/0/end", end),
-        w(CTX + "/schemes/nr_schemes", 1),
-        w(CTX + "/schemes/0/action", "stat"),
-        # a new scheme matches nothing until its maxima are set
-        w(CTX + "/schemes/0/access_pattern/sz/max", 18446744073709551615),
-        w(CTX + "/schemes/0/access_pattern/nr_accesses/max", 4294967295),
-        w(CTX + "/schemes/0/access_pattern/age/max", 4294967295),
-    ]
-    host.check(" && ".join(cmds))
-
-
-def kdamond_regions(host, base):
-    """The regions of the last aggregation, guest-physical, via the stat
-    scheme's tried regions."""
-    text = host.check(
-        "echo update_schemes_tried_regions > %s/0/state && "
-        "for d in %s/schemes/0/tried_regions/[0-9]*; do "
-        "echo $(cat $d/start) $(cat $d/end) $(cat $d/nr_accesses); done"
-        % (ADMIN, CTX))
-    regions = []
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) == 3:
-            regions.append((int(f[0]) - base, int(f[1]) - base, int(f[2])))
-    return sorted(regions)
-
+# ---- kernel DAMON (harness.kdamond) and qdamon ---------------------------------
 
 def run_kdamond(host, inner, args, hot):
-    base = guest_ram_hva(host, inner.pid, args.mem_mib * MIB)
-    kdamond_setup(host, inner.pid, base, base + args.mem_mib * MIB,
-                  args.sample_us, args.aggr_us)
-    host.check("echo on > %s/0/state" % ADMIN)
-    kpid = int(host.check("cat %s/0/pid" % ADMIN).strip())
+    k = Kdamond(host, inner.pid, args.mem_mib * MIB)
+    k.start(args.sample_us, args.aggr_us)
     try:
-        return watch(host, args, hot, lambda: kdamond_regions(host, base),
-                     lambda: sum(host.proc_cpu(kpid)))
+        return watch(host, args, hot, k.regions, k.cpu_s)
     finally:
-        host.shell("echo off > %s/0/state" % ADMIN)
+        k.stop()
 
 
 # ---- qdamon ---------------------------------------------------------------------

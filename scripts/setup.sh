@@ -4,8 +4,9 @@
 # Install what qdamon needs on a fresh Debian 12 machine.  Idempotent:
 # nothing is fetched when everything is already there.
 #
-#   scripts/setup.sh                   engine, tests, benchmarks, libvirt
-#                                      and QEMU's build dependencies
+#   scripts/setup.sh                   engine, tests, benchmarks, libvirt,
+#                                      QEMU's and the nested-KVM kernel's
+#                                      build dependencies
 #   scripts/setup.sh --print-packages  print "SCRIPT PACKAGE" for every
 #                                      package setup installs by name, and
 #                                      install nothing
@@ -25,12 +26,16 @@ here=$(dirname "$0")
 
 # cpio, xz-utils and kmod: tests/nested/mkinitrd.sh (the nested-KVM test)
 ENGINE_PKGS=(gcc pkg-config ninja-build libglib2.0-dev cpio xz-utils kmod)
+# tests/nested/build-kernel.sh: the nested-KVM harness's own L1 kernel
+# (Debian's linux-source-6.12 with page_idle); make, gcc and ccache come
+# with build-qemu.sh's packages
+KERNEL_PKGS=(flex bison libelf-dev bc libssl-dev)
 MESON_MIN=1.5
 
 main() {
 	case ${1:-} in
 	--print-packages)
-		printf 'setup.sh %s\n' "${ENGINE_PKGS[@]}" meson
+		printf 'setup.sh %s\n' "${ENGINE_PKGS[@]}" meson "${KERNEL_PKGS[@]}"
 		"$here/setup-libvirt.sh" --print-packages
 		"$here/build-qemu.sh" --print-packages
 		return
@@ -44,6 +49,8 @@ main() {
 	install_missing "${ENGINE_PKGS[@]}"
 	ensure_meson "$MESON_MIN"
 	echo "setup: engine dependencies present (meson $(meson --version))"
+	install_missing "${KERNEL_PKGS[@]}"
+	echo "setup: the nested-KVM kernel's build dependencies present"
 	# libvirt, json-glib and gnuplot for qdamo and tests/libvirt
 	"$here/setup-libvirt.sh"
 	"$here/build-qemu.sh" --deps

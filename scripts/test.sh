@@ -12,7 +12,8 @@
 #   5. QEMU (scripts/build-qemu.sh --qtests): the layers check
 #      (tests/e2e/layers.py), qdamon's qtests, QEMU's qmp-cmd-test, the
 #      end-to-end tests (TCG with each source, migration, libvirt, nested
-#      KVM), and the qtests again on an ASan+UBSan QEMU.
+#      KVM, idle-page on a nested kernel with page_idle), and the qtests
+#      again on an ASan+UBSan QEMU.
 #
 # Build directories build, build-asan and build-tsan are git-ignored and
 # reused, so a second run only rebuilds what changed.
@@ -195,6 +196,19 @@ qemu_tests() {
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	if [ "$rc" -eq 77 ]; then
 		echo "nested KVM: skipped"
+	else
+		[ "$rc" -ne 0 ] && ! grep -qE '^(PASS|FAIL) ' "$log" && tail -20 "$log"
+		count_e2e "$log" "$rc"
+	fi
+	# host accessed bits: our L1 kernel with page_idle (built the first
+	# time, some 13 minutes, then cached); idle-page under TCG and KVM,
+	# its refusals, qdamo's fd passing, and a migration with it running
+	echo "== nested idle-page (host accessed bits, kernel with page_idle)"
+	timeout 2400 python3 tests/nested/idle-page.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	if [ "$rc" -eq 77 ]; then
+		echo "nested idle-page: skipped"
 	else
 		[ "$rc" -ne 0 ] && ! grep -qE '^(PASS|FAIL) ' "$log" && tail -20 "$log"
 		count_e2e "$log" "$rc"

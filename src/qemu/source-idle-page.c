@@ -70,6 +70,7 @@ typedef enum IdleState {
     IDLE_ABSENT,        /* no host page at prepare */
     IDLE_MARKED,        /* its PFN (or its huge page's head) marked idle */
     IDLE_UNKNOWN,       /* page_idle cannot track it */
+    IDLE_RETRY,         /* at prepare only: read back not idle once */
 } IdleState;
 
 typedef struct IdleSample {
@@ -338,21 +339,27 @@ static void classify(IdleSample *s, uint64_t entry, uint64_t first,
 }
 
 /*
- * Mark the samples' pages idle, then read the bits back: a page the
- * kernel does not track (a tail page of a large folio, a page off the
- * LRU) reads 0 right away and becomes unknown.  A page accessed in the
- * microseconds between the two calls does too.
+ * Mark the samples in state @from idle, then read the bits back: those
+ * that read not idle move to state @to.  Returns how many did.
  */
-static void mark_idle(IdlePageSource *ip, size_t n)
+static size_t mark_and_read_back(IdlePageSource *ip, size_t n, IdleState from,
+                                 IdleState to)
 {
-    size_t i, m;
-    g_autofree uint64_t *words = marked_words(ip, n, &m);
-    g_autofree uint64_t *bits = g_new0(uint64_t, MAX(m, 1));
+    size_t i, m = 0, moved = 0;
+    g_autofree uint64_t *words = g_new(uint64_t, MAX(n, 1));
+    g_autofree uint64_t *bits = NULL;
 
+    for (i = 0; i < n; i++) {
+        if (ip->s[i].state == from) {
+            words[m++] = ip->s[i].mark / 64;
+        }
+    }
+    m = sort_unique(words, m);
+    bits = g_new0(uint64_t, MAX(m, 1));
     for (i = 0; i < n; i++) {
         const IdleSample *s = &ip->s[i];
 
-        if (s->state == IDLE_MARKED) {
+        if (s->state == from) {
             bits[key_index(words, m, s->mark / 64)] |= 1ULL << (s->mark % 64);
         }
     }
@@ -361,8 +368,29 @@ static void mark_idle(IdlePageSource *ip, size_t n)
     for (i = 0; i < n; i++) {
         IdleSample *s = &ip->s[i];
 
-        if (s->state == IDLE_MARKED && !sample_idle(s, words, m, bits)) {
-            s->state = IDLE_UNKNOWN;
+        if (s->state == from && !sample_idle(s, words, m, bits)) {
+            s->state = to;
+            moved++;
+        }
+    }
+    return moved;
+}
+
+/*
+ * Mark the samples' pages idle and read the bits back: a page the kernel
+ * does not track (a tail page of a large folio, a page off the LRU)
+ * reads not idle right away.  So does a page accessed in the moment
+ * between the two calls; a second try tells most of those apart (an
+ * untracked page fails it too).  What fails twice is unknown.
+ */
+static void mark_idle(IdlePageSource *ip, size_t n)
+{
+    if (mark_and_read_back(ip, n, IDLE_MARKED, IDLE_RETRY)) {
+        mark_and_read_back(ip, n, IDLE_RETRY, IDLE_UNKNOWN);
+        for (size_t i = 0; i < n; i++) {
+            if (ip->s[i].state == IDLE_RETRY) {
+                ip->s[i].state = IDLE_MARKED;
+            }
         }
     }
 }

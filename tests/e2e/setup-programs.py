@@ -80,11 +80,19 @@ PROGRAMS = {
     "ldd": "mkinitrd.sh copies QEMU's libraries",
     "strip": "mkinitrd.sh strips the inner QEMU",
     "modinfo": "mkinitrd.sh checks the module order",
-    "flock": "build-qemu.sh and mkinitrd.sh: one build at a time",
+    "flock": "build-qemu.sh, mkinitrd.sh and build-kernel.sh: one build at a time",
+    # the nested-KVM harness's own kernel (tests/nested/build-kernel.sh)
+    "make": "build-kernel.sh builds Debian's linux-source-6.12",
+    "nice": "build-kernel.sh runs make at nice 10",
+    "flex": "the kernel build (build-kernel.sh checks it is there)",
+    "bison": "the kernel build (build-kernel.sh checks it is there)",
+    "bc": "the kernel build (build-kernel.sh checks it is there)",
+    "setpriv": "mkinitrd.sh copies it in to run the inner QEMU unprivileged; "
+               "tests/qdamo/test-idle-page.py runs qdamo as nobody",
     # shell tools
     "awk": "", "basename": "", "cat": "", "chmod": "", "cmp": "", "cp": "",
-    "cut": "", "dirname": "", "du": "", "env": "", "find": "", "grep": "",
-    "head": "", "id": "", "ln": "", "mkdir": "", "mktemp": "", "mv": "", "od": "",
+    "cut": "", "date": "", "dirname": "", "du": "", "env": "", "find": "", "grep": "",
+    "head": "", "id": "", "ln": "", "mkdir": "", "mktemp": "", "mv": "", "nproc": "", "od": "",
     "readlink": "", "realpath": "", "rm": "", "sed": "", "sha256sum": "",
     "sleep": "", "sort": "", "stat": "", "tail": "", "tar": "", "tee": "", "touch": "",
     "tr": "", "uname": "",

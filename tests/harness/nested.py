@@ -14,10 +14,42 @@
         print(host.thread_cpu(inner.pid))    # {tid: (comm, user_s, sys_s)}
         inner.quit()
 
-The outer VM is qemu-system-x86_64 -accel tcg -cpu max running Debian's
-6.12 kernel and a busybox initramfs (tests/nested/mkinitrd.sh); its /init
-loads kvm-amd, so /dev/kvm appears, and the inner QEMU (a copy of ours)
-runs under KVM inside it.  The outer VM's serial ports connect it to us:
+The outer VM is qemu-system-x86_64 -accel tcg -cpu max running a 6.12
+kernel and a busybox initramfs (tests/nested/mkinitrd.sh), and the inner
+QEMU (a copy of ours) runs under KVM inside it.  Two kernels:
+
+  NestedHost(kernel="debian")  Debian's 6.12 image (bookworm-backports);
+                               /init loads kvm-amd, so /dev/kvm appears.
+                               No page_idle (CONFIG_IDLE_PAGE_TRACKING)
+  NestedHost(kernel="idle")    our build of Debian's linux-source-6.12
+                               (tests/nested/build-kernel.sh: about 15
+                               minutes the first time, cached): KVM built
+                               in, /sys/kernel/mm/page_idle/bitmap, DAMON,
+                               userfaultfd, THP (madvise), hugetlbfs, zram,
+                               MGLRU built but off (echo y >
+                               /sys/kernel/mm/lru_gen/enabled), and
+                               /proc/config.gz
+
+The initramfs also holds qdamo (host.qdamo_path, /qemu/bin/qdamo, when
+the build directory has one).  The inner QEMU's QMP can also be a unix
+socket in the outer VM, so that a program run there talks to it with
+SCM_RIGHTS (fd passing), which a serial port cannot carry:
+
+    with NestedHost(kernel="idle") as host:
+        host.start()
+        inner = host.start_inner("kvm", qmp_socket=True,
+                                 extra_args=["-run-with", "user=65534:65534"])
+        rc, out = inner.qdamo("status")      # /qemu/bin/qdamo --qmp
+                                             # /tmp/inner-N.qmp status
+        rc, out = host.shell("/qemu/bin/qdamo --qmp %s start"
+                             % inner.qmp_socket)
+
+accel "tcg" runs the inner QEMU under TCG (-cpu max) in the outer VM.
+Guest RAM on hugetlbfs: host.mount_hugetlbfs(pages), then
+start_inner(..., machine="pc,memory-backend=mem", extra_args=["-object",
+"memory-backend-file,id=mem,size=256M,mem-path=/dev/hugepages"]).
+
+The outer VM's serial ports connect it to us:
 
   ttyS0  (isa-serial)  the kernel console, then a shell that we drive:
                        shell() sends a command and reads to a marker
@@ -45,7 +77,10 @@ from harness.qmp import QMPClient, QMPProtocolError, QMPTimeout
 from harness.vm import GuestConsole, VMError, config_args
 
 MKINITRD = os.path.join(env.ROOT, "tests", "nested", "mkinitrd.sh")
+KERNELS = ("debian", "idle")    # mkinitrd.sh --kernel
 INNER_QEMU = "/qemu/bin/qemu-system-x86_64"     # paths inside the outer VM
+INNER_QDAMO = "/qemu/bin/qdamo"
+INNER_SETPRIV = "/qemu/bin/setpriv"
 INNER_FIRMWARE = "/workload.bin"
 INNER_DATADIR = "/qemu/share/qemu"
 USER_HZ = 100       # /proc/PID/stat's clock ticks on x86 Linux
@@ -68,12 +103,19 @@ class NestedSkip(NestedError):
     """This machine cannot run KVM nested in TCG (the reason is the text)."""
 
 
-def build_images(qemu, firmware, log=None):
-    """Run mkinitrd.sh (cached; rebuilds the initramfs only when an
-    input changed) and return its key=value lines as a dict: kernel,
-    release, initrd, share, qemu."""
-    proc = subprocess.run([MKINITRD, "--qemu", qemu, "--firmware", firmware],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+def build_images(qemu, firmware, log=None, kernel="debian", qdamo=None):
+    """Run mkinitrd.sh --kernel kernel (cached; rebuilds the initramfs
+    only when an input changed, and for kernel "idle" builds the kernel
+    the first time, some 15 minutes) and return its key=value lines as a
+    dict: kernel, release, initrd, share, qemu, qdamo (empty when the
+    initramfs has no qdamo).  qdamo: the qdamo to copy in, "none" for
+    none, None for mkinitrd.sh's default (QDAMON_BUILD's, if built)."""
+    if kernel not in KERNELS:
+        raise ValueError("kernel must be one of %s, not %r" % (", ".join(KERNELS), kernel))
+    cmd = [MKINITRD, "--kernel", kernel, "--qemu", qemu, "--firmware", firmware]
+    if qdamo is not None:
+        cmd += ["--qdamo", qdamo]
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     if log is not None:
         for line in proc.stderr.splitlines():
@@ -161,7 +203,8 @@ class InnerVM(GuestConsole, proc.Closing):
     and GuestConsole's helpers (wait_console, hot_ranges, passes,
     phases, read_phys_u32) on its console."""
 
-    def __init__(self, host, index, args, console_offset, mem_mib, accel):
+    def __init__(self, host, index, args, console_offset, mem_mib, accel,
+                 qmp_socket=None):
         self.host = host
         self.index = index
         self.args = args                # the command line, in the outer VM
@@ -170,6 +213,9 @@ class InnerVM(GuestConsole, proc.Closing):
         self.qemu = INNER_QEMU
         self.pidfile = "/tmp/inner-%d.pid" % index
         self.log_path = "/tmp/inner-%d.log" % index     # stdout and stderr
+        # the QMP unix socket in the outer VM (start_inner(qmp_socket=True)),
+        # a second monitor beside .qmp; None without one
+        self.qmp_socket = qmp_socket
         self.console_offset = console_offset
         self.pid = None
         self.qmp = None
@@ -274,6 +320,21 @@ class InnerVM(GuestConsole, proc.Closing):
             " | tr '\\n' '|')\"" % self.log_path, timeout=60)
         return " ".join(out.split("\n")).strip()
 
+    # -- qdamo in the outer VM ------------------------------------------------------
+
+    def qdamo(self, *args, timeout=60.0):
+        """Run /qemu/bin/qdamo --qmp QMP_SOCKET ARGS... in the outer VM;
+        return (exit status, output).  Needs start_inner(qmp_socket=True)
+        and a qdamo in the initramfs."""
+        if self.qmp_socket is None:
+            raise NestedError("inner QEMU %d has no QMP socket "
+                              "(start_inner(qmp_socket=True))" % self.index)
+        if not self.host.qdamo_path:
+            raise NestedError("the initramfs has no qdamo (build it: ninja -C build)")
+        return self.host.shell(" ".join(shlex.quote(a) for a in
+                                        [self.host.qdamo_path, "--qmp", self.qmp_socket]
+                                        + [str(a) for a in args]), timeout=timeout)
+
     # -- CPU time ----------------------------------------------------------------
 
     def thread_cpu(self):
@@ -338,17 +399,28 @@ class NestedHost(proc.WorkDir):
 
     def __init__(self, qemu=None, firmware=None, mem_mib=2048,
                  smp=2, outer_qemu=None, cpu="max", workdir=None, keep_workdir=False,
-                 log=None):
+                 log=None, kernel="debian", qdamo=None, append=""):
         """qemu: our QEMU (copied into the initramfs as the inner QEMU,
         and run as the outer one unless outer_qemu is given; if ours
         fails to start, Debian's /usr/bin/qemu-system-x86_64 is tried).
+        kernel: the outer VM's kernel, "debian" or "idle" (see above).
+        qdamo: the qdamo to put in the initramfs as /qemu/bin/qdamo,
+        "none" for none; None: the build directory's, when it has one.
+        append: more of the outer kernel's command line (e.g.
+        "mem=2044M").
         log: a function taking a line, for progress; None is silent."""
+        if kernel not in KERNELS:
+            raise ValueError("kernel must be one of %s, not %r" % (", ".join(KERNELS), kernel))
         self.qemu = qemu or env.QEMU
         self.firmware = firmware or env.FIRMWARE
         self.mem_mib = mem_mib
         self.smp = smp
         self.outer_qemu = outer_qemu
         self.cpu = cpu          # the outer VM's -cpu; it needs svm for KVM
+        self.kernel = kernel
+        self.qdamo = qdamo
+        self.append = append
+        self.qdamo_path = None  # /qemu/bin/qdamo once started, if the initramfs has it
         self.log = log or (lambda line: None)
         self.make_workdir(workdir, keep_workdir, "qdamon-nested-")
         self.shell_path = self.in_workdir("shell.sock")
@@ -383,7 +455,8 @@ class NestedHost(proc.WorkDir):
                 "-nodefaults", "-display", "none", "-no-reboot",
                 "-L", img["share"],
                 "-kernel", img["kernel"], "-initrd", img["initrd"],
-                "-append", "console=ttyS0 quiet panic=-1 8250.nr_uarts=4",
+                "-append", " ".join(["console=ttyS0 quiet panic=-1 8250.nr_uarts=4"]
+                                    + ([self.append] if self.append else [])),
                 "-chardev", "socket,id=shell,path=%s" % self.shell_path,
                 "-chardev", "socket,id=qmp,path=%s" % self.qmp_path,
                 "-chardev", "file,id=icon,path=%s" % self.inner_console_path,
@@ -398,7 +471,9 @@ class NestedHost(proc.WorkDir):
         (no svm, kvm-amd refuses, no /dev/kvm) and NestedError on any
         other failure; either way nothing is left running."""
         try:
-            self.images = build_images(self.qemu, self.firmware, self.log)
+            self.images = build_images(self.qemu, self.firmware, self.log,
+                                       kernel=self.kernel, qdamo=self.qdamo)
+            self.qdamo_path = INNER_QDAMO if self.images.get("qdamo") else None
             candidates = [self.outer_qemu] if self.outer_qemu else \
                 [self.images["qemu"]] + ([env.STOCK_QEMU] if os.path.exists(env.STOCK_QEMU) else [])
             for i, outer in enumerate(candidates):
@@ -616,10 +691,18 @@ class NestedHost(proc.WorkDir):
 
     # -- the inner QEMU ---------------------------------------------------------------
 
-    def inner_command_line(self, index, accel, mem_mib, config, machine, extra_args):
+    @staticmethod
+    def inner_qmp_socket(index):
+        """The path, in the outer VM, of inner QEMU index's QMP socket."""
+        return "/tmp/inner-%d.qmp" % index
+
+    def inner_command_line(self, index, accel, mem_mib, config, machine, extra_args,
+                           qmp_socket=False, cpu=None):
         # debug-threads names the threads ("CPU 0/KVM", "damon/damon0")
+        if cpu is None:
+            cpu = "host" if accel.split(",")[0] == "kvm" else "max"
         args = [INNER_QEMU, "-name", "inner-%d,debug-threads=on" % index,
-                "-machine", machine, "-accel", accel, "-cpu", "host",
+                "-machine", machine, "-accel", accel, "-cpu", cpu,
                 "-m", str(mem_mib), "-bios", INNER_FIRMWARE, "-L", INNER_DATADIR,
                 "-nodefaults", "-display", "none", "-no-reboot",
                 "-chardev", "serial,id=qmp,path=/dev/ttyS1",
@@ -627,14 +710,46 @@ class NestedHost(proc.WorkDir):
                 "-chardev", "serial,id=con,path=/dev/ttyS2",
                 "-device", "isa-debugcon,iobase=0xe9,chardev=con",
                 "-pidfile", "/tmp/inner-%d.pid" % index]
+        if qmp_socket:
+            args += ["-qmp", "unix:%s,server=on,wait=off" % self.inner_qmp_socket(index)]
         return args + config_args(config) + list(extra_args)
 
+    def mount_hugetlbfs(self, pages, path="/dev/hugepages"):
+        """Reserve pages 2 MiB huge pages in the outer VM
+        (vm.nr_hugepages) and mount hugetlbfs at path; return the number
+        the kernel reserved (it may be fewer)."""
+        out = self.check("mkdir -p %(p)s && { grep -q ' %(p)s hugetlbfs ' /proc/mounts || "
+                         "mount -t hugetlbfs none %(p)s; } && "
+                         "echo %(n)d >/proc/sys/vm/nr_hugepages && "
+                         "cat /proc/sys/vm/nr_hugepages"
+                         % {"p": shlex.quote(path), "n": pages})
+        return int(out.split()[-1])
+
     def start_inner(self, accel="kvm", mem_mib=256, config=None, machine="pc",
-                    extra_args=(), qmp_timeout=60.0):
+                    extra_args=(), qmp_timeout=60.0, qmp_socket=False, cpu=None,
+                    redirects="", user=None):
         """Start the inner QEMU on the workload firmware under -accel
-        accel (e.g. "kvm,dirty-ring-size=4096"), connect QMP to it and
-        return the InnerVM.  Only one inner QEMU at a time: the serial
-        ports are shared."""
+        accel (e.g. "kvm,dirty-ring-size=4096", or "tcg"), connect QMP
+        to it (over the outer VM's ttyS1) and return the InnerVM.  Only
+        one inner QEMU at a time: the serial ports are shared.
+
+        machine: -machine (e.g. "pc,memory-backend=mem"); cpu: -cpu
+        (default: host under KVM, max otherwise); extra_args: more QEMU
+        arguments, appended (e.g. ["-run-with", "user=65534:65534"], or
+        ["-object", "memory-backend-file,id=mem,size=256M,"
+        "mem-path=/dev/hugepages"]); config: the workload's fw_cfg
+        settings (harness.vm.config_args).  qmp_socket: also give it
+        -qmp unix:/tmp/inner-N.qmp,server=on,wait=off, a monitor for
+        programs in the outer VM (inner.qmp_socket, inner.qdamo()).
+        redirects: shell redirections for the inner QEMU's command in the
+        outer VM, e.g. "7<>/sys/kernel/mm/page_idle/bitmap" with
+        extra_args ["-add-fd", "fd=7,set=1"] (the file is opened as root,
+        before -run-with drops privileges).  user: "UID:GID" runs the
+        inner QEMU as that user from the start (util-linux setpriv, as
+        libvirt runs QEMU), unlike -run-with, which drops root after
+        start-up and leaves QEMU non-dumpable, so that its /proc/self
+        files are root's; /dev/kvm, its serial ports and /tmp are then
+        opened up to everyone in the outer VM."""
         live = [i for i in self._inners if not i.exited]
         if live:
             raise NestedError("inner QEMU %d is still running" % live[0].index)
@@ -643,8 +758,15 @@ class NestedHost(proc.WorkDir):
             offset = os.path.getsize(self.inner_console_path)
         except OSError:
             offset = 0
-        args = self.inner_command_line(index, accel, mem_mib, config, machine, extra_args)
-        inner = InnerVM(self, index, args, offset, mem_mib, accel)
+        args = self.inner_command_line(index, accel, mem_mib, config, machine, extra_args,
+                                       qmp_socket, cpu)
+        if user is not None:
+            uid, _, gid = str(user).partition(":")
+            self.check("chmod 666 /dev/kvm /dev/ttyS1 /dev/ttyS2 && chmod 1777 /tmp")
+            args = [INNER_SETPRIV, "--reuid", uid, "--regid", gid or uid,
+                    "--clear-groups"] + args
+        inner = InnerVM(self, index, args, offset, mem_mib, accel,
+                        self.inner_qmp_socket(index) if qmp_socket else None)
         self._inners.append(inner)
         dropped = _drain(self._qmp_sock)
         if dropped:
@@ -652,11 +774,11 @@ class NestedHost(proc.WorkDir):
         inner.started_at = time.monotonic()
         # the wrapper subshell reaps QEMU and logs how it ended (status
         # 128+N: killed by signal N)
-        cmd = ("rm -f %s; (%s >%s 2>&1; echo \"qemu exit status $?\" >>%s) &\n"
+        cmd = ("rm -f %s; (%s %s >%s 2>&1; echo \"qemu exit status $?\" >>%s) &\n"
                "i=0; while [ ! -s %s ] && [ $i -lt 100 ] && kill -0 $! 2>/dev/null; do "
                "sleep 0.1; i=$((i + 1)); done; cat %s 2>/dev/null"
-               % (inner.pidfile, " ".join(shlex.quote(a) for a in args), inner.log_path,
-                  inner.log_path, inner.pidfile, inner.pidfile))
+               % (inner.pidfile, " ".join(shlex.quote(a) for a in args), redirects,
+                  inner.log_path, inner.log_path, inner.pidfile, inner.pidfile))
         rc, out = self.shell(cmd, timeout=60)
         pid = out.strip().splitlines()[-1] if out.strip() else ""
         if not pid.isdigit():

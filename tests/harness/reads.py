@@ -154,10 +154,12 @@ def check_write_members(regions, wss, spec):
                      % (spec, "missing" if has else "present"))
 
 
-def step_reads_found(vm, rep, args, source, label):
-    """Both ranges found, WSS near |A| + |B|."""
+def step_reads_found(vm, rep, args, source, label, start=True):
+    """Both ranges found, WSS near |A| + |B|.  start=False scores damon0
+    as it runs already (started by someone else, e.g. qdamo)."""
     truth = args.hot_size + args.read_size
-    start_monitor(vm, source, args)
+    if start:
+        start_monitor(vm, source, args)
     streak, first, best = 0, None, None
     for secs, regions, wss in snapshots(vm, args.timeout):
         check_write_members(regions, wss, source)

@@ -5,7 +5,9 @@
 There is no /dev/kvm here, so KVM is nested: an outer VM (our QEMU,
 -accel tcg -cpu max, whose SVM emulation KVM uses) boots Debian's 6.12
 kernel, loads kvm-amd, and runs our QEMU inside on the workload firmware
-(harness.nested).  The inner QEMU's QMP monitor is a serial port of the
+(harness.nested).  --kernel idle boots our own build of Debian's
+linux-source-6.12 instead (tests/nested/build-kernel.sh: page_idle, KVM
+built in; some 15 minutes to build the first time, then cached).  The inner QEMU's QMP monitor is a serial port of the
 outer VM, so the checks here talk to it with harness.qmp and run the
 same steps as tcg-workload.py (harness.steps), with harness.hotset's
 criteria:
@@ -56,7 +58,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import args as harg, report, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.hotset import WSS_ERR_MAX_NESTED  # noqa: E402
-from harness.nested import NestedError, NestedHost, NestedSkip  # noqa: E402
+from harness.nested import KERNELS, NestedError, NestedHost, NestedSkip  # noqa: E402
 from harness.qmp import QMPError, QMPProtocolError  # noqa: E402
 from harness.report import EXIT_SKIP, Failed, run_step  # noqa: E402
 
@@ -79,6 +81,9 @@ def parse_args():
                     help="outer VM RAM (default: %(default)s)")
     ap.add_argument("--outer-smp", type=int, default=2, metavar="N",
                     help="outer VM vCPUs (default: %(default)s)")
+    ap.add_argument("--kernel", choices=KERNELS, default="debian",
+                    help="the outer VM's kernel: Debian's 6.12 image, or our build of "
+                    "linux-source-6.12 with page_idle (default: %(default)s)")
     ap.add_argument("--sample-us", type=int, default=100000,
                     help="damon-start sample-us (default: %(default)s)")
     ap.add_argument("--aggr-us", type=int, default=1000000,
@@ -97,9 +102,9 @@ def step_outer_boot(host, rep):
     img = host.images
     rep.figures["outer_boot_s"] = round(host.boot_s, 2)
     rep.ok("outer-boot", "outer VM (%s, -accel tcg -cpu %s, %d vCPUs, %d MiB) booted "
-           "Linux %s in %.2f s: %s"
+           "Linux %s (kernel %s) in %.2f s: %s"
            % (host.proc.args[0], host.cpu, host.smp, host.mem_mib,
-              img.get("release", "?"), host.boot_s, host.ready_line))
+              img.get("release", "?"), host.kernel, host.boot_s, host.ready_line))
 
 
 def step_inner_boot(host, rep, accel, args):
@@ -258,7 +263,7 @@ def run(args, rep):
     log = (lambda line: rep.info("harness: " + line)) if args.verbose else None
     with NestedHost(qemu=args.qemu, firmware=args.firmware, mem_mib=args.outer_mem,
                     smp=args.outer_smp, outer_qemu=args.outer_qemu, cpu=args.outer_cpu,
-                    keep_workdir=args.keep, log=log) as host:
+                    keep_workdir=args.keep, log=log, kernel=args.kernel) as host:
         if args.keep:
             rep.info("work directory: %s" % host.workdir)
         try:

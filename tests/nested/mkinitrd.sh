@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# mkinitrd.sh - the outer VM of the nested-KVM harness: a Debian 6.12
-# kernel and an initramfs holding busybox, the KVM modules, our QEMU with
-# its libraries, and the workload firmware.
+# mkinitrd.sh - the outer VM of the nested-KVM harness: a 6.12 kernel
+# and an initramfs holding busybox, the KVM modules (Debian's kernel),
+# our QEMU and qdamo with their libraries, and the workload firmware.
 #
-#   tests/nested/mkinitrd.sh [--qemu PATH] [--firmware PATH] [--dir DIR]
+#   tests/nested/mkinitrd.sh [--kernel debian|idle] [--qemu PATH]
+#                            [--qdamo PATH|none] [--firmware PATH] [--dir DIR]
 #
+# --kernel debian (the default): Debian's 6.12 image from
+# bookworm-backports, KVM as modules, which /init loads; no page_idle.
+# --kernel idle: our own build of Debian's linux-source-6.12 with
+# CONFIG_IDLE_PAGE_TRACKING, KVM built in (tests/nested/build-kernel.sh,
+# cached in DIR/kernel-idle; about 15 minutes the first time).
 # --qemu defaults to $QDAMON_QEMU or _work/qemu-build/qemu-system-x86_64,
-# --firmware to tests/guest/workload.bin in $QDAMON_BUILD or build (as
-# tests/harness/env.py; relative paths are from the repository's top).
+# --firmware to tests/guest/workload.bin and --qdamo to
+# src/tools/qdamo/qdamo, both in $QDAMON_BUILD or build (as
+# tests/harness/env.py; relative paths are from the repository's top);
+# a default qdamo that is not built is left out, as is --qdamo none.
+# When --firmware or --qdamo lies in a meson build directory, ninja
+# brings it up to date first.
 #
 # Everything is cached under DIR (default _work/nested, git-ignored):
 #
@@ -18,17 +28,25 @@
 #               bookworm-backports (added to apt's sources when missing,
 #               as scripts/setup.sh does), busybox-static, and seabios /
 #               qemu-system-data only if their firmware is not installed
+#               (and build-kernel.sh's linux-source-6.12)
 #   kernel/     vmlinuz and the four modules, decompressed
+#   kernel-idle/, linux/  build-kernel.sh's bzImage and source tree
 #   share/      firmware for the outer QEMU's -L (bios-256k.bin,
 #               linuxboot_dma.bin, kvmvapic.bin)
 #   root/       the initramfs tree; root/qemu/bin/qemu-system-x86_64 is a
 #               stripped copy of --qemu, which the harness also runs as
-#               the outer QEMU so that both levels are the same build
+#               the outer QEMU so that both levels are the same build;
+#               root/qemu/bin/qdamo a stripped copy of --qdamo
 #   initrd.gz   the initramfs; rebuilt only when an input changed
-#               (initrd.stamp holds the inputs' checksums)
+#               (initrd.stamp holds the inputs' checksums, the kernel
+#               choice among them)
+#   root-idle/, initrd-idle.gz, initrd-idle.stamp
+#               the same for --kernel idle (no modules in it)
 #
-# Prints "kernel=PATH", "release=VERSION", "initrd=PATH", "share=PATH"
-# and "qemu=PATH" lines on stdout; progress goes to stderr.  Overrides:
+# Prints "kernel=PATH", "release=VERSION", "initrd=PATH", "share=PATH",
+# "qemu=PATH" and "qdamo=PATH" (the copy in the initramfs tree, at
+# /qemu/bin/qdamo in the VM; empty when left out) lines on stdout;
+# progress goes to stderr.  Overrides:
 #   QDAMON_NESTED_KERNEL_PKG   the kernel package name to download
 #   QDAMON_NESTED_KERNEL_DEB   a kernel .deb already on disk (no download)
 set -euo pipefail
@@ -38,6 +56,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 from_top() { case $1 in /*) echo "$1" ;; *) echo "$top/$1" ;; esac; }
 QEMU=$(from_top "${QDAMON_QEMU:-_work/qemu-build/qemu-system-x86_64}")
 FIRMWARE=$(from_top "${QDAMON_BUILD:-build}")/tests/guest/workload.bin
+QDAMO_DEFAULT=$(from_top "${QDAMON_BUILD:-build}")/src/tools/qdamo/qdamo
+QDAMO=default
+KERNEL=debian
 DIR=$top/_work/nested
 MODULES=(virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd)
 
@@ -48,8 +69,10 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--qemu) QEMU=$2; shift 2 ;;
 	--firmware) FIRMWARE=$2; shift 2 ;;
+	--qdamo) QDAMO=$2; shift 2 ;;
+	--kernel) KERNEL=$2; shift 2 ;;
 	--dir) DIR=$2; shift 2 ;;
-	-h | --help) sed -n '3,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,51p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -61,8 +84,24 @@ for tool in apt-get dpkg-deb tar xz cpio gzip sha256sum ldd flock; do
 	command -v "$tool" >/dev/null || die "$tool is missing (apt-get install cpio xz-utils)"
 done
 [ -x "$QEMU" ] || die "QEMU not found: $QEMU (run scripts/build-qemu.sh)"
+case $KERNEL in
+debian) SFX="" ;;
+idle) SFX=-idle ;;
+*) die "--kernel is debian or idle, not $KERNEL" ;;
+esac
+ROOT=$DIR/root$SFX
+INITRD=$DIR/initrd$SFX.gz
 
 mkdir -p "$DIR/debs" "$DIR/kernel" "$DIR/share"
+# Our kernel first, before taking the lock: its first build takes some
+# 15 minutes, and build-kernel.sh has a lock of its own.
+if [ "$KERNEL" = idle ]; then
+	kout=$("$top/tests/nested/build-kernel.sh" --dir "$DIR") ||
+		die "tests/nested/build-kernel.sh failed"
+	kernel_path=$(echo "$kout" | sed -n 's/^kernel=//p')
+	kernel_release=$(echo "$kout" | sed -n 's/^release=//p')
+	[ -f "$kernel_path" ] || die "build-kernel.sh printed no kernel= line"
+fi
 # one build at a time (a test and a benchmark may start together)
 exec 9>"$DIR/.lock"
 flock 9
@@ -255,7 +294,11 @@ stop() {
 echo "NESTED-BOOT kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) \
 mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
 grep -qw svm /proc/cpuinfo || stop NESTED-SKIP "the outer VM's CPU has no svm flag"
-for m in irqbypass ccp kvm kvm-amd; do
+# KVM built in (build-kernel.sh's kernel): /dev/kvm is there, nothing to load
+if [ ! -c /dev/kvm ] && [ ! -f /lib/modules/kvm.ko ]; then
+	stop NESTED-SKIP "no /dev/kvm, and no modules to load: KVM is built in but kvm_amd did not start; dmesg: $(dmesg | grep -iE 'kvm|svm' | tail -3 | tr '\n' ' ')"
+fi
+[ -c /dev/kvm ] || for m in irqbypass ccp kvm kvm-amd; do
 	if ! err=$(insmod "/lib/modules/$m.ko" 2>&1); then
 		msg=$(dmesg | tail -3 | tr '\n' ' ')
 		case $m in
@@ -308,75 +351,134 @@ build_root() {
 	cp "$DIR/busybox" "$root/bin/busybox"
 	write_init >"$root/init"
 	chmod 755 "$root/init"
-	for m in "${MODULES[@]}"; do
-		cp "$DIR/kernel/$(basename "$m").ko" "$root/lib/modules/"
-	done
-	if command -v strip >/dev/null; then
-		strip --strip-unneeded -o "$root/qemu/bin/qemu-system-x86_64" "$QEMU"
-	else
-		cp "$QEMU" "$root/qemu/bin/qemu-system-x86_64"
+	if [ "$KERNEL" = debian ]; then
+		for m in "${MODULES[@]}"; do
+			cp "$DIR/kernel/$(basename "$m").ko" "$root/lib/modules/"
+		done
 	fi
+	install_bin "$root" "$QEMU" /qemu/bin/qemu-system-x86_64
+	[ -z "$QDAMO" ] || install_bin "$root" "$QDAMO" /qemu/bin/qdamo
+	# util-linux's setpriv: runs the inner QEMU as another user from the
+	# start, as libvirt does (busybox's setpriv cannot change the uid)
+	install_bin "$root" "$SETPRIV" /qemu/bin/setpriv
 	cp "$DIR/share/kvmvapic.bin" "$root/qemu/share/qemu/"
 	cp "$FIRMWARE" "$root/workload.bin"
-	# QEMU's shared libraries and the dynamic loader, at their own paths
-	for lib in $(ldd "$QEMU" | awk '/=> \// {print $3} /^\t\// {print $1}'); do
+}
+
+# libs_of BINARY...: the shared libraries and dynamic loader they load
+libs_of() {
+	local b
+	for b in "$@"; do
+		ldd "$b" | awk '/=> \// {print $3} /^\t\// {print $1}'
+	done | sort -u
+}
+
+# install_bin ROOT BINARY DEST: a stripped copy of BINARY at DEST in the
+# tree ROOT, and its shared libraries and the dynamic loader at their own
+# paths
+install_bin() {
+	local root=$1 bin=$2 dest=$1$3 lib
+	if command -v strip >/dev/null; then
+		strip --strip-unneeded -o "$dest" "$bin"
+	else
+		cp "$bin" "$dest"
+	fi
+	for lib in $(libs_of "$bin"); do
+		[ -e "$root$lib" ] && continue
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done
 	# /lib64 is a symlink on merged-/usr hosts; make it a directory here
 	[ -e "$root/lib64/ld-linux-x86-64.so.2" ] ||
-		die "no dynamic loader in the initramfs (ldd $QEMU)"
+		die "no dynamic loader in the initramfs (ldd $bin)"
 }
 
 # ---- main --------------------------------------------------------------------------
 
+# ninja_target FILE WHAT: when FILE lies in a meson build directory (its
+# path ends in WHAT there), have ninja bring it up to date; 1 if not in one
+ninja_target() {
+	local file=$1 what=$2 b
+	b=${file%/"$what"}
+	[ "$b" != "$file" ] && [ -f "$b/build.ninja" ] || return 1
+	ninja -C "$b" "$what" >&2 || die "ninja -C $b $what failed"
+}
+
 # The firmware's own meson build directory (build, or $QDAMON_BUILD's)
 # brings it up to date; without one, tests/guest/build.sh makes it.
-fwbuild=${FIRMWARE%/tests/guest/workload.bin}
-if [ "$fwbuild" != "$FIRMWARE" ] && [ -f "$fwbuild/build.ninja" ]; then
-	ninja -C "$fwbuild" tests/guest/workload.bin >&2 ||
-		die "ninja -C $fwbuild tests/guest/workload.bin failed"
-elif [ ! -f "$FIRMWARE" ]; then
+if ! ninja_target "$FIRMWARE" tests/guest/workload.bin && [ ! -f "$FIRMWARE" ]; then
 	"$top/tests/guest/build.sh" --out "$FIRMWARE" >&2
 fi
 [ -f "$FIRMWARE" ] || die "workload firmware not found: $FIRMWARE"
 
-kdeb=$(kernel_deb)
-unpack_kernel "$kdeb"
-check_module_order
+# qdamo: the default one only if its build directory builds it (meson
+# leaves it out without libvirt-dev and json-glib)
+case $QDAMO in
+none) QDAMO="" ;;
+default)
+	QDAMO=$QDAMO_DEFAULT
+	b=${QDAMO%/src/tools/qdamo/qdamo}
+	if [ -f "$b/build.ninja" ] &&
+		ninja -C "$b" -t targets all 2>/dev/null | grep -q '^src/tools/qdamo/qdamo:'; then
+		ninja_target "$QDAMO" src/tools/qdamo/qdamo
+	fi
+	if [ ! -x "$QDAMO" ]; then
+		log "no qdamo at $QDAMO: the initramfs has none"
+		QDAMO=""
+	fi
+	;;
+*)
+	QDAMO=$(from_top "$QDAMO")
+	ninja_target "$QDAMO" src/tools/qdamo/qdamo || true
+	[ -x "$QDAMO" ] || die "qdamo not found: $QDAMO"
+	;;
+esac
+
+if [ "$KERNEL" = debian ]; then
+	kdeb=$(kernel_deb)
+	unpack_kernel "$kdeb"
+	check_module_order
+	kernel_path=$DIR/kernel/vmlinuz
+	kernel_release=$(cat "$DIR/kernel/release")
+fi
 unpack_busybox "$(download busybox-static)"
 firmware bios-256k.bin seabios /usr/share/seabios /usr/share/qemu
 firmware linuxboot_dma.bin qemu-system-data /usr/share/qemu /usr/share/seabios
 firmware kvmvapic.bin qemu-system-data /usr/share/qemu /usr/share/seabios
 
-# The inputs' checksums: QEMU changes often, the rest rarely.
-libs=$(ldd "$QEMU" | awk '/=> \// {print $3} /^\t\// {print $1}' | sort)
+# The inputs' checksums: QEMU changes often, the rest rarely.  The kernel
+# is not in the initramfs, but the choice decides what is (the modules).
+SETPRIV=$(command -v setpriv) || die "setpriv is missing (apt-get install util-linux)"
+libs=$(libs_of "$QEMU" ${QDAMO:+"$QDAMO"} "$SETPRIV")
 # shellcheck disable=SC2086,SC2046
 stamp=$({
+	echo "kernel=$KERNEL qdamo=${QDAMO:+yes}"
 	write_init | sha256sum
 	sha256sum "$QEMU" "$FIRMWARE" "$DIR/busybox" "$DIR/share/kvmvapic.bin" \
-		"$DIR"/kernel/*.ko "$0" | awk '{print $1}'
+		${QDAMO:+"$QDAMO"} "$SETPRIV" "$0" | awk '{print $1}'
+	[ "$KERNEL" != debian ] || sha256sum "$DIR"/kernel/*.ko | awk '{print $1}'
 	sha256sum $(readlink -f $libs) | awk '{print $1}'
 } | sha256sum | awk '{print $1}')
 
-if [ -f "$DIR/initrd.gz" ] && [ -f "$DIR/initrd.stamp" ] &&
-	[ "$(cat "$DIR/initrd.stamp")" = "$stamp" ] && [ -x "$DIR/root/qemu/bin/qemu-system-x86_64" ]; then
-	log "initramfs up to date"
+if [ -f "$INITRD" ] && [ -f "$DIR/initrd$SFX.stamp" ] &&
+	[ "$(cat "$DIR/initrd$SFX.stamp")" = "$stamp" ] && [ -x "$ROOT/qemu/bin/qemu-system-x86_64" ]; then
+	log "initramfs up to date ($(basename "$INITRD"))"
 else
-	log "building the initramfs"
-	rm -rf "$DIR/root.new"
-	build_root "$DIR/root.new"
-	(cd "$DIR/root.new" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
-		gzip -1 >"$DIR/initrd.gz.new"
-	rm -rf "$DIR/root"
-	mv "$DIR/root.new" "$DIR/root"
-	mv "$DIR/initrd.gz.new" "$DIR/initrd.gz"
-	echo "$stamp" >"$DIR/initrd.stamp"
-	log "initramfs: $(du -h "$DIR/initrd.gz" | cut -f1) compressed"
+	log "building the initramfs ($(basename "$INITRD"), kernel $KERNEL)"
+	rm -rf "$ROOT.new"
+	build_root "$ROOT.new"
+	(cd "$ROOT.new" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 >"$INITRD.new"
+	rm -rf "$ROOT"
+	mv "$ROOT.new" "$ROOT"
+	mv "$INITRD.new" "$INITRD"
+	echo "$stamp" >"$DIR/initrd$SFX.stamp"
+	log "initramfs: $(du -h "$INITRD" | cut -f1) compressed"
 fi
 
-echo "kernel=$DIR/kernel/vmlinuz"
-echo "release=$(cat "$DIR/kernel/release")"
-echo "initrd=$DIR/initrd.gz"
+echo "kernel=$kernel_path"
+echo "release=$kernel_release"
+echo "initrd=$INITRD"
 echo "share=$DIR/share"
-echo "qemu=$DIR/root/qemu/bin/qemu-system-x86_64"
+echo "qemu=$ROOT/qemu/bin/qemu-system-x86_64"
+echo "qdamo=${QDAMO:+$ROOT/qemu/bin/qdamo}"
