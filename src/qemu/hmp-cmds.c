@@ -122,6 +122,17 @@ void hmp_info_damon(Monitor *mon, const QDict *qdict)
         monitor_printf(mon, "  aggregations %" PRIu64 ", samples %" PRIu64
                        ", monitor cpu %" PRIu64 " ms\n", i->nr_aggregations,
                        i->nr_samples, i->cpu_ns / 1000000);
+        if (i->idle_page) {
+            DamonIdlePageInfo *ip = i->idle_page;
+
+            monitor_printf(mon, "  idle-page samples: %" PRIu64 " huge, %"
+                           PRIu64 " small, %" PRIu64 " absent, %" PRIu64
+                           " unknown; granularity %" PRIu64 " bytes%s\n",
+                           ip->huge_samples, ip->small_samples,
+                           ip->absent_samples, ip->unknown_samples,
+                           ip->granularity_bytes,
+                           ip->host_mglru ? "; host runs MGLRU" : "");
+        }
         monitor_printf(mon, "  working set %s of %s monitored\n",
                        wss_sz ? wss_sz : "-", mon_sz);
         if (wss && wss->has_write_wss_bytes) {

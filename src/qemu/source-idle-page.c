@@ -18,10 +18,11 @@
  *  - a transparent huge page has one idle flag, on its head page; the
  *    bitmap ignores tail pages.  A sample inside one marks the head and
  *    answers for the whole 2 MiB ("huge" samples, granularity 2 MiB);
- *  - pages off the LRU (hugetlbfs, guest_memfd, mlock'd pages in some
- *    kernels) read "not idle" forever: hugetlbfs and guest_memfd RAM are
- *    refused at init; any other untrackable page is found by reading
- *    its bit back right after marking it, and counted "unknown";
+ *  - pages off the LRU (hugetlbfs, guest_memfd, pages briefly isolated)
+ *    and tail pages of large folios read "not idle" forever: hugetlbfs
+ *    and guest_memfd RAM are refused at init; any other small page that
+ *    reads not idle right after it was marked (twice) is counted
+ *    "unknown" and not accessed;
  *  - a page with no PFN (never touched, swapped out) is not accessed
  *    until it has one again (as a page fault would tell);
  *  - page_idle bits are host-wide: two users marking the same page
@@ -30,7 +31,11 @@
  *    time.
  *
  * Syscalls come in batches: the sampled pages are sorted, and each run
- * of nearby pagemap entries or bitmap words is one pread or pwrite.
+ * of nearby pagemap entries or bitmap words is one pread or pwrite.  Per
+ * sampled page that is one pagemap read (its 2 MiB, 4 KiB of entries)
+ * and one bitmap write at prepare (plus a read back for a small page),
+ * and one pagemap and one bitmap read at check; a page with no host page
+ * costs the two pagemap reads only.
  *
  * Context: prepare and check run on the monitor's driver (source.h).
  * The counters that query-damon reads have one writer, the driver, and
@@ -135,12 +140,12 @@ static size_t key_index(const uint64_t *keys, size_t n, uint64_t key)
     return lo;
 }
 
-/* End of the run of @keys that starts at @i: keys at most BATCH_GAP apart. */
-static size_t run_end(const uint64_t *keys, size_t n, size_t i)
+/* End of the run of @keys that starts at @i: keys at most @gap apart. */
+static size_t run_end(const uint64_t *keys, size_t n, size_t i, uint64_t gap)
 {
     size_t j = i + 1;
 
-    while (j < n && keys[j] - keys[j - 1] <= BATCH_GAP) {
+    while (j < n && keys[j] - keys[j - 1] <= gap) {
         j++;
     }
     return j;
@@ -148,10 +153,12 @@ static size_t run_end(const uint64_t *keys, size_t n, size_t i)
 
 /*
  * Read the 8-byte items at indexes @keys (sorted, unique) of @fd into
- * @vals, one pread per run.  An item the kernel does not return (past
- * the end of the bitmap, an error) reads as 0.
+ * @vals, one pread per run of keys at most @gap apart.  An item the
+ * kernel does not return (past the end of the bitmap, an error) reads
+ * as 0.
  */
-static void batch_read(int fd, const uint64_t *keys, size_t n, uint64_t *vals)
+static void batch_read(int fd, const uint64_t *keys, size_t n, uint64_t *vals,
+                       uint64_t gap)
 {
     size_t i = 0, j, k;
 
@@ -160,7 +167,7 @@ static void batch_read(int fd, const uint64_t *keys, size_t n, uint64_t *vals)
         g_autofree uint64_t *buf = NULL;
         ssize_t got;
 
-        j = run_end(keys, n, i);
+        j = run_end(keys, n, i, gap);
         first = keys[i];
         len = keys[j - 1] - first + 1;
         buf = g_new0(uint64_t, len);
@@ -187,7 +194,7 @@ static void batch_write(int fd, const uint64_t *keys, size_t n,
         uint64_t first, len;
         g_autofree uint64_t *buf = NULL;
 
-        j = run_end(keys, n, i);
+        j = run_end(keys, n, i, BATCH_GAP);
         first = keys[i];
         len = keys[j - 1] - first + 1;
         buf = g_new0(uint64_t, len);
@@ -274,7 +281,8 @@ static void read_pagemap(IdlePageSource *ip, size_t n, bool thp,
     }
     m = sort_unique(keys, m);
     vals = g_new(uint64_t, MAX(m, 1));
-    batch_read(ip->pagemap_fd, keys, m, vals);
+    /* with @thp, one read of up to 4 KiB covers a sample's 2 MiB */
+    batch_read(ip->pagemap_fd, keys, m, vals, thp ? THP_PAGES : BATCH_GAP);
     for (i = 0; i < n; i++) {
         uint64_t vpn = ip->s[i].vpn;
 
@@ -338,37 +346,60 @@ static void classify(IdleSample *s, uint64_t entry, uint64_t first,
     s->state = IDLE_MARKED;
 }
 
-/*
- * Mark the samples in state @from idle, then read the bits back: those
- * that read not idle move to state @to.  Returns how many did.
- */
-static size_t mark_and_read_back(IdlePageSource *ip, size_t n, IdleState from,
-                                 IdleState to)
+/* Bitmap words and bits of the samples in state @st; sets *@m. */
+static uint64_t *state_words(IdlePageSource *ip, size_t n, IdleState st,
+                             bool small_only, uint64_t **bits, size_t *m)
 {
-    size_t i, m = 0, moved = 0;
-    g_autofree uint64_t *words = g_new(uint64_t, MAX(n, 1));
-    g_autofree uint64_t *bits = NULL;
+    uint64_t *words = g_new(uint64_t, MAX(n, 1));
+    size_t i;
 
-    for (i = 0; i < n; i++) {
-        if (ip->s[i].state == from) {
-            words[m++] = ip->s[i].mark / 64;
-        }
-    }
-    m = sort_unique(words, m);
-    bits = g_new0(uint64_t, MAX(m, 1));
+    *m = 0;
     for (i = 0; i < n; i++) {
         const IdleSample *s = &ip->s[i];
 
-        if (s->state == from) {
-            bits[key_index(words, m, s->mark / 64)] |= 1ULL << (s->mark % 64);
+        if (s->state == st && !(small_only && s->huge)) {
+            words[(*m)++] = s->mark / 64;
         }
     }
+    *m = sort_unique(words, *m);
+    *bits = g_new0(uint64_t, MAX(*m, 1));
+    for (i = 0; i < n; i++) {
+        const IdleSample *s = &ip->s[i];
+
+        if (s->state == st && !(small_only && s->huge)) {
+            (*bits)[key_index(words, *m, s->mark / 64)] |= 1ULL << (s->mark % 64);
+        }
+    }
+    return words;
+}
+
+/* Mark the samples in state @st idle. */
+static void mark(IdlePageSource *ip, size_t n, IdleState st)
+{
+    size_t m;
+    g_autofree uint64_t *bits = NULL;
+    g_autofree uint64_t *words = state_words(ip, n, st, false, &bits, &m);
+
     batch_write(ip->bitmap_fd, words, m, bits);
-    batch_read(ip->bitmap_fd, words, m, bits);
+}
+
+/*
+ * Read back the bits of the small samples in state @from (huge ones are
+ * heads, which the kernel tracks): those that read not idle move to
+ * state @to.  Returns how many did.
+ */
+static size_t read_back(IdlePageSource *ip, size_t n, IdleState from,
+                        IdleState to)
+{
+    size_t i, m, moved = 0;
+    g_autofree uint64_t *bits = NULL;
+    g_autofree uint64_t *words = state_words(ip, n, from, true, &bits, &m);
+
+    batch_read(ip->bitmap_fd, words, m, bits, BATCH_GAP);
     for (i = 0; i < n; i++) {
         IdleSample *s = &ip->s[i];
 
-        if (s->state == from && !sample_idle(s, words, m, bits)) {
+        if (s->state == from && !s->huge && !sample_idle(s, words, m, bits)) {
             s->state = to;
             moved++;
         }
@@ -377,16 +408,18 @@ static size_t mark_and_read_back(IdlePageSource *ip, size_t n, IdleState from,
 }
 
 /*
- * Mark the samples' pages idle and read the bits back: a page the kernel
- * does not track (a tail page of a large folio, a page off the LRU)
- * reads not idle right away.  So does a page accessed in the moment
- * between the two calls; a second try tells most of those apart (an
+ * Mark the samples' pages idle.  A small page the kernel does not track
+ * (a tail page of a large folio, a page off the LRU) reads not idle
+ * right away, so read those back.  A page accessed in the moment between
+ * the two calls does too; a second try tells most of those apart (an
  * untracked page fails it too).  What fails twice is unknown.
  */
 static void mark_idle(IdlePageSource *ip, size_t n)
 {
-    if (mark_and_read_back(ip, n, IDLE_MARKED, IDLE_RETRY)) {
-        mark_and_read_back(ip, n, IDLE_RETRY, IDLE_UNKNOWN);
+    mark(ip, n, IDLE_MARKED);
+    if (read_back(ip, n, IDLE_MARKED, IDLE_RETRY)) {
+        mark(ip, n, IDLE_RETRY);
+        read_back(ip, n, IDLE_RETRY, IDLE_UNKNOWN);
         for (size_t i = 0; i < n; i++) {
             if (ip->s[i].state == IDLE_RETRY) {
                 ip->s[i].state = IDLE_MARKED;
@@ -483,7 +516,7 @@ static void idle_page_check(QdamonSource *src, const uint64_t *gpa,
     recheck_pagemap(ip, MIN(n, src->nr_armed), accessed);
     words = marked_words(ip, MIN(n, src->nr_armed), &m);
     bits = g_new0(uint64_t, MAX(m, 1));
-    batch_read(ip->bitmap_fd, words, m, bits);
+    batch_read(ip->bitmap_fd, words, m, bits, BATCH_GAP);
     for (i = 0; i < MIN(n, src->nr_armed); i++) {
         IdleSample *s = &ip->s[i];
 

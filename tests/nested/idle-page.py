@@ -128,6 +128,9 @@ def idle_info(inner, rep, label):
     if ip["granularity-bytes"] != want_gran:
         raise Failed("query-damon idle-page: granularity %d with %d huge samples"
                      % (ip["granularity-bytes"], ip["huge-samples"]))
+    hmp = inner.qmp.execute("human-monitor-command", {"command-line": "info damon"})
+    if "idle-page samples:" not in hmp:
+        raise Failed("HMP info damon lacks the idle-page samples line: %r" % hmp)
     for k in ("huge-samples", "small-samples", "unknown-samples", "absent-samples"):
         rep.figures["%s_%s_pct" % (label, k.split("-")[0])] = round(ip[k] * 100 / total, 1)
     rep.figures["%s_cpu_ms" % label] = round(m["cpu-ns"] / 1e6, 1)

@@ -1299,6 +1299,42 @@ static void test_write_source(void)
  * qtest (not TCG, no KVM) the default is dirty-bitmap, never
  * tcg-accessed, which would refuse this accelerator.
  */
+/*
+ * HMP wraps the QMP commands: damon_start [id [source [write_source]]],
+ * damon_stop, info damon; its errors are QMP's, or name the HMP field.
+ */
+static void test_hmp(void)
+{
+    QTestState *qts = qtest_init(NONE_ARGS);
+    g_autofree char *started = qtest_hmp(qts, "damon_start h page-hash");
+    g_autofree char *info = qtest_hmp(qts, "info damon");
+    g_autofree char *bogus = qtest_hmp(qts, "damon_start h2 page-hash bogus");
+    g_autofree char *pair = qtest_hmp(qts, "damon_start h3 page-hash "
+                                      "dirty-bitmap");
+    g_autofree char *again = qtest_hmp(qts, "damon_start h");
+    g_autofree char *stopped = NULL, *info2 = NULL;
+
+    g_assert_cmpstr(started, ==, "");
+    g_assert_nonnull(strstr(info, "h: running, source page-hash "
+                            "(writes-only), clock realtime"));
+    g_assert_nonnull(strstr(info, "  source: requested"));
+    g_assert_nonnull(strstr(bogus, "'write_source': invalid parameter value: "
+                            "bogus"));
+    g_assert_nonnull(strstr(pair, "'write-source' needs a 'source' that "
+                            "sees reads"));
+    g_assert_nonnull(strstr(again, "already running"));
+    stopped = qtest_hmp(qts, "damon_stop h");
+    g_assert_cmpstr(stopped, ==, "");
+    damon_wait_stopped(qts, "h", "requested");
+    info2 = qtest_hmp(qts, "info damon");
+    g_assert_nonnull(strstr(info2, "h: stopped"));
+    /* neither refused start left a monitor */
+    g_assert_null(strstr(info2, "h2:"));
+    g_assert_null(strstr(info2, "h3:"));
+    assert_vm_answers(qts);
+    qtest_quit(qts);
+}
+
 /* A default's reason ends in what the host lacks for idle-page. */
 static void assert_reason(const char *got, const char *want)
 {
@@ -1728,6 +1764,7 @@ int main(int argc, char **argv)
                         test_start_stop_tune);
     qtest_add_func("/damon/bad-args/none", test_bad_args);
     qtest_add_func("/damon/sees", test_sees);
+    qtest_add_func("/damon/hmp", test_hmp);
     qtest_add_func("/damon/write-source/pairs", test_write_source);
     qtest_add_func("/damon/quit/signal", test_quit_signal);
     qtest_add_func("/damon/quit/qmp", test_quit_qmp);
