@@ -14,6 +14,11 @@ after the other at the same attributes, for --run seconds each:
   idle-page     qdamon, host accessed bits
   dirty-ring    qdamon, writes only (the contrast: B is invisible to it)
 
+--thp never backs guest RAM with 4 KiB host pages (the default, madvise,
+gives QEMU's RAM 2 MiB ones: then a sample answers for its whole 2 MiB,
+for kernel DAMON's vaddr as for idle-page, and the 2 MiB that hold the
+guest's own code and stack count as accessed).
+
 For each: aggregations until the read set B is found (>= 90% of it in
 regions at >= half the largest nr_accesses), recall and precision of the
 hot regions against A and B (bytes), the WSS error against |A| + |B|
@@ -137,6 +142,9 @@ def main():
     ap.add_argument("--run", type=float, default=20.0, help="seconds per monitor")
     ap.add_argument("--window", type=float, default=4.0, help="seconds per idle window")
     ap.add_argument("--monitors", default="kdamond,idle-page,dirty-ring")
+    ap.add_argument("--thp", choices=("madvise", "never", "always"), default="madvise",
+                    help="the outer kernel's transparent_hugepage/enabled while the inner "
+                    "QEMU starts (default: %(default)s, which QEMU's guest RAM gets)")
     args = ap.parse_args()
     a = (HOT_START, HOT_START + args.hot_mib * MIB)
     b = (READ_START, READ_START + args.read_mib * MIB)
@@ -149,14 +157,17 @@ def main():
         except NestedSkip as e:
             out("SKIP %s" % e)
             return EXIT_SKIP
+        host.check("echo %s >/sys/kernel/mm/transparent_hugepage/enabled" % args.thp)
         cfg = {"hot_start": a[0], "hot_size": a[1] - a[0],
                "read_start": b[0], "read_size": b[1] - b[0]}
         inner = host.start_inner("kvm,dirty-ring-size=4096", mem_mib=args.mem_mib,
                                  config=cfg)
         inner.wait_console(r"pass=\d+ t=1$", timeout=60)
         out("guest %d MiB: A %d MiB written, B %d MiB only read; sample %d us, aggr %d us, "
-            "%.0f s per monitor" % (args.mem_mib, args.hot_mib, args.read_mib,
-                                    args.sample_us, args.aggr_us, args.run))
+            "%.0f s per monitor; host THP %s (%s)"
+            % (args.mem_mib, args.hot_mib, args.read_mib, args.sample_us, args.aggr_us,
+               args.run, args.thp,
+               host.check("grep AnonHugePages /proc/meminfo").split(":")[1].strip()))
         out("%-10s %8s %7s %9s %8s %7s %9s" % ("monitor", "found", "recall", "precision",
                                               "wss err", "cpu %", "slowdown"))
         for name in args.monitors.split(","):

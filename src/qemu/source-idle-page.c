@@ -32,8 +32,9 @@
  *
  * Syscalls come in batches: the sampled pages are sorted, and each run
  * of nearby pagemap entries or bitmap words is one pread or pwrite.  Per
- * sampled page that is one pagemap read (its 2 MiB, 4 KiB of entries)
- * and one bitmap write at prepare (plus a read back for a small page),
+ * sampled page that is one pagemap read and one bitmap write at prepare
+ * (plus a read back for a small page, and a read of its 2 MiB's first
+ * and last entries for a page that may be huge, the first time),
  * and one pagemap and one bitmap read at check; a page with no host page
  * costs the two pagemap reads only.
  *
@@ -70,6 +71,14 @@
 /* Entries or words further apart than this are read in separate calls. */
 #define BATCH_GAP           16
 
+/*
+ * Most 2 MiB blocks remembered as huge (64 GiB of guest RAM's worth),
+ * and for how many prepares: a huge page split in place keeps its PFNs,
+ * so only forgetting finds it (then within about a second at 5 ms).
+ */
+#define HEADS_MAX           32768
+#define HEADS_PREPARES      256
+
 typedef enum IdleState {
     IDLE_NONE,          /* not plain RAM: never accessed */
     IDLE_ABSENT,        /* no host page at prepare */
@@ -91,6 +100,12 @@ typedef struct IdlePageSource {
     int pagemap_fd;
     int bitmap_fd;
     IdleSample *s;      /* per batch index, room for base.alloc */
+    /*
+     * 2 MiB blocks found huge: first host page -> head PFN + 1.  A hint
+     * only: a sample trusts it while its own PFN follows the head.
+     */
+    GHashTable *heads;
+    uint64_t nr_prepares;
     bool mglru;
     /* written by the driver, read by query-damon: see the top comment */
     uint64_t nr_small, nr_huge, nr_absent, nr_unknown, time_ns;
@@ -260,40 +275,95 @@ static bool thp_head(uint64_t vpn, uint64_t pfn, uint64_t first_e,
 }
 
 /*
- * Read the pagemap entries of the @n samples' pages (and, with @thp, of
- * the first and last page of each one's 2 MiB) into @entry/@first/@last.
+ * Read the pagemap entries of the host pages @vpn[0..@n) into @entry,
+ * one pread per run of pages at most @gap apart; a @vpn of 0 (not RAM)
+ * reads 0.
  */
-static void read_pagemap(IdlePageSource *ip, size_t n, bool thp,
-                         uint64_t *entry, uint64_t *first, uint64_t *last)
+static void read_entries(IdlePageSource *ip, const uint64_t *vpn, size_t n,
+                         uint64_t *entry, uint64_t gap)
 {
-    g_autofree uint64_t *keys = g_new(uint64_t, 3 * n);
+    g_autofree uint64_t *keys = g_new(uint64_t, MAX(n, 1));
     g_autofree uint64_t *vals = NULL;
     size_t i, m = 0;
 
     for (i = 0; i < n; i++) {
-        if (ip->s[i].vpn) {
-            keys[m++] = ip->s[i].vpn;
-            if (thp) {
-                keys[m++] = thp_first(ip->s[i].vpn);
-                keys[m++] = thp_first(ip->s[i].vpn) + THP_PAGES - 1;
-            }
+        if (vpn[i]) {
+            keys[m++] = vpn[i];
         }
     }
     m = sort_unique(keys, m);
     vals = g_new(uint64_t, MAX(m, 1));
-    /* with @thp, one read of up to 4 KiB covers a sample's 2 MiB */
-    batch_read(ip->pagemap_fd, keys, m, vals, thp ? THP_PAGES : BATCH_GAP);
+    batch_read(ip->pagemap_fd, keys, m, vals, gap);
     for (i = 0; i < n; i++) {
-        uint64_t vpn = ip->s[i].vpn;
+        entry[i] = vpn[i] ? vals[key_index(keys, m, vpn[i])] : 0;
+    }
+}
 
-        if (!vpn) {
+/* The samples' pages' pagemap entries. */
+static void read_pagemap(IdlePageSource *ip, size_t n, uint64_t *entry)
+{
+    g_autofree uint64_t *vpn = g_new(uint64_t, MAX(n, 1));
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        vpn[i] = ip->s[i].vpn;
+    }
+    read_entries(ip, vpn, n, entry, BATCH_GAP);
+}
+
+/*
+ * Whether a present page may sit in a PMD-mapped huge page: its offset
+ * in its 2 MiB is the same virtually and physically.  Always true in a
+ * huge page, true by chance for 1 small page in 512.
+ */
+static bool thp_candidate(const IdleSample *s)
+{
+    return s->pfn && s->pfn % THP_PAGES == s->vpn % THP_PAGES;
+}
+
+/*
+ * Find the samples that sit in huge pages and set their head to mark.
+ * A 2 MiB block confirmed huge before, whose head the page's PFN still
+ * follows, needs no read; the others read the first and last entries of
+ * their 2 MiB (one pread of up to 4 KiB each) and are remembered.
+ */
+static void find_heads(IdlePageSource *ip, size_t n)
+{
+    g_autofree uint64_t *vpn = g_new0(uint64_t, MAX(2 * n, 1));
+    g_autofree uint64_t *e = g_new0(uint64_t, MAX(2 * n, 1));
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        IdleSample *s = &ip->s[i];
+        uint64_t head = s->pfn - s->vpn % THP_PAGES;
+        gpointer known;
+
+        if (s->state != IDLE_MARKED || !thp_candidate(s)) {
             continue;
         }
-        entry[i] = vals[key_index(keys, m, vpn)];
-        if (thp) {
-            first[i] = vals[key_index(keys, m, thp_first(vpn))];
-            last[i] = vals[key_index(keys, m,
-                                     thp_first(vpn) + THP_PAGES - 1)];
+        known = g_hash_table_lookup(ip->heads,
+                                    GSIZE_TO_POINTER(thp_first(s->vpn)));
+        if (known && GPOINTER_TO_SIZE(known) == head + 1) {
+            s->huge = true;
+            s->mark = head;
+            continue;
+        }
+        vpn[2 * i] = thp_first(s->vpn);
+        vpn[2 * i + 1] = thp_first(s->vpn) + THP_PAGES - 1;
+    }
+    read_entries(ip, vpn, 2 * n, e, THP_PAGES);
+    if (g_hash_table_size(ip->heads) > HEADS_MAX ||
+        ++ip->nr_prepares % HEADS_PREPARES == 0) {
+        g_hash_table_remove_all(ip->heads);
+    }
+    for (i = 0; i < n; i++) {
+        IdleSample *s = &ip->s[i];
+
+        if (vpn[2 * i] && thp_head(s->vpn, s->pfn, e[2 * i], e[2 * i + 1],
+                                   &s->mark)) {
+            s->huge = true;
+            g_hash_table_insert(ip->heads, GSIZE_TO_POINTER(vpn[2 * i]),
+                                GSIZE_TO_POINTER(s->mark + 1));
         }
     }
 }
@@ -321,9 +391,8 @@ static bool sample_idle(const IdleSample *s, const uint64_t *keys, size_t m,
     return vals[key_index(keys, m, s->mark / 64)] >> (s->mark % 64) & 1;
 }
 
-/* Classify sample @s from its pagemap entries. */
-static void classify(IdleSample *s, uint64_t entry, uint64_t first,
-                     uint64_t last)
+/* Classify sample @s from its pagemap entry (huge pages: find_heads()). */
+static void classify(IdleSample *s, uint64_t entry)
 {
     if (!s->vpn) {
         s->state = IDLE_NONE;
@@ -339,10 +408,7 @@ static void classify(IdleSample *s, uint64_t entry, uint64_t first,
         s->state = IDLE_UNKNOWN;
         return;
     }
-    s->huge = thp_head(s->vpn, s->pfn, first, last, &s->mark);
-    if (!s->huge) {
-        s->mark = s->pfn;
-    }
+    s->mark = s->pfn;
     s->state = IDLE_MARKED;
 }
 
@@ -434,8 +500,6 @@ static void idle_page_prepare(QdamonSource *src, const uint64_t *gpa,
     IdlePageSource *ip = container_of(src, IdlePageSource, base);
     int64_t t0 = get_clock();
     g_autofree uint64_t *entry = g_new0(uint64_t, MAX(n, 1));
-    g_autofree uint64_t *first = g_new0(uint64_t, MAX(n, 1));
-    g_autofree uint64_t *last = g_new0(uint64_t, MAX(n, 1));
     size_t i, grown = qdamon_source_reserve(src, n);
 
     if (grown) {
@@ -444,10 +508,11 @@ static void idle_page_prepare(QdamonSource *src, const uint64_t *gpa,
     for (i = 0; i < n; i++) {
         ip->s[i] = (IdleSample) { .vpn = host_vpn(gpa[i]) };
     }
-    read_pagemap(ip, n, true, entry, first, last);
+    read_pagemap(ip, n, entry);
     for (i = 0; i < n; i++) {
-        classify(&ip->s[i], entry[i], first[i], last[i]);
+        classify(&ip->s[i], entry[i]);
     }
+    find_heads(ip, n);
     mark_idle(ip, n);
     qdamon_source_arm(src, gpa, n);
     qatomic_set(&ip->time_ns, ip->time_ns + get_clock() - t0);
@@ -484,7 +549,7 @@ static void recheck_pagemap(IdlePageSource *ip, size_t n, bool *accessed)
     g_autofree uint64_t *entry = g_new0(uint64_t, MAX(n, 1));
     size_t i;
 
-    read_pagemap(ip, n, false, entry, NULL, NULL);
+    read_pagemap(ip, n, entry);
     for (i = 0; i < n; i++) {
         IdleSample *s = &ip->s[i];
 
@@ -722,6 +787,7 @@ static bool idle_page_init(QdamonSource *src, const QdamonSourceOpts *opts,
         return false;
     }
     ip->mglru = host_mglru();
+    ip->heads = g_hash_table_new(g_direct_hash, g_direct_equal);
     idle_page_users++;
     return true;
 }
@@ -734,6 +800,7 @@ static void idle_page_cleanup(QdamonSource *src)
     idle_page_users--;
     close(ip->pagemap_fd);
     close(ip->bitmap_fd);
+    g_hash_table_destroy(ip->heads);
     g_free(ip->s);
 }
 
