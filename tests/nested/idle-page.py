@@ -13,9 +13,16 @@ hot_size, 4 MiB) and a range B it only reads (read_start/read_size,
 
   tcg     -accel tcg: monitors idle-page, idle-page+dirty-bitmap, a bare
           damon-start (whose default must be idle-page: QEMU runs as root
-          and page_idle is there), and dirty-bitmap;
+          and page_idle is there), and dirty-bitmap; host THP madvise, so
+          guest RAM is on 2 MiB host pages: the samples must be huge and
+          the granularity 2 MiB;
   kvm     -accel kvm,dirty-ring-size=4096: idle-page, idle-page+dirty-ring,
-          and dirty-ring.
+          and dirty-ring; host THP never: 4 KiB samples and granularity.
+
+With 2 MiB granularity the 2 MiB that hold the guest's own code and
+stack (its first 2 MiB) count as accessed: 1.8 MiB over |A| + |B|, a WSS
+error of up to 9% here, which is right at that granularity but close to
+the 10% bound; the kvm run's 4 KiB pages show the exact figure.
 
 A source that sees reads (idle-page) must find both ranges (>= 90% of
 each range's bytes in regions at >= half of max-nr-accesses, WSS within
@@ -64,10 +71,13 @@ from harness.qmp import QMPError  # noqa: E402
 from harness.report import EXIT_SKIP, Failed, run_step  # noqa: E402
 
 RUNS = [
-    # (name, -accel, monitors in order)
-    ("tcg", "tcg", ["idle-page", "idle-page+dirty-bitmap", "default", "dirty-bitmap"]),
-    ("kvm", "kvm,dirty-ring-size=4096", ["idle-page", "idle-page+dirty-ring", "dirty-ring"]),
+    # (name, -accel, host THP while it boots, monitors in order)
+    ("tcg", "tcg", "madvise",
+     ["idle-page", "idle-page+dirty-bitmap", "default", "dirty-bitmap"]),
+    ("kvm", "kvm,dirty-ring-size=4096", "never",
+     ["idle-page", "idle-page+dirty-ring", "dirty-ring"]),
 ]
+THP = "/sys/kernel/mm/transparent_hugepage/enabled"
 NOBODY = ["-run-with", "user=65534:65534"]
 BITMAP = "/sys/kernel/mm/page_idle/bitmap"
 LRU_GEN = "/sys/kernel/mm/lru_gen/enabled"
@@ -110,7 +120,7 @@ def boot_inner(host, rep, args, accel, name, wait=True, **kw):
     return inner
 
 
-def idle_info(inner, rep, label):
+def idle_info(inner, rep, label, args_of_run=None):
     """query-damon's idle-page member of damon0, checked and recorded."""
     m = steps.monitor_info(inner)
     ip = m.get("idle-page")
@@ -128,6 +138,12 @@ def idle_info(inner, rep, label):
     if ip["granularity-bytes"] != want_gran:
         raise Failed("query-damon idle-page: granularity %d with %d huge samples"
                      % (ip["granularity-bytes"], ip["huge-samples"]))
+    # QEMU madvises guest RAM huge: with THP on, present samples are huge
+    thp = getattr(args_of_run, "thp", "madvise")
+    if thp == "never" and ip["huge-samples"]:
+        raise Failed("host THP never, yet %d huge samples" % ip["huge-samples"])
+    if thp != "never" and not ip["huge-samples"]:
+        raise Failed("host THP %s, yet no huge samples: %s" % (thp, ip))
     hmp = inner.qmp.execute("human-monitor-command", {"command-line": "info damon"})
     if "idle-page samples:" not in hmp:
         raise Failed("HMP info damon lacks the idle-page samples line: %r" % hmp)
@@ -150,7 +166,7 @@ def monitor_step(inner, rep, args, spec):
         text = reads.step_reads_unseen(inner, rep, args, spec, label)
         if steps.monitor_info(inner).get("sees") != "writes-only":
             raise Failed("%s: query-damon does not say writes-only" % spec)
-    return text + idle_info(inner, rep, label)
+    return text + idle_info(inner, rep, label, args)
 
 
 def stop_quietly(inner):
@@ -163,8 +179,10 @@ def stop_quietly(inner):
         pass
 
 
-def run_monitors(host, rep, args, name, accel, specs):
+def run_monitors(host, rep, args, name, accel, thp, specs):
     rrep = rep.sub(name)
+    host.check("echo %s >%s" % (thp, THP))
+    args.thp = thp
     inner = boot_inner(host, rrep, args, accel, "boot")
     try:
         for spec in specs:
@@ -177,6 +195,7 @@ def run_monitors(host, rep, args, name, accel, specs):
     finally:
         inner.quit(timeout=20)
         inner.close()
+        host.check("echo madvise >%s" % THP)
     rep.figures.update(("%s_%s" % (name, k), v) for k, v in rrep.figures.items())
 
 
@@ -365,9 +384,9 @@ def run(args, rep):
             host.images.get("release", "?"),
             host.check("ls -l %s; cat %s" % (BITMAP, LRU_GEN)).replace("\n", " | ")))
         wanted = args.runs.split(",")
-        for name, accel, specs in RUNS:
+        for name, accel, thp, specs in RUNS:
             if name in wanted:
-                run_monitors(host, rep, args, name, accel, specs)
+                run_monitors(host, rep, args, name, accel, thp, specs)
         if "closed" in wanted:
             run_closed(host, rep, args)
         if "migration" in wanted:
