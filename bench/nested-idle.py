@@ -42,6 +42,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 from harness import args as harg, hotset  # noqa: E402
+from harness.bench import out, pass_rate, result  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.kdamond import Kdamond  # noqa: E402
 from harness.nested import NestedHost, NestedSkip  # noqa: E402
@@ -49,14 +50,6 @@ from harness.report import EXIT_SKIP  # noqa: E402
 
 HOT_START = 16 * MIB
 READ_START = 32 * MIB
-
-
-def out(*a):
-    print(*a, flush=True)
-
-
-def result(key, value):
-    out("RESULT %s=%s" % (key, value))
 
 
 def score(regions, a, b):
@@ -70,15 +63,6 @@ def score(regions, a, b):
     cov_b = sum(hotset.overlap(s, e, *b) for s, e in hot) / (b[1] - b[0])
     wss = sum(e - s for s, e, n in regions if n > 0)
     return cov_b, hit / truth, (hit / hot_bytes if hot_bytes else 0.0), wss
-
-
-def pass_rate(inner, seconds):
-    p0 = inner.passes()
-    time.sleep(seconds)
-    p1 = inner.passes()
-    if len(p0) < 1 or len(p1) < 2 or p1[-1][1] == p0[-1][1]:
-        return None
-    return (p1[-1][0] - p0[-1][0]) / (p1[-1][1] - p0[-1][1])
 
 
 def watch(inner, args, a, b, regions_fn, cpu_fn):

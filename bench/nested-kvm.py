@@ -47,20 +47,13 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 from harness import args as harg, hotset  # noqa: E402
+from harness.bench import out, pass_rate, result  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.kdamond import Kdamond  # noqa: E402
 from harness.nested import NestedHost, NestedSkip  # noqa: E402
 from harness.report import EXIT_SKIP  # noqa: E402
 
 HOT_START = 16 * MIB
-
-
-def out(*a):
-    print(*a, flush=True)
-
-
-def result(key, value):
-    out("RESULT %s=%s" % (key, value))
 
 
 def coverage(regions, hot_start, hot_end):
@@ -72,16 +65,6 @@ def coverage(regions, hot_start, hot_end):
     hot = [(s, e) for s, e, n in regions if hotset.is_hot(n, mx) and n > 0]
     wss = sum(e - s for s, e, n in regions if n > 0)
     return hotset.covered(hot, hot_start, hot_end - hot_start) / (hot_end - hot_start), wss
-
-
-def pass_rate(inner, seconds):
-    """The guest's passes per second over the next @seconds."""
-    p0 = inner.passes()
-    time.sleep(seconds)
-    p1 = inner.passes()
-    if len(p0) < 1 or len(p1) < 2 or p1[-1][1] == p0[-1][1]:
-        return None
-    return (p1[-1][0] - p0[-1][0]) / (p1[-1][1] - p0[-1][1])
 
 
 # ---- kernel DAMON (harness.kdamond) and qdamon ---------------------------------

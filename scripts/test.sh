@@ -62,6 +62,22 @@ run() {
 	rm -f "$log"
 }
 
+# nested_e2e LOG NAME TIMEOUT SCRIPT WHAT: a test of tests/nested; its
+# exit status 77 is a skip, printed with its reason, that fails nothing.
+nested_e2e() {
+	local log=$1 name=$2 limit=$3 script=$4 what=$5 rc
+	echo "== $name $what"
+	timeout "$limit" python3 "$script" >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	if [ "$rc" -eq 77 ]; then
+		echo "$name: skipped"
+		return
+	fi
+	[ "$rc" -ne 0 ] && ! grep -qE '^(PASS|FAIL) ' "$log" && tail -20 "$log"
+	count_e2e "$log" "$rc"
+}
+
 # qdamon's qtests again on a QEMU built with ASan and UBSan: memory
 # hotplug and unplug must leave no region pointing at freed RAM.
 asan_qtests() {
@@ -188,31 +204,14 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
-	# real KVM, nested in a TCG VM with emulated SVM (tests/nested);
-	# exit 77 is a skip, printed with its reason, that fails nothing
-	echo "== nested KVM (dirty ring and dirty bitmap under real KVM)"
-	timeout 900 python3 tests/nested/kvm-workload.py >"$log" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
-	if [ "$rc" -eq 77 ]; then
-		echo "nested KVM: skipped"
-	else
-		[ "$rc" -ne 0 ] && ! grep -qE '^(PASS|FAIL) ' "$log" && tail -20 "$log"
-		count_e2e "$log" "$rc"
-	fi
+	# real KVM, nested in a TCG VM with emulated SVM (tests/nested)
+	nested_e2e "$log" "nested KVM" 900 tests/nested/kvm-workload.py \
+		"(dirty ring and dirty bitmap under real KVM)"
 	# host accessed bits: our L1 kernel with page_idle (built the first
 	# time, some 13 minutes, then cached); idle-page under TCG and KVM,
 	# its refusals, qdamo's fd passing, and a migration with it running
-	echo "== nested idle-page (host accessed bits, kernel with page_idle)"
-	timeout 2400 python3 tests/nested/idle-page.py >"$log" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
-	if [ "$rc" -eq 77 ]; then
-		echo "nested idle-page: skipped"
-	else
-		[ "$rc" -ne 0 ] && ! grep -qE '^(PASS|FAIL) ' "$log" && tail -20 "$log"
-		count_e2e "$log" "$rc"
-	fi
+	nested_e2e "$log" "nested idle-page" 2400 tests/nested/idle-page.py \
+		"(host accessed bits, kernel with page_idle)"
 	asan_qtests "$log"
 	rm -f "$log"
 }

@@ -728,11 +728,14 @@ static bool host_mglru(void)
     return v & 1;
 }
 
-bool qdamon_idle_page_usable(const QdamonSourceOpts *opts, Error **errp)
+/*
+ * Open (or dup) and check the bitmap and pagemap: sets *@bfd and *@pfd
+ * and returns true, or returns false with @errp set and nothing open.
+ */
+static bool idle_page_open(const QdamonSourceOpts *opts, int *bfd, int *pfd,
+                           Error **errp)
 {
-    int bfd = -1, pfd = -1;
-    bool ok;
-
+    *bfd = *pfd = -1;
     if (qemu_real_host_page_size() != 4096) {
         error_setg(errp, "source 'idle-page' supports 4 KiB host pages only "
                    "(this host's are %zu KiB)",
@@ -742,21 +745,35 @@ bool qdamon_idle_page_usable(const QdamonSourceOpts *opts, Error **errp)
     if (qemu_ram_foreach_block(refuse_ram, errp)) {
         return false;
     }
-    bfd = open_or_dup(opts->idle_bitmap_fd, IDLE_BITMAP_PATH, O_RDWR,
-                      "idle-bitmap-fd", errp);
-    ok = bfd >= 0 && check_bitmap(bfd, errp);
-    if (ok) {
-        pfd = open_or_dup(opts->pagemap_fd, "/proc/self/pagemap", O_RDONLY,
-                          "pagemap-fd", errp);
-        ok = pfd >= 0 && check_pagemap(pfd, opts->pagemap_fd >= 0, errp);
+    *bfd = open_or_dup(opts->idle_bitmap_fd, IDLE_BITMAP_PATH, O_RDWR,
+                       "idle-bitmap-fd", errp);
+    if (*bfd >= 0 && check_bitmap(*bfd, errp)) {
+        *pfd = open_or_dup(opts->pagemap_fd, "/proc/self/pagemap", O_RDONLY,
+                           "pagemap-fd", errp);
+        if (*pfd >= 0 && check_pagemap(*pfd, opts->pagemap_fd >= 0, errp)) {
+            return true;
+        }
     }
-    if (bfd >= 0) {
-        close(bfd);
+    if (*bfd >= 0) {
+        close(*bfd);
     }
-    if (pfd >= 0) {
-        close(pfd);
+    if (*pfd >= 0) {
+        close(*pfd);
     }
-    return ok;
+    *bfd = *pfd = -1;
+    return false;
+}
+
+bool qdamon_idle_page_usable(const QdamonSourceOpts *opts, Error **errp)
+{
+    int bfd, pfd;
+
+    if (!idle_page_open(opts, &bfd, &pfd, errp)) {
+        return false;
+    }
+    close(bfd);
+    close(pfd);
+    return true;
 }
 
 static bool idle_page_init(QdamonSource *src, const QdamonSourceOpts *opts,
@@ -772,18 +789,7 @@ static bool idle_page_init(QdamonSource *src, const QdamonSourceOpts *opts,
                    "monitors would clear each other's accesses");
         return false;
     }
-    if (!qdamon_idle_page_usable(opts, errp)) {
-        return false;
-    }
-    /* checked just now; these opens repeat what succeeded */
-    ip->bitmap_fd = open_or_dup(opts->idle_bitmap_fd, IDLE_BITMAP_PATH,
-                                O_RDWR, "idle-bitmap-fd", errp);
-    ip->pagemap_fd = open_or_dup(opts->pagemap_fd, "/proc/self/pagemap",
-                                 O_RDONLY, "pagemap-fd", errp);
-    if (ip->bitmap_fd < 0 || ip->pagemap_fd < 0) {
-        if (ip->bitmap_fd >= 0) {
-            close(ip->bitmap_fd);
-        }
+    if (!idle_page_open(opts, &ip->bitmap_fd, &ip->pagemap_fd, errp)) {
         return false;
     }
     ip->mglru = host_mglru();

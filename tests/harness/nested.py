@@ -74,6 +74,7 @@ import time
 
 from harness import env, proc
 from harness.qmp import QMPClient, QMPProtocolError, QMPTimeout
+from harness.report import EXIT_SKIP
 from harness.vm import GuestConsole, VMError, config_args
 
 MKINITRD = os.path.join(env.ROOT, "tests", "nested", "mkinitrd.sh")
@@ -92,7 +93,7 @@ USER_HZ = 100       # /proc/PID/stat's clock ticks on x86 Linux
 _ALIVE = "[ -d /proc/%(pid)d ]"
 
 __all__ = ["NestedError", "NestedSkip", "NestedHost", "InnerVM", "SerialQMPClient",
-           "build_images"]
+           "build_images", "start_or_report"]
 
 
 class NestedError(VMError):
@@ -101,6 +102,22 @@ class NestedError(VMError):
 
 class NestedSkip(NestedError):
     """This machine cannot run KVM nested in TCG (the reason is the text)."""
+
+
+def start_or_report(host, rep, boot=None):
+    """Boot the outer VM (boot(), default host.start()), which reports
+    its own PASS line; if it cannot, report a SKIP (this machine cannot
+    nest KVM) or FAIL line as step outer-boot and return the test's exit
+    status (77 or 1).  None when it booted."""
+    try:
+        (boot or host.start)()
+    except NestedSkip as e:
+        rep.skip("outer-boot", str(e))
+        return EXIT_SKIP
+    except NestedError as e:
+        rep.fail("outer-boot", str(e))
+        return 1
+    return None
 
 
 def build_images(qemu, firmware, log=None, kernel="debian", qdamo=None):

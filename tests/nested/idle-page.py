@@ -66,9 +66,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness import args as harg, reads, report, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
-from harness.nested import NestedError, NestedHost, NestedSkip  # noqa: E402
+from harness.nested import NestedError, NestedHost, start_or_report  # noqa: E402
 from harness.qmp import QMPError  # noqa: E402
-from harness.report import EXIT_SKIP, Failed, run_step  # noqa: E402
+from harness.report import Failed, run_step  # noqa: E402
 
 RUNS = [
     # (name, -accel, host THP while it boots, monitors in order)
@@ -289,9 +289,14 @@ def run_closed(host, rep, args):
             inner.quit(timeout=20)
             inner.close()
 
-    for name, fn in (("unprivileged", unprivileged), ("pfn-hidden", pfn_hidden),
-                     ("hugetlbfs", hugetlbfs), ("mglru", mglru)):
-        run_step(crep, name, fn)
+    # 4 KiB host pages: the qdamo step's WSS is then exact (see the kvm run)
+    host.check("echo never >%s" % THP)
+    try:
+        for name, fn in (("unprivileged", unprivileged), ("pfn-hidden", pfn_hidden),
+                         ("hugetlbfs", hugetlbfs), ("mglru", mglru)):
+            run_step(crep, name, fn)
+    finally:
+        host.check("echo madvise >%s" % THP)
     rep.figures.update(("closed_%s" % k, v) for k, v in crep.figures.items())
 
 
@@ -372,14 +377,9 @@ def run(args, rep):
     log = (lambda line: rep.info("harness: " + line)) if args.verbose else None
     with NestedHost(qemu=args.qemu, firmware=args.firmware, keep_workdir=args.keep,
                     log=log, kernel="idle") as host:
-        try:
-            host.start()
-        except NestedSkip as e:
-            rep.skip("outer-boot", str(e))
-            return EXIT_SKIP
-        except NestedError as e:
-            rep.fail("outer-boot", str(e))
-            return 1
+        status = start_or_report(host, rep)
+        if status is not None:
+            return status
         rep.ok("outer-boot", "Linux %s with page_idle: %s" % (
             host.images.get("release", "?"),
             host.check("ls -l %s; cat %s" % (BITMAP, LRU_GEN)).replace("\n", " | ")))

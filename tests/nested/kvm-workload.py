@@ -58,9 +58,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import args as harg, report, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.hotset import WSS_ERR_MAX_NESTED  # noqa: E402
-from harness.nested import KERNELS, NestedError, NestedHost, NestedSkip  # noqa: E402
+from harness.nested import KERNELS, NestedError, NestedHost, start_or_report  # noqa: E402
 from harness.qmp import QMPError, QMPProtocolError  # noqa: E402
-from harness.report import EXIT_SKIP, Failed, run_step  # noqa: E402
+from harness.report import Failed, run_step  # noqa: E402
 
 RUNS = [
     # (name, -accel, sources to monitor with)
@@ -266,14 +266,9 @@ def run(args, rep):
                     keep_workdir=args.keep, log=log, kernel=args.kernel) as host:
         if args.keep:
             rep.info("work directory: %s" % host.workdir)
-        try:
-            step_outer_boot(host, rep)
-        except NestedSkip as e:
-            rep.skip("outer-boot", str(e))
-            return EXIT_SKIP
-        except NestedError as e:
-            rep.fail("outer-boot", str(e))
-            return 1
+        status = start_or_report(host, rep, lambda: step_outer_boot(host, rep))
+        if status is not None:
+            return status
         wanted = args.runs.split(",")
         try:
             for name, accel, sources in RUNS:
