@@ -62,12 +62,14 @@ run() {
 	rm -f "$log"
 }
 
-# nested_e2e LOG NAME TIMEOUT SCRIPT WHAT: a test of tests/nested; its
-# exit status 77 is a skip, printed with its reason, that fails nothing.
+# nested_e2e LOG NAME TIMEOUT SCRIPT WHAT [ARGS...]: a test of
+# tests/nested; its exit status 77 is a skip, printed with its reason,
+# that fails nothing.
 nested_e2e() {
 	local log=$1 name=$2 limit=$3 script=$4 what=$5 rc
+	shift 5
 	echo "== $name $what"
-	timeout "$limit" python3 "$script" >"$log" 2>&1
+	timeout "$limit" python3 "$script" "$@" >"$log" 2>&1
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	if [ "$rc" -eq 77 ]; then
@@ -212,6 +214,10 @@ qemu_tests() {
 	# its refusals, qdamo's fd passing, and a migration with it running
 	nested_e2e "$log" "nested idle-page" 2400 tests/nested/idle-page.py \
 		"(host accessed bits, kernel with page_idle)"
+	# ... and its migration's negative control: the comparison can fail
+	nested_e2e "$log" "nested idle-page" 600 tests/nested/idle-page.py \
+		"--runs migration --let-destination-run (negative control)" \
+		--runs migration --let-destination-run
 	asan_qtests "$log"
 	rm -f "$log"
 }

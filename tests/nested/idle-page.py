@@ -47,9 +47,12 @@ Then, failing closed, each with its own error and the VM running on:
   mglru         with the multi-gen LRU switched on at run time,
                 query-damon's idle-page says host-mglru true.
 
-And migration: with an idle-page monitor sampling, the guest is migrated
-live to a file and restored in a new QEMU; every page of guest RAM after
-the restore equals the source's after the migration.
+And migration: two QEMUs in the outer VM, the source (driven by HMP on a
+pipe) running the guest with an idle-page monitor sampling, the
+destination (-incoming, -S) waiting; after a live migration every page
+of guest RAM on the destination equals the source's.
+--runs migration --let-destination-run is its negative control: the
+destination runs the guest on before the dump, so the RAM must differ.
 
 Monitoring attributes: --sample-us 100000, --aggr-us 1000000 by default,
 as tests/nested/kvm-workload.py (why: docs/notes/nested-harness.md).
@@ -59,6 +62,7 @@ the outer VM with KVM, 1 otherwise.
 """
 
 import os
+import shlex
 import sys
 import time
 
@@ -96,6 +100,10 @@ def parse_args():
                     help="damon-start aggr-us (default: %(default)s)")
     ap.add_argument("--runs", default="tcg,kvm,closed,migration",
                     help="which parts (default: %(default)s)")
+    ap.add_argument("--let-destination-run", action="store_true",
+                    help="negative control for the migration: the destination runs the "
+                    "guest on (no -S) before its RAM is dumped, so the comparison must "
+                    "find differences")
     harg.add_run(ap, timeout=90.0, keep_what="the work directory (consoles, QEMU stderr)")
     args = ap.parse_args()
     args.regions = None
@@ -317,57 +325,107 @@ def qdamo_start(inner, rep, args):
 
 # ---- migration ----------------------------------------------------------------
 
+class HmpPipe:
+    """A second QEMU in the outer VM, beside the harness's inner one (which
+    owns the serial ports), driven through its HMP monitor on a pipe
+    chardev (PATH.in, PATH.out): busybox has no client for a QMP socket."""
+
+    def __init__(self, host, args, extra, tag="src"):
+        self.host = host
+        self.path = "/tmp/%s-hmp" % tag
+        cmd = host.inner_command_line(0, "kvm", args.mem, guest_config(args), "pc", extra)
+        cmd = [("pipe,id=qmp,path=%s" % self.path) if a == "serial,id=qmp,path=/dev/ttyS1"
+               else "chardev=qmp,mode=readline" if a == "chardev=qmp,mode=control"
+               else ("file,id=con,path=/tmp/%s-console.txt" % tag)
+               if a == "serial,id=con,path=/dev/ttyS2"
+               else "/tmp/%s.pid" % tag if a == "/tmp/inner-0.pid" else a for a in cmd]
+        host.check("rm -f %(p)s.in %(p)s.out /tmp/%(t)s.pid && mkfifo %(p)s.in %(p)s.out"
+                   % {"p": self.path, "t": tag})
+        # a reader keeps .out drained into a file, so QEMU never blocks on it
+        host.check("(cat %(p)s.out >%(p)s.log &) ; (%(cmd)s >/tmp/%(t)s.log 2>&1 &) ; "
+                   "i=0; while [ ! -s /tmp/%(t)s.pid ] && [ $i -lt 100 ]; do sleep 0.1; "
+                   "i=$((i + 1)); done; cat /tmp/%(t)s.pid"
+                   % {"p": self.path, "t": tag, "cmd": " ".join(shlex.quote(a) for a in cmd)})
+        self.pid = int(host.check("cat /tmp/%s.pid" % tag).strip())
+
+    def hmp(self, line, wait=1.0):
+        """Send an HMP command; return what the monitor printed after it."""
+        before = int(self.host.check("wc -c <%s.log" % self.path).strip())
+        self.host.check("echo %s >%s.in" % (shlex.quote(line), self.path))
+        time.sleep(wait)
+        return self.host.check("tail -c +%d %s.log" % (before + 1, self.path))
+
+    def kill(self):
+        self.host.shell("kill %d 2>/dev/null; sleep 1; kill -9 %d 2>/dev/null" % (self.pid, self.pid))
+
+
 def run_migration(host, rep, args):
+    """Live migration between two QEMUs in the outer VM: the source, with
+    an idle-page monitor sampling, runs the guest; the destination waits
+    (-incoming, -S: it must not run on and write before the dump)."""
     mrep = rep.sub("migration")
-    image, src_ram, dst_ram = "/tmp/mig.img", "/tmp/src.ram", "/tmp/dst.ram"
+    sock, src_ram, dst_ram = "/tmp/mig.sock", "/tmp/src.ram", "/tmp/dst.ram"
     size = args.mem * MIB
 
     def migrate():
-        host.shell("rm -f %s %s %s" % (image, src_ram, dst_ram))
-        inner = boot_inner(host, mrep, args, "kvm", "source")
+        host.shell("rm -f %s %s %s" % (sock, src_ram, dst_ram))
+        stay = [] if args.let_destination_run else ["-S"]
+        dst = boot_inner(host, mrep, args, "kvm", "destination",
+                         extra_args=stay + ["-incoming", "unix:" + sock], wait=False)
+        src = None
         try:
-            inner.qmp.execute("damon-start", dict(args.start_extra, source="idle-page"))
+            src = HmpPipe(host, args, [])
+            time.sleep(2)
+            out = src.hmp("damon_start mig idle-page")
+            if out.strip() and "Error" in out:
+                raise Failed("source: damon_start mig idle-page: %s" % out.strip())
             time.sleep(3 * args.aggr_us / 1e6)
-            inner.qmp.execute("migrate", {"uri": "file:" + image})
-            deadline = time.monotonic() + 300
-            while True:
-                st = inner.qmp.execute("query-migrate")
-                if st.get("status") == "completed":
-                    break
-                if st.get("status") in ("failed", "cancelled") or time.monotonic() > deadline:
-                    raise Failed("migration %s: %s" % (st.get("status"), st))
-                time.sleep(0.5)
-            m = steps.monitor_info(inner)
-            if m["state"] != "running" or not m.get("nr-aggregations"):
-                raise Failed("the idle-page monitor did not run through the migration: %s" % m)
-            inner.qmp.execute("pmemsave", {"val": 0, "size": size, "filename": src_ram})
-            inner.qmp.execute("damon-stop")
-        finally:
-            inner.quit(timeout=20)
-            inner.close()
-        # -S: the restored guest must not run on and write before the dump
-        dst = boot_inner(host, mrep, args, "kvm", "restore",
-                         extra_args=["-S", "-incoming", "file:" + image], wait=False)
-        try:
+            src.hmp("migrate -d unix:" + sock)
             deadline = time.monotonic() + 300
             while dst.qmp.execute("query-migrate").get("status") != "completed":
                 if time.monotonic() > deadline:
-                    raise Failed("the restore did not complete")
+                    raise Failed("the migration did not complete: %s"
+                                 % src.hmp("info migrate").strip()[-300:])
                 time.sleep(0.5)
+            info = src.hmp("info damon", wait=2)
+            if "mig: running, source idle-page" not in info or "idle-page samples" not in info:
+                raise Failed("the source's idle-page monitor did not run through the "
+                             "migration: %r" % info[-400:])
+            # quoted: HMP would read "SIZE /tmp/..." as a division
+            src.hmp('pmemsave 0 %d "%s"' % (size, src_ram), wait=0.5)
             dst.qmp.execute("pmemsave", {"val": 0, "size": size, "filename": dst_ram})
+            got = host.shell("i=0; while [ \"$(stat -c %%s %s 2>/dev/null)\" != %d ] && "
+                             "[ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done; "
+                             "stat -c %%s %s" % (src_ram, size, src_ram), timeout=90)[1]
+            if got.strip() != str(size):
+                raise Failed("the source's pmemsave gave %r bytes; its monitor said: %r; "
+                             "its log: %r" % (got.strip(), host.shell(
+                                 "tail -c 600 %s.log" % src.path)[1],
+                                 host.shell("tail -c 300 /tmp/src.log")[1]))
         finally:
+            if src is not None:
+                src.kill()
             dst.quit(timeout=20)
             dst.close()
-        out = host.check("cmp -l %s %s | wc -l; sha256sum %s %s"
-                         % (src_ram, dst_ram, src_ram, dst_ram))
+        out = host.check("stat -c %%s %s %s; cmp -l %s %s | wc -l; sha256sum %s"
+                         % (src_ram, dst_ram, src_ram, dst_ram, dst_ram))
         lines = out.strip().splitlines()
-        diff = int(lines[0].strip())
-        host.shell("rm -f %s %s %s" % (image, src_ram, dst_ram))
+        if lines[:2] != [str(size)] * 2:
+            raise Failed("RAM dumps of the wrong size: %s" % lines[:2])
+        diff = int(lines[2].strip())
+        host.shell("rm -f %s %s %s" % (sock, src_ram, dst_ram))
         mrep.figures["bytes_differing"] = diff
+        if args.let_destination_run:
+            if not diff:
+                raise Failed("the destination ran on, yet its RAM equals the source's: "
+                             "the comparison cannot fail")
+            return ("negative control: the destination ran on after the migration and "
+                    "%d bytes of its RAM differ, as they must" % diff)
         if diff:
             raise Failed("%d bytes of guest RAM differ after the migration" % diff)
-        return ("migrated to a file with an idle-page monitor sampling, restored: all %d "
-                "MiB of guest RAM equal (%s)" % (args.mem, lines[1].split()[0][:16]))
+        return ("live migration between two QEMUs with an idle-page monitor sampling on the "
+                "source: all %d MiB of guest RAM equal (%s)"
+                % (args.mem, lines[3].split()[0][:16]))
 
     run_step(mrep, "ram-equal", lambda: mrep.ok("ram-equal", migrate()))
     rep.figures.update(("migration_%s" % k, v) for k, v in mrep.figures.items())
