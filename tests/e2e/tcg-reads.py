@@ -112,10 +112,7 @@ def parse_args():
     ap = harg.parser(__doc__)
     harg.add_vm(ap, mem=512, hot_start=16 * MIB, hot_size=4 * MIB,
                 smp="the guest")
-    ap.add_argument("--read-start", type=harg.hex_int, default=32 * MIB,
-                    help="read range start (default: 0x2000000)")
-    ap.add_argument("--read-size", type=harg.hex_int, default=16 * MIB,
-                    help="read range size (default: 0x1000000)")
+    harg.add_read_range(ap)
     ap.add_argument("--sources", default="tcg-accessed,dirty-bitmap",
                     help="monitors to run, in order: a source, SOURCE+WRITE-SOURCE "
                     "for reads and writes apart, or 'default' for a bare "

@@ -44,6 +44,15 @@ def add_vm(ap, mem=512, hot_start=None, hot_size=None, hot_help="", smp=None):
                         help="hot range size (default: %s)%s" % (hex(hot_size), hot_help))
 
 
+def add_read_range(ap, start=32 << 20, size=16 << 20):
+    """--read-start/--read-size: the range the workload guest only reads
+    (written once at boot), as harness.reads scores it."""
+    ap.add_argument("--read-start", type=hex_int, default=start,
+                    help="read range start (default: %s)" % hex(start))
+    ap.add_argument("--read-size", type=hex_int, default=size,
+                    help="read range size (default: %s)" % hex(size))
+
+
 def add_run(ap, timeout=60.0, timeout_option="--timeout", keep_what="the work directory",
             verbose=True):
     """The time allowed to find the hot set, --verbose (unless not

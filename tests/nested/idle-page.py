@@ -90,10 +90,7 @@ LRU_GEN = "/sys/kernel/mm/lru_gen/enabled"
 def parse_args():
     ap = harg.parser(__doc__)
     harg.add_vm(ap, mem=256, hot_start=16 * MIB, hot_size=4 * MIB)
-    ap.add_argument("--read-start", type=harg.hex_int, default=32 * MIB,
-                    help="read range start (default: 0x2000000)")
-    ap.add_argument("--read-size", type=harg.hex_int, default=16 * MIB,
-                    help="read range size (default: 0x1000000)")
+    harg.add_read_range(ap)
     ap.add_argument("--sample-us", type=int, default=100000,
                     help="damon-start sample-us (default: %(default)s)")
     ap.add_argument("--aggr-us", type=int, default=1000000,

@@ -121,10 +121,37 @@ static void test_format(void)
 	}
 }
 
+/* A snapshot from the query-damon-regions reply @text, taken at @time_us. */
+static QdamoSnapshot *snapshot_of(const char *text, int64_t time_us)
+{
+	g_autoptr(JsonNode) node = qdamo_json_parse(text, -1, NULL);
+
+	g_assert_nonnull(node);
+	return qdamo_snapshot_from_reply(json_node_get_object(node), time_us);
+}
+
+/*
+ * A record of the monitor @monitor_json (its query-damon members) on the
+ * QMP socket @target, with @n snapshots make(i * 100 ms, @arg).
+ */
+static QdamoRecord *record_of(const char *monitor_json, const char *target, guint n,
+			      QdamoSnapshot *(*make)(int64_t, uint32_t), uint32_t arg)
+{
+	g_autoptr(JsonNode) node = qdamo_json_parse(monitor_json, -1, NULL);
+	QdamoRecord *rec = qdamo_record_new(json_node_get_object(node));
+	guint i;
+
+	rec->target_kind = g_strdup("qmp");
+	rec->target_name = g_strdup(target);
+	rec->start_unix_us = 1700000000000000;
+	for (i = 1; i <= n; i++)
+		g_ptr_array_add(rec->snapshots, make(i * 100000, arg));
+	return rec;
+}
+
 /* Three regions: cold [0, 16M), hot [16M, 32M), cold [32M, 64M). */
 static QdamoSnapshot *make_snapshot(int64_t time_us, uint32_t hot)
 {
-	g_autoptr(JsonNode) node = NULL;
 	g_autofree char *text = g_strdup_printf(
 		"{\"nr-aggregations\": %" G_GINT64_FORMAT ", \"max-nr-accesses\": 20,"
 		" \"total-bytes\": 67108864, \"regions\": ["
@@ -133,27 +160,17 @@ static QdamoSnapshot *make_snapshot(int64_t time_us, uint32_t hot)
 		"{\"start\": 33554432, \"end\": 67108864, \"nr-accesses\": 0, \"age\": 700}]}",
 		time_us / 100000, hot);
 
-	node = qdamo_json_parse(text, -1, NULL);
-	g_assert_nonnull(node);
-	return qdamo_snapshot_from_reply(json_node_get_object(node), time_us);
+	return snapshot_of(text, time_us);
 }
 
 static QdamoRecord *make_record(guint n)
 {
-	g_autoptr(JsonNode) node = qdamo_json_parse(
-		"{\"id\": \"damon0\", \"source\": \"page-hash\", \"clock\": \"realtime\","
-		" \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000,"
-		" \"update-us\": 1000000, \"min-nr-regions\": 10,"
-		" \"max-nr-regions\": 1000}}", -1, NULL);
-	QdamoRecord *rec = qdamo_record_new(json_node_get_object(node));
-	guint i;
-
-	rec->target_kind = g_strdup("qmp");
-	rec->target_name = g_strdup("/tmp/x \"quoted\".sock");
-	rec->start_unix_us = 1700000000000000;
-	for (i = 1; i <= n; i++)
-		g_ptr_array_add(rec->snapshots, make_snapshot(i * 100000, 20));
-	return rec;
+	return record_of("{\"id\": \"damon0\", \"source\": \"page-hash\","
+			 " \"clock\": \"realtime\","
+			 " \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000,"
+			 " \"update-us\": 1000000, \"min-nr-regions\": 10,"
+			 " \"max-nr-regions\": 1000}}",
+			 "/tmp/x \"quoted\".sock", n, make_snapshot, 20);
 }
 
 /*
@@ -163,7 +180,6 @@ static QdamoRecord *make_record(guint n)
  */
 static QdamoSnapshot *make_write_snapshot(int64_t time_us, uint32_t written)
 {
-	g_autoptr(JsonNode) node = NULL;
 	g_autofree char *text = g_strdup_printf(
 		"{\"nr-aggregations\": %" G_GINT64_FORMAT ", \"max-nr-accesses\": 20,"
 		" \"total-bytes\": 67108864, \"regions\": ["
@@ -175,29 +191,18 @@ static QdamoSnapshot *make_write_snapshot(int64_t time_us, uint32_t written)
 		" \"nr-writes\": 0, \"age\": 700}]}",
 		time_us / 100000, written);
 
-	node = qdamo_json_parse(text, -1, NULL);
-	g_assert_nonnull(node);
-	return qdamo_snapshot_from_reply(json_node_get_object(node), time_us);
+	return snapshot_of(text, time_us);
 }
 
 /* A record of a monitor with a write source: [16M, 32M) written a quarter. */
 static QdamoRecord *make_write_record(guint n)
 {
-	g_autoptr(JsonNode) node = qdamo_json_parse(
-		"{\"id\": \"rw\", \"source\": \"tcg-accessed\","
-		" \"write-source\": \"dirty-bitmap\", \"clock\": \"realtime\","
-		" \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000,"
-		" \"update-us\": 1000000, \"min-nr-regions\": 10,"
-		" \"max-nr-regions\": 1000}}", -1, NULL);
-	QdamoRecord *rec = qdamo_record_new(json_node_get_object(node));
-	guint i;
-
-	rec->target_kind = g_strdup("qmp");
-	rec->target_name = g_strdup("/tmp/rw.sock");
-	rec->start_unix_us = 1700000000000000;
-	for (i = 1; i <= n; i++)
-		g_ptr_array_add(rec->snapshots, make_write_snapshot(i * 100000, 5));
-	return rec;
+	return record_of("{\"id\": \"rw\", \"source\": \"tcg-accessed\","
+			 " \"write-source\": \"dirty-bitmap\", \"clock\": \"realtime\","
+			 " \"attrs\": {\"sample-us\": 5000, \"aggr-us\": 100000,"
+			 " \"update-us\": 1000000, \"min-nr-regions\": 10,"
+			 " \"max-nr-regions\": 1000}}",
+			 "/tmp/rw.sock", n, make_write_snapshot, 5);
 }
 
 /* Write @rec to @path through the writer, as qdamo record does. */
