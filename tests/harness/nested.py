@@ -335,7 +335,18 @@ class InnerVM(GuestConsole, proc.Closing):
             "echo \"dmesg: $(dmesg | grep -E 'segfault|traps:|general protection|"
             "Out of memory|Killed process|qemu-system|CPU [0-9]+/KVM|damon/' | tail -n 4"
             " | tr '\\n' '|')\"" % self.log_path, timeout=60)
-        return " ".join(out.split("\n")).strip()
+        return " ".join(out.split("\n")).strip() + self._last_events()
+
+    def _last_events(self):
+        """The QMP events that say how QEMU ended: a SHUTDOWN whose reason
+        is guest-reset means the guest reset (-no-reboot ends QEMU then,
+        with status 0)."""
+        if self.qmp is None:
+            return ""
+        evs = [e for e in self.qmp.events(clear=False)
+               if e.get("event") in ("SHUTDOWN", "RESET", "GUEST_PANICKED", "STOP")]
+        return "| QMP events: %s" % ", ".join(
+            "%s %s" % (e["event"], e.get("data", {})) for e in evs[-4:]) if evs else ""
 
     # -- qdamo in the outer VM ------------------------------------------------------
 
