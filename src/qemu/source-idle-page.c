@@ -568,21 +568,24 @@ static void idle_page_check(QdamonSource *src, const uint64_t *gpa,
 {
     IdlePageSource *ip = container_of(src, IdlePageSource, base);
     int64_t t0 = get_clock();
-    size_t i, m;
+    size_t i, m, armed = MIN(n, src->nr_armed);
     g_autofree uint64_t *words = NULL;
     g_autofree uint64_t *bits = NULL;
 
+    /* ip->s has room for the last prepare's pages only */
     for (i = 0; i < n; i++) {
         accessed[i] = false;
+    }
+    for (i = 0; i < armed; i++) {
         if (!qdamon_source_armed(src, i, gpa[i])) {
             ip->s[i].state = IDLE_NONE;     /* not armed: no answer */
         }
     }
-    recheck_pagemap(ip, MIN(n, src->nr_armed), accessed);
-    words = marked_words(ip, MIN(n, src->nr_armed), &m);
+    recheck_pagemap(ip, armed, accessed);
+    words = marked_words(ip, armed, &m);
     bits = g_new0(uint64_t, MAX(m, 1));
     batch_read(ip->bitmap_fd, words, m, bits, BATCH_GAP);
-    for (i = 0; i < MIN(n, src->nr_armed); i++) {
+    for (i = 0; i < armed; i++) {
         IdleSample *s = &ip->s[i];
 
         if (s->state == IDLE_MARKED) {
