@@ -368,22 +368,6 @@ static void find_heads(IdlePageSource *ip, size_t n)
     }
 }
 
-/* Bitmap words of the marked samples, sorted and unique; sets *@m. */
-static uint64_t *marked_words(IdlePageSource *ip, size_t n, size_t *m)
-{
-    uint64_t *words = g_new(uint64_t, MAX(n, 1));
-    size_t i;
-
-    *m = 0;
-    for (i = 0; i < n; i++) {
-        if (ip->s[i].state == IDLE_MARKED) {
-            words[(*m)++] = ip->s[i].mark / 64;
-        }
-    }
-    *m = sort_unique(words, *m);
-    return words;
-}
-
 /* Whether marked sample @i reads idle in the words @keys/@vals. */
 static bool sample_idle(const IdleSample *s, const uint64_t *keys, size_t m,
                         const uint64_t *vals)
@@ -412,7 +396,11 @@ static void classify(IdleSample *s, uint64_t entry)
     s->state = IDLE_MARKED;
 }
 
-/* Bitmap words and bits of the samples in state @st; sets *@m. */
+/*
+ * The bitmap words of the samples in state @st (only the small ones with
+ * @small_only), sorted and unique, and in *@bits their bits, to write (a
+ * read overwrites them); sets *@m.
+ */
 static uint64_t *state_words(IdlePageSource *ip, size_t n, IdleState st,
                              bool small_only, uint64_t **bits, size_t *m)
 {
@@ -582,8 +570,7 @@ static void idle_page_check(QdamonSource *src, const uint64_t *gpa,
         }
     }
     recheck_pagemap(ip, armed, accessed);
-    words = marked_words(ip, armed, &m);
-    bits = g_new0(uint64_t, MAX(m, 1));
+    words = state_words(ip, armed, IDLE_MARKED, false, &bits, &m);
     batch_read(ip->bitmap_fd, words, m, bits, BATCH_GAP);
     for (i = 0; i < armed; i++) {
         IdleSample *s = &ip->s[i];
