@@ -118,6 +118,10 @@ struct damon_target {
  * @DAMOS_NOHUGEPAGE:	do not back the region with huge pages.
  * @DAMOS_LRU_PRIO:	prioritise the region on its LRU lists.
  * @DAMOS_LRU_DEPRIO:	deprioritise the region on its LRU lists.
+ * @DAMOS_MIGRATE_HOT:	move the region to &damos.target_nid, hottest
+ *			regions first under a quota.
+ * @DAMOS_MIGRATE_COLD:	move the region to &damos.target_nid, coldest
+ *			regions first under a quota.
  * @DAMOS_STAT:		do nothing but count the statistics.
  * @NR_DAMOS_ACTIONS:	total number of actions.
  *
@@ -132,6 +136,8 @@ enum damos_action {
 	DAMOS_NOHUGEPAGE,
 	DAMOS_LRU_PRIO,
 	DAMOS_LRU_DEPRIO,
+	DAMOS_MIGRATE_HOT,
+	DAMOS_MIGRATE_COLD,
 	DAMOS_STAT,
 	NR_DAMOS_ACTIONS,
 };
@@ -259,12 +265,21 @@ struct damos_watermarks {
 };
 
 /**
- * enum damos_filter_type - What a core DAMOS filter looks at.
- * @DAMOS_FILTER_TYPE_ADDR:	an address range.
- * @DAMOS_FILTER_TYPE_TARGET:	a target index.
+ * enum damos_filter_type - What a DAMOS filter looks at.
+ * @DAMOS_FILTER_TYPE_YOUNG:	whether the memory was accessed again just
+ *				before the action; an operations-level
+ *				filter, evaluated by &damon_operations.apply_scheme
+ *				through damos_ops_filter_out().
+ * @DAMOS_FILTER_TYPE_ADDR:	an address range (core).
+ * @DAMOS_FILTER_TYPE_TARGET:	a target index (core).
  * @NR_DAMOS_FILTER_TYPES:	number of types.
+ *
+ * As in Linux 6.15, core filters are evaluated before the quota is
+ * charged and operations-level ones after, each kind with its own
+ * default for memory that none of its filters is for.
  */
 enum damos_filter_type {
+	DAMOS_FILTER_TYPE_YOUNG,
 	DAMOS_FILTER_TYPE_ADDR,
 	DAMOS_FILTER_TYPE_TARGET,
 	NR_DAMOS_FILTER_TYPES,
@@ -331,10 +346,13 @@ struct damos_tried_region {
  * @action:		what to do with them.
  * @apply_interval_us:	how often to apply, in microseconds; 0 means
  *			every aggregation interval.
+ * @target_nid:		for the migrate actions, the node to move to.
  * @quota:		limits and prioritisation.
  * @wmarks:		activation watermarks.
  * @filters_list:	head of the &struct damos_filter list.
  * @stat:		statistics.
+ * @priv:		the user's data; the engine never touches it, and
+ *			damos_commit() leaves it as it is.
  * @list:		list head for the context's schemes.
  *
  * Locking: owned by the context's driver while it is begun; read it
@@ -344,10 +362,12 @@ struct damos {
 	struct damos_access_pattern pattern;
 	enum damos_action action;
 	uint64_t apply_interval_us;
+	int target_nid;
 	struct damos_quota quota;
 	struct damos_watermarks wmarks;
 	struct damon_list filters_list;
 	struct damos_stat stat;
+	void *priv;
 	struct damon_list list;
 /* private: */
 	uint64_t next_apply_sis;
@@ -566,6 +586,20 @@ struct damon_ctx {
 #define damon_target_of(node) \
 	damon_list_entry(node, struct damon_target, list)
 #define damos_of(node) damon_list_entry(node, struct damos, list)
+#define damos_filter_of(node) \
+	damon_list_entry(node, struct damos_filter, list)
+#define damos_goal_of(node) \
+	damon_list_entry(node, struct damos_quota_goal, list)
+
+#define damos_for_each_filter(f, s) \
+	for (f = damos_filter_of((s)->filters_list.next); \
+	     &f->list != &(s)->filters_list; \
+	     f = damos_filter_of(f->list.next))
+
+#define damos_for_each_quota_goal(g, q) \
+	for (g = damos_goal_of((q)->goals_list.next); \
+	     &g->list != &(q)->goals_list; \
+	     g = damos_goal_of(g->list.next))
 
 #define damon_first_region(t) damon_region_of((t)->regions_list.next)
 #define damon_last_region(t) damon_region_of((t)->regions_list.prev)
@@ -664,6 +698,11 @@ void damos_add_quota_goal(struct damos_quota *q, struct damos_quota_goal *g);
 const struct damos_tried_region *damos_tried_regions(const struct damos *s,
 		size_t *nr);
 const char *damos_action_name(enum damos_action action);
+void damos_commit(struct damos *dst, struct damos *src);
+bool damos_filter_is_ops(enum damos_filter_type type);
+bool damos_ops_filter_out(const struct damos *s,
+		bool (*meets)(const struct damos_filter *f, void *arg),
+		void *arg);
 
 /* ---- running: the step API (src/core/kdamond.c) ---- */
 

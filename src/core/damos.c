@@ -44,20 +44,6 @@
 /* First capacity of a tried-regions array. */
 #define DAMOS_TRIED_MIN_CAP		16
 
-#define damos_filter_of(node) \
-	damon_list_entry(node, struct damos_filter, list)
-#define damos_goal_of(node) \
-	damon_list_entry(node, struct damos_quota_goal, list)
-
-#define damos_for_each_filter(f, s) \
-	for (f = damos_filter_of((s)->filters_list.next); \
-	     &f->list != &(s)->filters_list; \
-	     f = damos_filter_of(f->list.next))
-
-#define damos_for_each_quota_goal(g, q) \
-	for (g = damos_goal_of((q)->goals_list.next); \
-	     &g->list != &(q)->goals_list; \
-	     g = damos_goal_of(g->list.next))
 
 static const char *const damos_action_names[NR_DAMOS_ACTIONS] = {
 	[DAMOS_WILLNEED] = "willneed",
@@ -67,6 +53,8 @@ static const char *const damos_action_names[NR_DAMOS_ACTIONS] = {
 	[DAMOS_NOHUGEPAGE] = "nohugepage",
 	[DAMOS_LRU_PRIO] = "lru_prio",
 	[DAMOS_LRU_DEPRIO] = "lru_deprio",
+	[DAMOS_MIGRATE_HOT] = "migrate_hot",
+	[DAMOS_MIGRATE_COLD] = "migrate_cold",
 	[DAMOS_STAT] = "stat",
 };
 
@@ -302,6 +290,61 @@ const char *damos_action_name(enum damos_action action)
 	if ((unsigned int)action >= NR_DAMOS_ACTIONS)
 		return NULL;
 	return damos_action_names[action];
+}
+
+/* Move every node of @from to the end of @to; @from ends empty. */
+static void damos_move_list(struct damon_list *to, struct damon_list *from)
+{
+	struct damon_list *n, *next;
+
+	for (n = from->next; n != from; n = next) {
+		next = n->next;
+		damon_list_del(n);
+		damon_list_add_tail(n, to);
+	}
+}
+
+/**
+ * damos_commit() - Give @dst @src's parameters, as Linux's commit does.
+ * @dst:	a scheme in use, which keeps its statistics, its quota's
+ *		charge state and tuner output, its watermarks' state and its
+ *		tried-regions snapshot.
+ * @src:	the new parameters; its filters and goals move to @dst, and
+ *		the caller frees what is left of it with
+ *		damon_destroy_scheme().
+ *
+ * Validate @src first: nothing here can fail.
+ *
+ * Locking: the context's owner (via damon_call() while it runs).
+ */
+void damos_commit(struct damos *dst, struct damos *src)
+{
+	struct damos_quota *dq = &dst->quota, *sq = &src->quota;
+
+	dst->pattern = src->pattern;
+	dst->action = src->action;
+	dst->target_nid = src->target_nid;
+	dst->apply_interval_us = src->apply_interval_us;
+	dq->ms = sq->ms;
+	dq->sz = sq->sz;
+	dq->reset_interval = sq->reset_interval;
+	dq->weight_sz = sq->weight_sz;
+	dq->weight_nr_accesses = sq->weight_nr_accesses;
+	dq->weight_age = sq->weight_age;
+	damos_free_list(&dq->goals_list,
+			offsetof(struct damos_quota_goal, list));
+	damos_move_list(&dq->goals_list, &sq->goals_list);
+	dst->wmarks.get_metric = src->wmarks.get_metric;
+	dst->wmarks.data = src->wmarks.data;
+	dst->wmarks.interval = src->wmarks.interval;
+	dst->wmarks.high = src->wmarks.high;
+	dst->wmarks.mid = src->wmarks.mid;
+	dst->wmarks.low = src->wmarks.low;
+	if (!dst->wmarks.get_metric)
+		dst->wmarks.activated = true;
+	damos_free_list(&dst->filters_list,
+			offsetof(struct damos_filter, list));
+	damos_move_list(&dst->filters_list, &src->filters_list);
 }
 
 /* ---- validation ---- */
@@ -786,50 +829,108 @@ static int damos_addr_filter_match(struct damon_ctx *ctx,
 	return inside;
 }
 
-/* 1 if @f is for @r, 0 if not, -ENOMEM if @r could not be split. */
-static int damos_filter_match(struct damon_ctx *ctx, struct damon_target *t,
-		struct damon_region *r, const struct damos_filter *f)
+/**
+ * damos_filter_is_ops() - Whether filters of @type are the operations
+ * set's to evaluate (after the quota) rather than the core's.
+ * @type:	filter type.
+ *
+ * Return: true for operations-level types.
+ * Locking: none.
+ */
+bool damos_filter_is_ops(enum damos_filter_type type)
 {
-	int matched;
-
-	switch (f->type) {
-	case DAMOS_FILTER_TYPE_TARGET:
-		matched = t->id == f->target_idx;
-		break;
-	case DAMOS_FILTER_TYPE_ADDR:
-		matched = damos_addr_filter_match(ctx, t, r, f);
-		if (matched < 0)
-			return matched;
-		break;
-	default:
-		return 0;
-	}
-	return (matched == 1) == f->matching;
+	return type == DAMOS_FILTER_TYPE_YOUNG;
 }
 
 /*
- * Whether the filters reject @r.  The first filter that is for @r
- * decides; when none is, the opposite of the last filter's verdict
- * applies, so "allow X" alone means "only X" and "reject X" alone means
- * "all but X".
+ * The verdict of one kind of filters (core or ops): the first filter of
+ * that kind that is for the memory decides; when none is, the opposite
+ * of the last one's verdict applies, so "allow X" alone means "only X"
+ * and "reject X" alone means "all but X".  @meets returns 1 when the
+ * memory meets @f's condition, 0 when not, and -1 when it cannot tell,
+ * which rejects the memory (leave alone what cannot be isolated).
  */
+static bool damos_filters_reject(const struct damos *s, bool ops,
+		int (*meets)(const struct damos_filter *f, void *arg), void *arg)
+{
+	const struct damos_filter *f, *last = NULL;
+	int met;
+
+	damos_for_each_filter(f, s) {
+		if (damos_filter_is_ops(f->type) != ops)
+			continue;
+		last = f;
+		met = meets(f, arg);
+		if (met < 0)
+			return true;
+		if ((met == 1) == f->matching)
+			return !f->allow;
+	}
+	return last ? last->allow : false;
+}
+
+struct damos_core_filter_arg {
+	struct damon_ctx *ctx;
+	struct damon_target *t;
+	struct damon_region *r;
+};
+
+static int damos_core_filter_meets(const struct damos_filter *f, void *arg)
+{
+	struct damos_core_filter_arg *a = arg;
+
+	switch (f->type) {
+	case DAMOS_FILTER_TYPE_TARGET:
+		return a->t->id == f->target_idx;
+	case DAMOS_FILTER_TYPE_ADDR:
+		return damos_addr_filter_match(a->ctx, a->t, a->r, f);
+	default:
+		return 0;
+	}
+}
+
+/* Whether the core filters reject @r. */
 static bool damos_filter_out(struct damon_ctx *ctx, struct damon_target *t,
 		struct damon_region *r, struct damos *s)
 {
-	struct damos_filter *f;
-	int matched;
+	struct damos_core_filter_arg arg = { ctx, t, r };
 
-	if (damon_list_empty(&s->filters_list))
-		return false;
-	damos_for_each_filter(f, s) {
-		matched = damos_filter_match(ctx, t, r, f);
-		/* could not isolate the filtered part: leave it alone */
-		if (matched < 0)
-			return true;
-		if (matched)
-			return !f->allow;
-	}
-	return damos_filter_of(s->filters_list.prev)->allow;
+	return damos_filters_reject(s, false, damos_core_filter_meets, &arg);
+}
+
+struct damos_ops_filter_arg {
+	bool (*meets)(const struct damos_filter *f, void *arg);
+	void *arg;
+};
+
+static int damos_ops_filter_meets(const struct damos_filter *f, void *arg)
+{
+	struct damos_ops_filter_arg *a = arg;
+
+	return a->meets(f, a->arg) ? 1 : 0;
+}
+
+/**
+ * damos_ops_filter_out() - Whether @s's operations-level filters reject
+ * some memory.
+ * @s:		scheme being applied.
+ * @meets:	returns whether the memory meets a filter's condition
+ *		(e.g. for %DAMOS_FILTER_TYPE_YOUNG: it was accessed).
+ * @arg:	passed to @meets.
+ *
+ * Same rules as the core filters, over the operations-level ones only:
+ * with none, nothing is rejected.
+ *
+ * Return: true when the memory must be left alone.
+ * Locking: the context's driver, from &damon_operations.apply_scheme.
+ */
+bool damos_ops_filter_out(const struct damos *s,
+		bool (*meets)(const struct damos_filter *f, void *arg),
+		void *arg)
+{
+	struct damos_ops_filter_arg a = { meets, arg };
+
+	return damos_filters_reject(s, true, damos_ops_filter_meets, &a);
 }
 
 /* ---- applying ---- */

@@ -34,7 +34,7 @@ void hmp_damon_start(Monitor *mon, const QDict *qdict)
         qmp_damon_start(id, source != NULL, kind, wsource != NULL, wkind,
                         NULL, NULL, false, 0, false, 0,
                         false, 0, false, 0, false, 0, false, NULL, false, 0,
-                        &err);
+                        false, NULL, &err);
     }
     hmp_handle_error(mon, err);
 }
@@ -90,6 +90,49 @@ static void print_hot(Monitor *mon, const char *id)
     }
 }
 
+static void print_skips(Monitor *mon, DamonSchemeSkipList *l)
+{
+    if (!l) {
+        return;
+    }
+    monitor_printf(mon, "    skipped:");
+    for (; l; l = l->next) {
+        g_autofree char *sz = size_to_str(l->value->bytes);
+
+        monitor_printf(mon, " %s %s%s%s%s",
+                       DamonSchemeSkipReason_str(l->value->reason), sz,
+                       l->value->last_error ? " (" : "",
+                       l->value->last_error ?: "",
+                       l->value->last_error ? ")" : "");
+    }
+    monitor_printf(mon, "\n");
+}
+
+/* One line per scheme: what it is and what it did. */
+static void print_schemes(Monitor *mon, const char *id)
+{
+    g_autoptr(DamonSchemes) sc = qmp_query_damon_schemes(id, false, false,
+                                                         NULL);
+    DamonSchemeInfoList *l;
+
+    for (l = sc ? sc->schemes : NULL; l; l = l->next) {
+        DamonSchemeInfo *i = l->value;
+        DamonSchemeStats *st = i->stats;
+        g_autofree char *tried = size_to_str(st->sz_tried);
+        g_autofree char *applied = size_to_str(st->sz_applied);
+        g_autofree char *quota = i->has_effective_quota_bytes ?
+            size_to_str(i->effective_quota_bytes) : g_strdup("none");
+
+        monitor_printf(mon, "  scheme %u: %s%s, tried %" PRIu64 " regions %s,"
+                       " applied %" PRIu64 " regions %s, quota %s (exceeded %"
+                       PRIu64 " times)\n", i->index,
+                       DamonSchemeAction_str(i->scheme->action),
+                       i->active ? "" : " (off: watermarks)", st->nr_tried,
+                       tried, st->nr_applied, applied, quota, st->qt_exceeds);
+        print_skips(mon, i->skipped);
+    }
+}
+
 void hmp_info_damon(Monitor *mon, const QDict *qdict)
 {
     g_autoptr(DamonInfoList) list = qmp_query_damon(NULL);
@@ -141,5 +184,6 @@ void hmp_info_damon(Monitor *mon, const QDict *qdict)
             monitor_printf(mon, "  written part of it %s\n", w_sz);
         }
         print_hot(mon, i->id);
+        print_schemes(mon, i->id);
     }
 }

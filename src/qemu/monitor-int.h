@@ -46,6 +46,8 @@ struct QdamonMonitor {
     QdamonSource *wsrc;         /* the write source, or NULL */
     QdamonPaddr *paddr;
     QdamonTally tally;          /* the driver's: see above */
+    /* BQL: the schemes as they were when the context ended */
+    DamonSchemeInfoList *final_schemes;
     /* BQL */
     DamonState state;
     DamonStopReason stop_reason;

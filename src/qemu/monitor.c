@@ -11,10 +11,13 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-events-damon.h"
+#include "qapi/clone-visitor.h"
+#include "qapi/qapi-visit-damon.h"
 #include "qemu/main-loop.h"
 #include "qemu/lockable.h"
 #include "system/system.h"
 #include "monitor-int.h"
+#include "schemes.h"
 #include "trace.h"
 
 /* BQL */
@@ -28,12 +31,23 @@ void qdamon_config_free(QdamonConfig *cfg)
     g_free(cfg->id);
     g_free(cfg->source_reason);
     g_free(cfg->ranges);
+    qapi_free_DamonSchemeList(cfg->schemes);
     memset(cfg, 0, sizeof(*cfg));
 }
 
 /* Free what tracks guest memory; the tally stays for the queries. */
 static void monitor_release(QdamonMonitor *m)
 {
+    struct damos *s, *next;
+
+    if (m->ctx) {
+        /* the context has ended (or never begun): the BQL holder owns it */
+        qapi_free_DamonSchemeInfoList(m->final_schemes);
+        m->final_schemes = qdamon_schemes_info(m->ctx, true);
+        damon_for_each_scheme_safe(s, next, m->ctx) {
+            qdamon_scheme_destroy(s);
+        }
+    }
     damon_destroy_ctx(m->ctx);
     m->ctx = NULL;
     qdamon_pa_free(m->paddr);
@@ -51,6 +65,7 @@ static void monitor_release(QdamonMonitor *m)
 static void monitor_free(QdamonMonitor *m)
 {
     monitor_release(m);
+    qapi_free_DamonSchemeInfoList(m->final_schemes);
     qdamon_config_free(&m->cfg);
     qdamon_tally_destroy(&m->tally);
     qemu_cond_destroy(&m->cond);
@@ -172,6 +187,24 @@ static uint64_t monitor_initial_bytes(QdamonMonitor *m)
     return total;
 }
 
+/* damon-start's schemes, before the context begins. */
+static bool monitor_add_schemes(QdamonMonitor *m, Error **errp)
+{
+    GPtrArray *schemes = qdamon_schemes_build(m->cfg.schemes, &m->cfg.attrs,
+                                              m->tally.total_bytes, errp);
+    guint i;
+
+    if (!schemes) {
+        return false;
+    }
+    for (i = 0; i < schemes->len; i++) {
+        damon_add_scheme(m->ctx, g_ptr_array_index(schemes, i));
+    }
+    g_ptr_array_set_size(schemes, 0);
+    qdamon_schemes_free(schemes);
+    return true;
+}
+
 /* Source, operations set and engine context for @m. */
 static bool monitor_build(QdamonMonitor *m, Error **errp)
 {
@@ -210,7 +243,7 @@ static bool monitor_build(QdamonMonitor *m, Error **errp)
         return false;
     }
     m->tally.total_bytes = monitor_initial_bytes(m);
-    return true;
+    return monitor_add_schemes(m, errp);
 }
 
 /* ---- the API (BQL) ---- */
@@ -268,6 +301,7 @@ bool qdamon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
 typedef struct TuneCall {
     QdamonMonitor *m;
     const struct damon_attrs *attrs;
+    GPtrArray *schemes;         /* NULL: keep them */
     char err[DAMON_ERR_LEN];
 } TuneCall;
 
@@ -280,11 +314,15 @@ static int tune_on_driver(struct damon_ctx *ctx, void *data)
     if (rc == 0) {
         /* counts from other intervals do not mix in one distribution */
         g_ptr_array_set_size(tc->m->tally.history, 0);
+        if (tc->schemes) {
+            qdamon_schemes_commit(ctx, tc->schemes);
+        }
     }
     return rc;
 }
 
 bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
+                         bool has_schemes, DamonSchemeList *schemes,
                          Error **errp)
 {
     QdamonMonitor *m = monitor_find_running(id, errp);
@@ -294,7 +332,16 @@ bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
     if (!m || !qdamon_check_attrs(attrs, errp)) {
         return false;
     }
+    if (has_schemes) {
+        tc.schemes = qdamon_schemes_build(schemes, attrs,
+                                          m->tally.total_bytes, errp);
+        if (!tc.schemes) {
+            return false;
+        }
+    }
     rc = qdamon_monitor_call(m, tune_on_driver, &tc);
+    /* what was committed is the context's now; the rest is freed */
+    qdamon_schemes_free(tc.schemes);
     if (rc == -ECANCELED) {
         error_setg(errp, "DAMON monitor '%s' stopped before the change "
                    "could be made", id);
@@ -305,7 +352,64 @@ bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
         return false;
     }
     m->cfg.attrs = *attrs;
+    if (has_schemes) {
+        qapi_free_DamonSchemeList(m->cfg.schemes);
+        m->cfg.schemes = schemes ? QAPI_CLONE(DamonSchemeList, schemes) :
+            NULL;
+    }
     return true;
+}
+
+typedef struct SchemesCall {
+    bool tried;
+    DamonSchemeInfoList *info;
+} SchemesCall;
+
+static int schemes_on_driver(struct damon_ctx *ctx, void *data)
+{
+    SchemesCall *sc = data;
+
+    sc->info = qdamon_schemes_info(ctx, sc->tried);
+    return 0;
+}
+
+/* The stopped copy, without tried regions unless asked for. */
+static DamonSchemeInfoList *final_copy(QdamonMonitor *m, bool tried)
+{
+    DamonSchemeInfoList *l, *i;
+
+    if (!m->final_schemes) {
+        return NULL;
+    }
+    l = QAPI_CLONE(DamonSchemeInfoList, m->final_schemes);
+
+    for (i = l; i && !tried; i = i->next) {
+        qapi_free_DamonTriedRegionList(i->value->tried_regions);
+        i->value->tried_regions = NULL;
+        i->value->has_tried_regions = false;
+    }
+    return l;
+}
+
+DamonSchemes *qdamon_monitor_schemes(const char *id, bool tried,
+                                     Error **errp)
+{
+    QdamonMonitor *m = monitor_find(id);
+    SchemesCall sc = { .tried = tried };
+    DamonSchemes *out;
+
+    if (!m) {
+        error_setg(errp, "no DAMON monitor named '%s'", id);
+        return NULL;
+    }
+    if (m->state != DAMON_STATE_RUNNING ||
+        qdamon_monitor_call(m, schemes_on_driver, &sc) == -ECANCELED) {
+        sc.info = final_copy(m, tried);
+    }
+    out = g_new0(DamonSchemes, 1);
+    out->id = g_strdup(m->cfg.id);
+    out->schemes = sc.info;
+    return out;
 }
 
 QdamonResults *qdamon_monitor_results(const char *id, bool with_history,

@@ -38,6 +38,7 @@ typedef struct QdamonConfig {
      * them to the sources; a source that keeps one dups it.
      */
     const QdamonSourceOpts *src_opts;
+    DamonSchemeList *schemes;   /* as damon-start gave them, or NULL */
 } QdamonConfig;
 
 /* One region of an aggregated snapshot. */
@@ -114,9 +115,20 @@ uint64_t qdamon_write_wss_of(GArray *snap, unsigned int min_nr);
 bool qdamon_monitor_start(QdamonConfig *cfg, Error **errp);
 /* Stop a running monitor and wait for it.  Context: BQL held. */
 bool qdamon_monitor_stop(const char *id, Error **errp);
-/* Commit new attributes to a running monitor.  Context: BQL held. */
+/*
+ * Commit new attributes to a running monitor and, when @has_schemes,
+ * replace its schemes with @schemes.  Nothing changes on error.
+ * Context: BQL held.
+ */
 bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
+                         bool has_schemes, DamonSchemeList *schemes,
                          Error **errp);
+/*
+ * A monitor's schemes: live from its driver while it runs, else as
+ * they were when it stopped.  Context: BQL held.
+ */
+DamonSchemes *qdamon_monitor_schemes(const char *id, bool tried,
+                                     Error **errp);
 /* The committed attributes of a running monitor.  Context: BQL held. */
 bool qdamon_monitor_get_attrs(const char *id, struct damon_attrs *attrs,
                               Error **errp);

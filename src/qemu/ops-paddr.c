@@ -32,7 +32,10 @@
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
 #include "system/hostmem.h"
+#include "ops/ops-common.h"
+#include "actions.h"
 #include "ops-paddr.h"
+#include "schemes.h"
 #include "trace.h"
 
 struct QdamonPaddr {
@@ -393,8 +396,81 @@ static unsigned int qdamon_pa_check_accesses(struct damon_ctx *ctx)
 
 static bool qdamon_pa_action_supported(enum damos_action action)
 {
-    /* acting on guest memory is not built yet; statistics only */
-    return action == DAMOS_STAT;
+    /* the LRU lists are the host kernel's own: no interface reaches them */
+    return action != DAMOS_LRU_PRIO && action != DAMOS_LRU_DEPRIO;
+}
+
+static int qdamon_pa_get_scheme_score(struct damon_ctx *ctx,
+                                      struct damon_target *t,
+                                      struct damon_region *r,
+                                      struct damos *s)
+{
+    switch (s->action) {
+    case DAMOS_PAGEOUT:
+    case DAMOS_COLD:
+    case DAMOS_MIGRATE_COLD:
+        return damon_cold_score(ctx, r, s);
+    default:
+        return damon_hot_score(ctx, r, s);
+    }
+}
+
+/*
+ * Whether @r's page sampled in the latest sample interval was found
+ * accessed (or written).  Schemes are applied right after a check,
+ * before any split, so the sampled address is still one that check
+ * looked at; p->gpas is in address order, one per region.
+ */
+static bool qdamon_pa_young(QdamonPaddr *p, const struct damon_region *r)
+{
+    const uint64_t *gpa = (const uint64_t *)p->gpas->data;
+    guint lo = 0, hi = MIN(p->gpas->len, p->accessed->len);
+
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+
+        if (gpa[mid] < r->sampling_addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo >= MIN(p->gpas->len, p->accessed->len) ||
+        gpa[lo] != r->sampling_addr) {
+        return false;
+    }
+    return g_array_index(p->accessed, bool, lo) ||
+        (p->wsrc && lo < p->written->len &&
+         g_array_index(p->written, bool, lo));
+}
+
+typedef struct YoungArg {
+    QdamonPaddr *p;
+    const struct damon_region *r;
+} YoungArg;
+
+static bool qdamon_pa_filter_meets(const struct damos_filter *f, void *arg)
+{
+    YoungArg *a = arg;
+
+    return f->type == DAMOS_FILTER_TYPE_YOUNG && qdamon_pa_young(a->p, a->r);
+}
+
+static uint64_t qdamon_pa_apply_scheme(struct damon_ctx *ctx,
+                                       struct damon_target *t,
+                                       struct damon_region *r,
+                                       struct damos *s,
+                                       uint64_t *sz_filter_passed)
+{
+    YoungArg arg = { ctx->ops_priv, r };
+
+    if (damos_ops_filter_out(s, qdamon_pa_filter_meets, &arg)) {
+        qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_YOUNG,
+                           damon_sz_region(r), 0);
+        return 0;
+    }
+    *sz_filter_passed = damon_sz_region(r);
+    return qdamon_act(s, r->ar.start, r->ar.end);
 }
 
 static bool qdamon_pa_target_valid(struct damon_target *t)
@@ -415,6 +491,8 @@ int qdamon_pa_attach(QdamonPaddr *p, struct damon_ctx *ctx)
         .update = qdamon_pa_update,
         .prepare_access_checks = qdamon_pa_prepare_access_checks,
         .check_accesses = qdamon_pa_check_accesses,
+        .get_scheme_score = qdamon_pa_get_scheme_score,
+        .apply_scheme = qdamon_pa_apply_scheme,
         .action_supported = qdamon_pa_action_supported,
         .target_valid = qdamon_pa_target_valid,
     };

@@ -7,6 +7,8 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-damon.h"
+#include "qapi/clone-visitor.h"
+#include "qapi/qapi-visit-damon.h"
 #include "qemu/cutils.h"
 #include "monitor/monitor.h"
 #include "monitor.h"
@@ -140,7 +142,9 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
                      bool has_min_nr_regions, uint32_t min_nr_regions,
                      bool has_max_nr_regions, uint32_t max_nr_regions,
                      bool has_regions, DamonRangeList *regions,
-                     bool has_clock, DamonClock clock, Error **errp)
+                     bool has_clock, DamonClock clock,
+                     bool has_schemes, DamonSchemeList *schemes,
+                     Error **errp)
 {
     QdamonConfig cfg = { 0 };
     QdamonSourceOpts opts = QDAMON_SOURCE_OPTS_NONE;
@@ -160,6 +164,7 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
     cfg.has_write_source = has_write_source;
     cfg.write_source = write_source;
     cfg.clock = has_clock ? clock : DAMON_CLOCK_REALTIME;
+    cfg.schemes = schemes ? QAPI_CLONE(DamonSchemeList, schemes) : NULL;
     damon_attrs_default(&cfg.attrs);
     attrs_apply(&cfg.attrs, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
@@ -185,6 +190,7 @@ void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
                     bool has_update_us, uint64_t update_us,
                     bool has_min_nr_regions, uint32_t min_nr_regions,
                     bool has_max_nr_regions, uint32_t max_nr_regions,
+                    bool has_schemes, DamonSchemeList *schemes,
                     Error **errp)
 {
     const char *name = id ? id : QDAMON_DEFAULT_ID;
@@ -196,7 +202,14 @@ void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
     attrs_apply(&a, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
-    qdamon_monitor_tune(name, &a, errp);
+    qdamon_monitor_tune(name, &a, has_schemes, schemes, errp);
+}
+
+DamonSchemes *qmp_query_damon_schemes(const char *id, bool has_tried_regions,
+                                      bool tried_regions, Error **errp)
+{
+    return qdamon_monitor_schemes(id ? id : QDAMON_DEFAULT_ID,
+                                  has_tried_regions && tried_regions, errp);
 }
 
 static DamonAttrs *attrs_to_qapi(const struct damon_attrs *a)

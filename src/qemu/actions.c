@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qdamon scheme actions: madvise() and move_pages() on the host memory
+ * that backs guest RAM.
+ *
+ * Guest RAM is looked up in the guest's view (address_space_memory)
+ * under RCU, piece by piece, like the access sources do: a RAM block
+ * cannot be freed while a piece's RCU read section lasts, so the host
+ * pointer stays valid through the system call.  Pieces are at most
+ * QDAMON_ACT_CHUNK, which bounds how long one section holds back
+ * reclamation of unplugged memory.
+ *
+ * While a migration runs, actions other than stat wait: paging out or
+ * moving memory the migration thread is about to read would make it
+ * fault the memory back in (or send it twice), and a scheme must never
+ * slow a migration to a stop.  The regions are counted as skipped
+ * ('migration') and tried again at the next apply after it.
+ */
+#include "qemu/osdep.h"
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include "qemu/units.h"
+#include "qemu/rcu.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
+#include "exec/ramblock.h"
+#include "migration/misc.h"
+#include "system/hostmem.h"
+#include "actions.h"
+#include "schemes.h"
+#include "source.h"
+
+#define QDAMON_ACT_CHUNK    (2 * MiB)
+#define QDAMON_THP_SIZE     (2 * MiB)
+
+#ifndef MADV_COLD
+#define MADV_COLD           20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT        21
+#endif
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE        (1 << 1)
+#endif
+
+/* Whether @mr is plain guest RAM: a memory backend's, not ROM or MMIO. */
+static bool is_guest_ram(MemoryRegion *mr)
+{
+    Object *owner;
+
+    if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr) ||
+        memory_region_is_rom(mr) || memory_region_is_romd(mr)) {
+        return false;
+    }
+    owner = memory_region_owner(mr);
+    return owner && object_dynamic_cast(owner, TYPE_MEMORY_BACKEND);
+}
+
+/* Whether a RamDiscardManager (virtio-mem) has this piece plugged. */
+static bool is_plugged(MemoryRegion *mr, hwaddr xlat, hwaddr len)
+{
+    MemoryRegionSection section = {
+        .mr = mr,
+        .offset_within_region = xlat,
+        .size = int128_make64(len),
+    };
+
+    if (!memory_region_has_ram_discard_manager(mr)) {
+        return true;
+    }
+    return ram_discard_manager_is_populated(
+        memory_region_get_ram_discard_manager(mr), &section);
+}
+
+static uint64_t resident_bytes(void *host, size_t len)
+{
+    size_t page = qemu_real_host_page_size();
+    size_t n = len / page, i;
+    g_autofree unsigned char *vec = g_malloc(n ? n : 1);
+    uint64_t sum = 0;
+
+    if (mincore(host, len, vec)) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        sum += (vec[i] & 1) * page;
+    }
+    return sum;
+}
+
+static uint64_t advise(struct damos *s, void *host, size_t len, int advice)
+{
+    if (madvise(host, len, advice) == 0) {
+        return len;
+    }
+    qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_FAILED, len, errno);
+    return 0;
+}
+
+static uint64_t pageout(struct damos *s, void *host, size_t len)
+{
+    uint64_t before = resident_bytes(host, len), after;
+
+    if (!advise(s, host, len, MADV_PAGEOUT)) {
+        return 0;
+    }
+    after = resident_bytes(host, len);
+    return before > after ? before - after : 0;
+}
+
+/* MADV_(NO)HUGEPAGE on the 2 MiB-aligned part of the piece only. */
+static uint64_t thp_advise(struct damos *s, void *host, size_t len,
+                           int advice)
+{
+    uintptr_t a = (uintptr_t)host, e = a + len;
+    uintptr_t as = ROUND_UP(a, QDAMON_THP_SIZE);
+    uintptr_t ae = QEMU_ALIGN_DOWN(e, QDAMON_THP_SIZE);
+
+    if (as >= ae) {
+        qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_UNALIGNED, len, 0);
+        return 0;
+    }
+    qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_UNALIGNED,
+                       (as - a) + (e - ae), 0);
+    return advise(s, (void *)as, ae - as, advice);
+}
+
+static uint64_t migrate(struct damos *s, void *host, size_t len)
+{
+    size_t page = qemu_real_host_page_size();
+    size_t n = len / page, i;
+    g_autofree void **pages = g_new(void *, n);
+    g_autofree int *nodes = g_new(int, n);
+    g_autofree int *status = g_new(int, n);
+    uint64_t moved = 0;
+
+    for (i = 0; i < n; i++) {
+        pages[i] = (uint8_t *)host + i * page;
+        nodes[i] = s->target_nid;
+    }
+    if (syscall(SYS_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE)
+        < 0) {
+        qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_FAILED, len, errno);
+        return 0;
+    }
+    /* a page never touched has no node (-ENOENT): nothing to move */
+    for (i = 0; i < n; i++) {
+        moved += status[i] == s->target_nid ? page : 0;
+    }
+    return moved;
+}
+
+static uint64_t act_on_host(struct damos *s, void *host, size_t len)
+{
+    switch (s->action) {
+    case DAMOS_PAGEOUT:
+        return pageout(s, host, len);
+    case DAMOS_COLD:
+        return advise(s, host, len, MADV_COLD);
+    case DAMOS_WILLNEED:
+        return advise(s, host, len, MADV_WILLNEED);
+    case DAMOS_HUGEPAGE:
+        return thp_advise(s, host, len, MADV_HUGEPAGE);
+    case DAMOS_NOHUGEPAGE:
+        return thp_advise(s, host, len, MADV_NOHUGEPAGE);
+    case DAMOS_MIGRATE_HOT:
+    case DAMOS_MIGRATE_COLD:
+        return migrate(s, host, len);
+    default:
+        return 0;
+    }
+}
+
+/* Why @s cannot act on @mr's memory, or -1 if it can. */
+static int cannot_act(struct damos *s, MemoryRegion *mr, hwaddr xlat,
+                      hwaddr len)
+{
+    if (!is_guest_ram(mr) || !is_plugged(mr, xlat, len)) {
+        return DAMON_SCHEME_SKIP_REASON_NOT_RAM;
+    }
+    if (s->action != DAMOS_WILLNEED &&
+        qemu_ram_pagesize(mr->ram_block) > qemu_real_host_page_size()) {
+        return DAMON_SCHEME_SKIP_REASON_HUGETLBFS;
+    }
+    return -1;
+}
+
+/* One piece, inside one region of the guest's view: its length. */
+static hwaddr act_piece(struct damos *s, uint64_t gpa, uint64_t end,
+                        uint64_t *applied)
+{
+    hwaddr xlat, len = MIN(end - gpa, QDAMON_ACT_CHUNK);
+    MemoryRegion *mr;
+    int why;
+
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(&address_space_memory, gpa, &xlat, &len,
+                                 false, MEMTXATTRS_UNSPECIFIED);
+    len = MAX(QEMU_ALIGN_DOWN(len, QDAMON_PAGE_SIZE), QDAMON_PAGE_SIZE);
+    why = cannot_act(s, mr, xlat, len);
+    if (why >= 0) {
+        qdamon_scheme_skip(s, why, len, 0);
+        return len;
+    }
+    *applied += act_on_host(s, (uint8_t *)memory_region_get_ram_ptr(mr) +
+                            xlat, len);
+    return len;
+}
+
+uint64_t qdamon_act(struct damos *s, uint64_t start, uint64_t end)
+{
+    uint64_t gpa = start, applied = 0;
+
+    if (s->action == DAMOS_STAT) {
+        return 0;
+    }
+    if (migration_is_running()) {
+        qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_MIGRATION,
+                           end - start, 0);
+        return 0;
+    }
+    while (gpa < end) {
+        gpa += act_piece(s, gpa, end, &applied);
+    }
+    return applied;
+}
