@@ -216,7 +216,10 @@ tree_key()
 }
 
 # Files this script adds to the tree; the sync leaves them alone.
-OUR_LINKS=(qdamon qapi/damon.json tests/qtest/damon-test.c)
+# qdamon's qtests, each tests/qtest/NAME.c here (0003-qdamon-qtest.patch)
+QDAMON_QTESTS=(damon-test damon-schemes-test)
+OUR_LINKS=(qdamon qapi/damon.json)
+for t in "${QDAMON_QTESTS[@]}"; do OUR_LINKS+=("tests/qtest/$t.c"); done
 
 prepare_tree()
 {
@@ -269,9 +272,26 @@ link_to()
     fi
 }
 
+# link_qtest NAME: tests/qtest/NAME.c links to ours while we have it.
+link_qtest()
+{
+    local qtest=$SRC/tests/qtest/$1.c had_qtest=false
+
+    # meson decides at configure time whether the qtest exists (see
+    # 0003-qdamon-qtest.patch): make it look again when that changes.
+    [ -L "$qtest" ] && had_qtest=true
+    if [ -f "$ROOT/tests/qtest/$1.c" ]; then
+        link_to "$qtest" "../../qdamon/tests/qtest/$1.c"
+        $had_qtest || touch "$SRC/tests/qtest/meson.build"
+    elif $had_qtest; then
+        rm -f "$qtest"
+        touch "$SRC/tests/qtest/meson.build"
+    fi
+}
+
 link_qdamon()
 {
-    local qtest=$SRC/tests/qtest/damon-test.c had_qtest=false
+    local t
 
     [ -f "$ROOT/src/qemu/meson.build" ] ||
         die "src/qemu/meson.build is missing (0001-qdamon-build-wiring.patch enters it)"
@@ -280,17 +300,9 @@ link_qdamon()
 
     link_to "$SRC/qdamon" "$(realpath --relative-to="$SRC" "$ROOT")"
     link_to "$SRC/qapi/damon.json" ../qdamon/qmp/damon.json
-
-    # meson decides at configure time whether damon-test exists (see
-    # 0003-qdamon-qtest.patch): make it look again when that changes.
-    [ -L "$qtest" ] && had_qtest=true
-    if [ -f "$ROOT/tests/qtest/damon-test.c" ]; then
-        link_to "$qtest" ../../qdamon/tests/qtest/damon-test.c
-        $had_qtest || touch "$SRC/tests/qtest/meson.build"
-    elif $had_qtest; then
-        rm -f "$qtest"
-        touch "$SRC/tests/qtest/meson.build"
-    fi
+    for t in "${QDAMON_QTESTS[@]}"; do
+        link_qtest "$t"
+    done
 }
 
 # ---------------------------------------------------------------------------
@@ -318,7 +330,9 @@ build_qemu()
 
     if $WANT_QTESTS; then
         targets+=(tests/qtest/qmp-cmd-test)
-        [ -L "$SRC/tests/qtest/damon-test.c" ] && targets+=(tests/qtest/damon-test)
+        for t in "${QDAMON_QTESTS[@]}"; do
+            [ -L "$SRC/tests/qtest/$t.c" ] && targets+=("tests/qtest/$t")
+        done
     fi
     log "ninja ${targets[*]}"
     ninja -C "$BUILD" "${targets[@]}" >&2

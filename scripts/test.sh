@@ -91,19 +91,21 @@ asan_qtests() {
 		failed=$((failed + 1))
 		return
 	fi
-	echo "== qtest damon-test (ASan + UBSan)"
-	# QEMU's own leaks at exit are not ours to judge; memory errors are
-	(cd "$abuild" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		timeout 1800 ./tests/qtest/damon-test --tap -k) >"$log" 2>&1
-	rc=$?
-	grep -E '^(ok|not ok)' "$log" | sed 's/^/asan: /'
-	grep -E 'ERROR: AddressSanitizer|runtime error' "$log" | head -5
-	count_tap "$log"
-	if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log"; then
-		failed=$((failed + 1))
-	fi
+	for qtest in damon-test damon-schemes-test; do
+		echo "== qtest $qtest (ASan + UBSan)"
+		# QEMU's own leaks at exit are not ours to judge; memory errors are
+		(cd "$abuild" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			timeout 1800 "./tests/qtest/$qtest" --tap -k) >"$log" 2>&1
+		rc=$?
+		grep -E '^(ok|not ok)' "$log" | sed 's/^/asan: /'
+		grep -E 'ERROR: AddressSanitizer|runtime error' "$log" | head -5
+		count_tap "$log"
+		if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+			failed=$((failed + 1))
+		fi
+	done
 }
 
 run plain -- --suite unit
@@ -154,7 +156,7 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
-	for qtest in damon-test qmp-cmd-test; do
+	for qtest in damon-test damon-schemes-test qmp-cmd-test; do
 		[ -x "$qbuild/tests/qtest/$qtest" ] || continue
 		echo "== qtest $qtest"
 		(cd "$qbuild" && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
@@ -193,6 +195,13 @@ qemu_tests() {
 		grep -E '^(PASS|FAIL|RESULT) ' "$log"
 		count_e2e "$log" "$rc"
 	done
+	# the guest's fill pattern and its checker, which the scheme tests
+	# rely on to show that nothing is lost: both can fail
+	echo "== e2e pattern"
+	timeout 300 python3 tests/e2e/pattern.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	for args in "" "--steal-migration-bits" "--source tcg-accessed --smp 2"; do
 		echo "== e2e migration $args"
 		# shellcheck disable=SC2086

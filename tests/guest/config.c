@@ -11,19 +11,28 @@
 struct wl_key {
 	const char *name;
 	uint32_t offset;	/* of a uint64_t in struct wl_config */
+	int all;		/* takes "all" (WL_ALL) as well as a number */
 };
 
+/* Every key is the name of its field. */
+#define KEY(field, all) { #field, offsetof(struct wl_config, field), all }
+
 static const struct wl_key wl_keys[] = {
-	{ "hot_start", offsetof(struct wl_config, hot_start) },
-	{ "hot_size", offsetof(struct wl_config, hot_size) },
-	{ "hot2_start", offsetof(struct wl_config, hot2_start) },
-	{ "hot2_size", offsetof(struct wl_config, hot2_size) },
-	{ "phase_passes", offsetof(struct wl_config, phase_passes) },
-	{ "phase_secs", offsetof(struct wl_config, phase_secs) },
-	{ "phase_count", offsetof(struct wl_config, phase_count) },
-	{ "phase_stride", offsetof(struct wl_config, phase_stride) },
-	{ "read_start", offsetof(struct wl_config, read_start) },
-	{ "read_size", offsetof(struct wl_config, read_size) },
+	KEY(hot_start, 0),
+	KEY(hot_size, 0),
+	KEY(hot2_start, 0),
+	KEY(hot2_size, 0),
+	KEY(phase_passes, 0),
+	KEY(phase_secs, 0),
+	KEY(phase_count, 0),
+	KEY(phase_stride, 0),
+	KEY(read_start, 0),
+	KEY(read_size, 0),
+	KEY(fill_start, 0),
+	KEY(fill_size, 1),
+	KEY(fill_seed, 0),
+	KEY(verify_secs, 0),
+	KEY(verify_passes, 0),
 };
 
 #define NR_KEYS (sizeof(wl_keys) / sizeof(wl_keys[0]))
@@ -34,6 +43,8 @@ void wl_config_defaults(struct wl_config *cfg)
 		.hot_start = WL_DEFAULT_HOT_START,
 		.hot_size = WL_DEFAULT_HOT_SIZE,
 		.phase_count = WL_DEFAULT_PHASE_COUNT,
+		.fill_start = WL_DEFAULT_FILL_START,
+		.fill_seed = WL_DEFAULT_FILL_SEED,
 	};
 }
 
@@ -99,6 +110,12 @@ static int parse_u64(const char *s, uint32_t len, uint64_t *out)
 	return 0;
 }
 
+/* Is the value "all"?  A size cannot say "up to the limit" otherwise. */
+static int is_all(const char *s, uint32_t len)
+{
+	return len == 3 && s[0] == 'a' && s[1] == 'l' && s[2] == 'l';
+}
+
 static const struct wl_key *find_key(const char *s, uint32_t len)
 {
 	unsigned int k, i;
@@ -131,10 +148,13 @@ static unsigned int apply_item(struct wl_config *cfg, const char *s,
 		con_printf("': not key=value with a known key\n");
 		return 1;
 	}
-	if (parse_u64(s + eq + 1, len - eq - 1, &v) < 0) {
+	if (key->all && is_all(s + eq + 1, len - eq - 1)) {
+		v = WL_ALL;
+	} else if (parse_u64(s + eq + 1, len - eq - 1, &v) < 0) {
 		con_printf("qdamon-workload: config: ignoring '");
 		con_write(s, len);
-		con_printf("': bad number (decimal or 0x hex, then K/M/G)\n");
+		con_printf("': bad number (decimal or 0x hex, then K/M/G%s)\n",
+			   key->all ? ", or all" : "");
 		return 1;
 	}
 	*(uint64_t *)((char *)cfg + key->offset) = v;

@@ -14,8 +14,9 @@
  * pass them in a file.
  *
  * Values are decimal, or hexadecimal with a "0x" prefix, optionally
- * followed by K, M or G (times 2^10, 2^20, 2^30).  Unknown keys and bad
- * values are reported on the console and ignored.
+ * followed by K, M or G (times 2^10, 2^20, 2^30); fill_size also takes
+ * "all".  Unknown keys and bad values are reported on the console and
+ * ignored.
  */
 #ifndef QDAMON_GUEST_CONFIG_H
 #define QDAMON_GUEST_CONFIG_H
@@ -28,6 +29,11 @@
 #define WL_DEFAULT_HOT_START	0x1000000ULL	/* 16 MiB */
 #define WL_DEFAULT_HOT_SIZE	0x1000000ULL	/* 16 MiB */
 #define WL_DEFAULT_PHASE_COUNT	2
+#define WL_DEFAULT_FILL_START	0x100000ULL	/* 1 MiB: usable RAM's start */
+#define WL_DEFAULT_FILL_SEED	0x5eedf111ULL
+
+/* "all" as a value (fill_size only): everything up to the RAM limit. */
+#define WL_ALL			(~0ULL)
 
 /**
  * struct wl_config - the configuration as given (before any clamping).
@@ -48,6 +54,16 @@
  * @read_start: first byte of an optional read-only range (read_start):
  *	written once at boot, then only read, one word per page per pass.
  * @read_size: its size in bytes; 0, the default, means none (read_size).
+ * @fill_start: first byte of the range filled with the pattern before
+ *	the first pass (fill_start, default 1 MiB).
+ * @fill_size: its size in bytes (fill_size; 0, the default, means no
+ *	fill; "all", stored as WL_ALL, means up to the usable RAM's limit).
+ * @fill_seed: the seed of the pattern (fill_seed; only its low 32 bits).
+ * @verify_secs: re-read the fill range and compare it with the pattern
+ *	every this many seconds of the CMOS clock (verify_secs; 0, the
+ *	default, means never).
+ * @verify_passes: or every this many passes (verify_passes; it wins
+ *	when both are set).
  *
  * Position k of the moving range starts at hot_start + k * phase_stride;
  * after the last position it goes back to position 0.
@@ -63,6 +79,11 @@ struct wl_config {
 	uint64_t phase_stride;
 	uint64_t read_start;
 	uint64_t read_size;
+	uint64_t fill_start;
+	uint64_t fill_size;
+	uint64_t fill_seed;
+	uint64_t verify_secs;
+	uint64_t verify_passes;
 };
 
 /* Fill @cfg with the defaults above. */

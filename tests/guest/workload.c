@@ -4,12 +4,21 @@
  *
  * Every pass writes one 32-bit word at the start of every 4 KiB page of
  * the hot range(s), and reads one from every page of the optional read
- * range, which is written only once, before the first pass.  The value is a sequence number that grows with
- * every write, so a page's contents change on each pass (sources that
- * hash page contents see the write as well as dirty-logging ones).
+ * range, which is written only once, before the first pass.  The value
+ * is a sequence number that grows with every write, so a page's contents
+ * change on each pass (sources that hash page contents see the write as
+ * well as dirty-logging ones).
  *
- * Nothing at or above 1 MiB is touched outside the hot set: the
- * firmware's .bss and stack live in low RAM (see workload.ld).
+ * Optionally (fill_size), every word of a fill range is first written
+ * with a pattern, a hash of its address, and then re-read and compared
+ * every verify_secs seconds or verify_passes passes: whatever the host
+ * does to guest RAM (swap, MADV_COLD, huge pages, NUMA moves) must not
+ * change what the guest reads back.  tests/harness/pattern.py computes
+ * the same pattern to check RAM dumps on the host.
+ *
+ * Nothing at or above 1 MiB is touched outside the hot set (and the fill
+ * and read ranges): the firmware's .bss and stack live in low RAM (see
+ * workload.ld).
  *
  * Console lines (all start with "qdamon-workload: "):
  *   config=<source>                 where the configuration came from
@@ -18,8 +27,12 @@
  *   hot2=0x<start>+0x<size>          the second hot range, if any
  *   read=0x<start>+0x<size>          the read-only range, if any
  *   phase every N passes|secs count=N stride=0x..   the moving mode
+ *   verify every N passes|secs       the checks of the fill range
+ *   fill=0x..+0x.. seed=0x.. done t=S   the fill took S seconds
  *   pass=P t=S                       after pass 1, then every second
  *   phase=K hot=0x..+0x.. pass=P t=S each move of the first range
+ *   verify=K bad=N [first_bad=0x..] t=S   check K (begun at S) found N
+ *                                    words that differ from the pattern
  *   error: ...; halting              a configuration nothing can run
  */
 #include <stdint.h>
@@ -34,6 +47,10 @@
 #define LOW_LIMIT	0x100000ULL	/* firmware data lives below 1 MiB */
 #define HIGH_LIMIT	0xc0000000ULL	/* never above, whatever the RAM */
 #define MAX_PHASES	4096
+#define PAGE_WORDS	(PAGE_SIZE / 4)
+
+/* Pages the fill and the verify do between looks at the clock (1 MiB). */
+#define CLOCK_POLL_PAGES	256
 
 /* TSC cycles between looks at the CMOS clock (a few ms at GHz rates). */
 #define RTC_POLL_CYCLES	(1ULL << 24)
@@ -43,7 +60,9 @@
 #define CMOS_NMI_OFF	0x80
 #define CMOS_SECONDS	0x00
 #define CMOS_STATUS_A	0x0a
+#define CMOS_STATUS_B	0x0b
 #define CMOS_UIP	0x80
+#define CMOS_BINARY	0x04	/* status B: binary, not BCD, values */
 
 #define E820_RAM	1
 
@@ -62,6 +81,10 @@ struct wl_range {
  * @phase_secs: seconds between moves (0: not by time).
  * @phase_count: positions of hot[0] (1: it never moves).
  * @phase_stride: bytes between positions.
+ * @fill: the range filled with the pattern (start == end: none).
+ * @fill_seed: the pattern's seed.
+ * @verify_passes: passes between verifies of @fill (0: not by passes).
+ * @verify_secs: seconds between verifies (0: not by time).
  */
 struct wl_plan {
 	struct wl_range hot[2];
@@ -72,7 +95,14 @@ struct wl_plan {
 	uint32_t phase_secs;
 	uint32_t phase_count;
 	uint32_t phase_stride;
+	struct wl_range fill;
+	uint32_t fill_seed;
+	uint32_t verify_passes;
+	uint32_t verify_secs;
 };
+
+/* word_key() of every word index: the fill and the verify only XOR. */
+static uint32_t word_keys[PAGE_WORDS];	/* .bss, in low RAM */
 
 static void __attribute__((noreturn)) halt_with(const char *why)
 {
@@ -172,6 +202,11 @@ static int fit_range(const char *name, uint64_t start, uint64_t size,
 	return 0;
 }
 
+static uint32_t clamp_u32(uint64_t v)
+{
+	return v > 0xffffffffULL ? 0xffffffffU : (uint32_t)v;
+}
+
 /* Fewest positions of the moving range that all fit below @limit. */
 static void fit_phases(struct wl_plan *plan, const struct wl_config *cfg,
 		       uint64_t limit)
@@ -179,10 +214,8 @@ static void fit_phases(struct wl_plan *plan, const struct wl_config *cfg,
 	uint64_t stride = cfg->phase_stride ? cfg->phase_stride : cfg->hot_size;
 	uint64_t count = cfg->phase_count, size;
 
-	plan->phase_passes = cfg->phase_passes > 0xffffffffULL ?
-			     0xffffffffU : (uint32_t)cfg->phase_passes;
-	plan->phase_secs = cfg->phase_secs > 0xffffffffULL ?
-			   0xffffffffU : (uint32_t)cfg->phase_secs;
+	plan->phase_passes = clamp_u32(cfg->phase_passes);
+	plan->phase_secs = clamp_u32(cfg->phase_secs);
 	if (!plan->phase_passes && !plan->phase_secs)
 		count = 1;
 	if (count > MAX_PHASES)
@@ -199,6 +232,32 @@ static void fit_phases(struct wl_plan *plan, const struct wl_config *cfg,
 		con_printf("qdamon-workload: warning: phase mode needs 2 positions that fit; off\n");
 	plan->phase_count = count < 2 ? 1 : (uint32_t)count;
 	plan->phase_stride = (uint32_t)stride;
+}
+
+/*
+ * The fill range and its verify schedule.  fill_size=all runs from
+ * fill_start to the limit, so it needs no clamping and gives no warning.
+ */
+static void make_fill_plan(struct wl_plan *plan, const struct wl_config *cfg,
+			   uint64_t limit)
+{
+	uint64_t size = cfg->fill_size;
+	struct wl_range r;
+
+	if (size == WL_ALL) {
+		size = cfg->fill_start < limit ? limit - cfg->fill_start : 0;
+		if (!size)
+			con_printf("qdamon-workload: warning: nothing left of fill; dropped\n");
+	}
+	if (size && !fit_range("fill", cfg->fill_start, size, limit, &r))
+		plan->fill = r;
+	plan->fill_seed = (uint32_t)cfg->fill_seed;
+	if (plan->fill.end > plan->fill.start) {
+		plan->verify_passes = clamp_u32(cfg->verify_passes);
+		plan->verify_secs = clamp_u32(cfg->verify_secs);
+	} else if (cfg->verify_passes || cfg->verify_secs) {
+		con_printf("qdamon-workload: warning: verify needs a fill range; off\n");
+	}
 }
 
 static void make_plan(struct wl_plan *plan, const struct wl_config *cfg,
@@ -221,6 +280,7 @@ static void make_plan(struct wl_plan *plan, const struct wl_config *cfg,
 	if (cfg->read_size && !fit_range("read", cfg->read_start,
 					 cfg->read_size, limit, &r))
 		plan->read = r;
+	make_fill_plan(plan, cfg, limit);
 	if (!plan->nr_hot && !cfg->hot_size && !cfg->hot2_size) {
 		con_printf("qdamon-workload: hot_size=0: idle, halting\n");
 		wl_halt();
@@ -245,6 +305,10 @@ static void print_plan(const struct wl_plan *plan)
 			   plan->phase_passes ? plan->phase_passes : plan->phase_secs,
 			   plan->phase_passes ? "passes" : "secs",
 			   plan->phase_count, plan->phase_stride);
+	if (plan->verify_passes || plan->verify_secs)
+		con_printf("qdamon-workload: verify every %u %s\n",
+			   plan->verify_passes ? plan->verify_passes : plan->verify_secs,
+			   plan->verify_passes ? "passes" : "secs");
 }
 
 /* One pass over a range: the hot loop.  Return: the next sequence. */
@@ -276,34 +340,29 @@ static uint8_t cmos_read(uint8_t reg)
 	return inb(CMOS_DATA);
 }
 
-/*
- * rtc_ticked - has the CMOS seconds register changed since @last?
- * Looks at most every RTC_POLL_CYCLES, to keep I/O exits down.
- */
-static int rtc_ticked(uint8_t *last, uint64_t *next_poll)
+/* The CMOS seconds register, 0 .. 59, whether the RTC counts in BCD or not. */
+static uint8_t cmos_seconds(void)
 {
-	uint64_t now = rdtsc();
-	uint8_t sec;
+	uint8_t sec = cmos_read(CMOS_SECONDS);
 
-	if ((int64_t)(now - *next_poll) < 0)
-		return 0;
-	*next_poll = now + RTC_POLL_CYCLES;
-	if (cmos_read(CMOS_STATUS_A) & CMOS_UIP)
-		return 0;
-	sec = cmos_read(CMOS_SECONDS);
-	if (sec == *last)
-		return 0;
-	*last = sec;
-	return 1;
+	if (!(cmos_read(CMOS_STATUS_B) & CMOS_BINARY))
+		sec = (uint8_t)((sec >> 4) * 10 + (sec & 0xf));
+	return sec;
 }
 
 /**
  * struct wl_state - the loop's counters.
  * @pass: passes completed.
- * @secs: CMOS clock seconds seen to tick since the loop began.
+ * @secs: CMOS clock seconds since the loop began.
  * @phase: current position of hot[0].
  * @mark_pass: @pass at the last move.
  * @mark_secs: @secs at the last move.
+ * @nr_verify: verifies done.
+ * @verify_pass: @pass at the last verify.
+ * @verify_secs: @secs at the last verify.
+ * @line_secs: @secs at the last pass= line.
+ * @last_sec: the CMOS seconds register at the last look.
+ * @next_poll: TSC value before which the clock is not looked at.
  */
 struct wl_state {
 	uint32_t pass;
@@ -311,7 +370,182 @@ struct wl_state {
 	uint32_t phase;
 	uint32_t mark_pass;
 	uint32_t mark_secs;
+	uint32_t nr_verify;
+	uint32_t verify_pass;
+	uint32_t verify_secs;
+	uint32_t line_secs;
+	uint8_t last_sec;
+	uint64_t next_poll;
 };
+
+/*
+ * clock_poll - add the CMOS clock's seconds since the last look to
+ * @st->secs.  Looks at most every RTC_POLL_CYCLES, to keep I/O exits
+ * down.  Counting the seconds, not the ticks seen, keeps @st->secs
+ * right across a slow pass or a fill or verify (which poll once a MiB),
+ * as long as less than a minute goes by between two looks.
+ */
+static void clock_poll(struct wl_state *st)
+{
+	uint64_t now = rdtsc();
+	uint8_t sec;
+
+	if ((int64_t)(now - st->next_poll) < 0)
+		return;
+	st->next_poll = now + RTC_POLL_CYCLES;
+	if (cmos_read(CMOS_STATUS_A) & CMOS_UIP)
+		return;
+	sec = cmos_seconds();
+	if (sec == st->last_sec)
+		return;
+	st->secs += sec > st->last_sec ? (uint32_t)(sec - st->last_sec) :
+					 (uint32_t)(sec + 60 - st->last_sec);
+	st->last_sec = sec;
+}
+
+/* MurmurHash3's 32-bit finaliser: cheap, and a bijection. */
+static uint32_t fmix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x85ebca6bU;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35U;
+	x ^= x >> 16;
+	return x;
+}
+
+/*
+ * The pattern: the word at address A is page_key(A >> 12) ^
+ * word_keys[(A >> 2) & 1023].  Keying each page on its own number
+ * catches a page that comes back at the wrong address; the per-word
+ * part catches shifts inside a page and keeps pages from compressing;
+ * the split lets tests/harness/pattern.py build a whole page from one
+ * multiplication.  Both parts are bijections, so no two pages and no
+ * two words of a page are alike.
+ */
+static uint32_t page_key(uint32_t page, uint32_t seed)
+{
+	return fmix32(page ^ seed);
+}
+
+static void init_word_keys(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < PAGE_WORDS; i++)
+		word_keys[i] = fmix32(i + 0x9e3779b9U);
+}
+
+/* Write the pattern to every word of @r, minding the clock as it goes. */
+static void fill_pattern(const struct wl_range *r, uint32_t seed,
+			 struct wl_state *st)
+{
+	uint32_t a, i, k;
+
+	for (a = r->start; a < r->end; a += PAGE_SIZE) {
+		volatile uint32_t *p = (volatile uint32_t *)a;
+
+		k = page_key(a >> 12, seed);
+		for (i = 0; i < PAGE_WORDS; i++)
+			p[i] = k ^ word_keys[i];
+		if (!((a >> 12) % CLOCK_POLL_PAGES))
+			clock_poll(st);
+	}
+}
+
+/* Is @a in a page whose word 0 the hot loop writes (any phase position)? */
+static int page_is_hot(const struct wl_plan *plan, uint32_t a)
+{
+	uint32_t size = plan->hot[0].end - plan->hot[0].start, off;
+
+	if (plan->nr_hot > 1 && a >= plan->hot[1].start && a < plan->hot[1].end)
+		return 1;
+	if (a < plan->hot[0].start)
+		return 0;
+	off = a - plan->hot[0].start;
+	if (plan->phase_count < 2)
+		return off < size;
+	/* fit_phases() kept the span below the limit: no overflow */
+	if (off >= (plan->phase_count - 1) * plan->phase_stride + size)
+		return 0;
+	return off % plan->phase_stride < size;
+}
+
+/*
+ * verify - re-read every word of the fill range and count those that
+ * differ from the pattern, but for word 0 of hot pages.  A page is first
+ * scanned with the differences ORed together, the cheapest loop; only a
+ * page with a difference is scanned again to count and locate them.
+ */
+static void verify(const struct wl_plan *plan, struct wl_state *st)
+{
+	uint32_t a, i, i0, k, diff, bad = 0, first_bad = 0;
+	uint32_t t = st->secs;
+
+	st->nr_verify++;
+	st->verify_pass = st->pass;
+	st->verify_secs = st->secs;
+	for (a = plan->fill.start; a < plan->fill.end; a += PAGE_SIZE) {
+		volatile const uint32_t *p = (volatile const uint32_t *)a;
+
+		k = page_key(a >> 12, plan->fill_seed);
+		i0 = page_is_hot(plan, a) ? 1 : 0;
+		diff = 0;
+		for (i = i0; i < PAGE_WORDS; i++)
+			diff |= p[i] ^ k ^ word_keys[i];
+		if (diff) {
+			for (i = i0; i < PAGE_WORDS; i++) {
+				if (p[i] == (k ^ word_keys[i]))
+					continue;
+				if (!bad++)
+					first_bad = a + i * 4;
+			}
+		}
+		if (!((a >> 12) % CLOCK_POLL_PAGES))
+			clock_poll(st);
+	}
+	if (bad)
+		con_printf("qdamon-workload: verify=%u bad=%u first_bad=0x%x t=%u\n",
+			   st->nr_verify, bad, first_bad, t);
+	else
+		con_printf("qdamon-workload: verify=%u bad=0 t=%u\n",
+			   st->nr_verify, t);
+}
+
+static int verify_due(const struct wl_plan *plan, const struct wl_state *st)
+{
+	if (plan->verify_passes)
+		return st->pass - st->verify_pass >= plan->verify_passes;
+	return plan->verify_secs && st->secs - st->verify_secs >= plan->verify_secs;
+}
+
+static int range_within(const struct wl_range *in, const struct wl_range *r)
+{
+	return in->start >= r->start && in->end <= r->end;
+}
+
+/*
+ * Before the first pass: the fill, if any, and the read range's only
+ * writes, which give its pages known data.  With a fill, the read range
+ * holds the pattern too (it needs no writes of its own when inside the
+ * fill range), so a dump of it can be checked as well.
+ */
+static void prepare(const struct wl_plan *plan, struct wl_state *st)
+{
+	if (plan->fill.end <= plan->fill.start) {
+		write_pages(&plan->read, 0);
+		return;
+	}
+	init_word_keys();
+	fill_pattern(&plan->fill, plan->fill_seed, st);
+	if (plan->read.end > plan->read.start &&
+	    !range_within(&plan->read, &plan->fill))
+		fill_pattern(&plan->read, plan->fill_seed, st);
+	clock_poll(st);
+	con_printf("qdamon-workload: fill=0x%x+0x%x seed=0x%x done t=%u\n",
+		   plan->fill.start, plan->fill.end - plan->fill.start,
+		   plan->fill_seed, st->secs);
+}
 
 static void maybe_move(const struct wl_plan *plan, struct wl_state *st,
 		       struct wl_range *r0)
@@ -334,15 +568,14 @@ static void maybe_move(const struct wl_plan *plan, struct wl_state *st,
 
 static void __attribute__((noreturn)) run(const struct wl_plan *plan)
 {
-	struct wl_state st = { 0 };
+	struct wl_state st = { .last_sec = cmos_seconds() };
 	struct wl_range r0 = plan->hot[0];
-	uint64_t next_poll = 0;
 	uint32_t seq = 0;
-	uint8_t last_sec = cmos_read(CMOS_SECONDS);
 	volatile uint32_t read_sum = 0;
 
-	/* the read range's only writes: its pages then hold known data */
-	write_pages(&plan->read, 0);
+	prepare(plan, &st);
+	/* the loop's clock starts at 0, after the fill */
+	st.secs = 0;
 	for (;;) {
 		seq = write_pages(&r0, seq);
 		if (plan->nr_hot > 1)
@@ -352,11 +585,19 @@ static void __attribute__((noreturn)) run(const struct wl_plan *plan)
 		outb(PORT_POST, (uint8_t)st.pass);
 		if (st.pass == 1)
 			con_printf("qdamon-workload: pass=1 t=0\n");
-		if (rtc_ticked(&last_sec, &next_poll)) {
-			st.secs++;
+		/*
+		 * A verify looks at the clock too: compare with the last line's
+		 * time, so that the lines go on while verifies run.
+		 */
+		clock_poll(&st);
+		if (st.secs != st.line_secs) {
+			st.line_secs = st.secs;
 			con_printf("qdamon-workload: pass=%u t=%u\n", st.pass, st.secs);
 		}
 		maybe_move(plan, &st, &r0);
+		/* per pass, not per page: the hot loop itself stays as it was */
+		if (verify_due(plan, &st))
+			verify(plan, &st);
 	}
 }
 

@@ -28,6 +28,8 @@ Modules:
   libvirt   libvirtd and virtlogd, virsh, and transient domains running
             the workload guest on our QEMU
   report    the PASS/FAIL/SKIP step lines and the RESULT line
+  pattern   the guest's fill pattern (fill_size/fill_seed) and a check
+            of a pmemsave dump against it
   hotset    the pass thresholds and the hot-set score of a snapshot
   steps     the steps the hot-set tests share (boot, damon-start, find
             the hot set, damon-stop, ...)
