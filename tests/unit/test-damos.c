@@ -218,6 +218,8 @@ static void test_action_name(void)
 		{ DAMOS_NOHUGEPAGE, "nohugepage" },
 		{ DAMOS_LRU_PRIO, "lru_prio" },
 		{ DAMOS_LRU_DEPRIO, "lru_deprio" },
+		{ DAMOS_MIGRATE_HOT, "migrate_hot" },
+		{ DAMOS_MIGRATE_COLD, "migrate_cold" },
 		{ DAMOS_STAT, "stat" },
 	};
 	unsigned int i;
@@ -1313,6 +1315,127 @@ static void test_scores(void)
 			DAMOS_MAX_SCORE);
 }
 
+/* ---- commit and operations-level filters ---- */
+
+/*
+ * damos_commit() takes the new parameters, goals and filters and keeps
+ * the statistics, the quota's state and the user's priv.
+ */
+static void test_commit(void)
+{
+	const struct damos_quota q = { .sz = 64 * KB, .reset_interval = 10 };
+	const struct damos_access_pattern p = {
+		.min_sz_region = 4096, .max_sz_region = 8192,
+		.min_nr_accesses = 1, .max_nr_accesses = 2,
+		.min_age_region = 3, .max_age_region = 4,
+	};
+	struct damos *s = damon_new_scheme(&match_all, DAMOS_STAT, 0, &q,
+			NULL);
+	struct damos *n = damon_new_scheme(&p, DAMOS_MIGRATE_COLD, 5000, NULL,
+			NULL);
+	struct damos_filter *f;
+	struct damos_quota_goal *g;
+	int priv, nr = 0;
+
+	damos_add_filter(s, damos_new_filter(DAMOS_FILTER_TYPE_ADDR, true,
+				true));
+	damos_add_quota_goal(&s->quota, damos_new_quota_goal(
+				DAMOS_QUOTA_USER_INPUT, 7));
+	s->stat.sz_tried = 1234;
+	s->stat.qt_exceeds = 5;
+	s->quota.esz_bp = 99999;
+	s->priv = &priv;
+	n->target_nid = 1;
+	damos_add_filter(n, damos_new_filter(DAMOS_FILTER_TYPE_YOUNG, true,
+				false));
+	damos_add_filter(n, damos_new_filter(DAMOS_FILTER_TYPE_ADDR, false,
+				true));
+	damos_add_quota_goal(&n->quota, damos_new_quota_goal(
+				DAMOS_QUOTA_USER_INPUT, 42));
+
+	damos_commit(s, n);
+	g_assert_cmpint(s->action, ==, DAMOS_MIGRATE_COLD);
+	g_assert_cmpint(s->target_nid, ==, 1);
+	g_assert_cmpuint(s->apply_interval_us, ==, 5000);
+	g_assert_cmpmem(&s->pattern, sizeof(p), &p, sizeof(p));
+	g_assert_cmpuint(s->quota.sz, ==, 0);
+	g_assert_cmpuint(s->stat.sz_tried, ==, 1234);
+	g_assert_cmpuint(s->stat.qt_exceeds, ==, 5);
+	g_assert_cmpuint(s->quota.esz_bp, ==, 99999);
+	g_assert_true(s->priv == &priv);
+	damos_for_each_filter(f, s)
+		nr++;
+	g_assert_cmpint(nr, ==, 2);
+	g_assert_cmpint(damos_filter_of(s->filters_list.next)->type, ==,
+			DAMOS_FILTER_TYPE_YOUNG);
+	g = damos_goal_of(s->quota.goals_list.next);
+	g_assert_cmpuint(g->target_value, ==, 42);
+	g_assert_true(g->list.next == &s->quota.goals_list);
+	g_assert_true(damon_list_empty(&n->filters_list));
+	g_assert_true(damon_list_empty(&n->quota.goals_list));
+	damon_destroy_scheme(n);
+	damon_destroy_scheme(s);
+}
+
+static bool meets_if(const struct damos_filter *f, void *arg)
+{
+	return *(bool *)arg;
+}
+
+/*
+ * Operations-level filters decide among themselves, with their own
+ * default; the core ignores them, so a young filter alone leaves every
+ * region to the operations set.
+ */
+static void test_filter_ops(void)
+{
+	static const struct {
+		bool matching[2], allow[2];
+		unsigned int nr;
+		bool young, want_out;
+	} cases[] = {
+		{ { 0 }, { 0 }, 0, true, false },	/* none: nothing out */
+		{ { true }, { false }, 1, true, true },	/* reject young */
+		{ { true }, { false }, 1, false, false },
+		{ { true }, { true }, 1, false, true },	/* only young */
+		{ { false }, { false }, 1, false, true },	/* reject old */
+		{ { true, false }, { false, false }, 2, false, true },
+	};
+	const uint64_t in[][2] = { { 0, 1 * MB } };
+	const uint64_t all[][2] = { { 0, 1 * MB } };
+	unsigned int i, j;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct damos *s = damon_new_scheme(&match_all, DAMOS_STAT, 0,
+				NULL, NULL);
+		bool young = cases[i].young;
+
+		for (j = 0; j < cases[i].nr; j++)
+			damos_add_filter(s, damos_new_filter(
+					DAMOS_FILTER_TYPE_YOUNG,
+					cases[i].matching[j], cases[i].allow[j]));
+		if (damos_ops_filter_out(s, meets_if, &young) !=
+		    cases[i].want_out)
+			g_error("case %u: want out %d", i, cases[i].want_out);
+		damon_destroy_scheme(s);
+	}
+	for (i = 0; i < 2; i++) {
+		struct tu_clock clk;
+		struct damon_ctx *ctx = new_ctx(&clk);
+		struct damos *s = add_scheme(ctx, DAMOS_STAT, NULL);
+
+		tu_add_target(ctx, in, 1);
+		damos_add_filter(s, damos_new_filter(DAMOS_FILTER_TYPE_YOUNG,
+				true, i == 1));
+		g_assert_true(damos_filter_is_ops(DAMOS_FILTER_TYPE_YOUNG));
+		g_assert_false(damos_filter_is_ops(DAMOS_FILTER_TYPE_ADDR));
+		init_passes(ctx);
+		run_pass(ctx, 0);
+		assert_rec(0, all, 1);
+		damon_destroy_ctx(ctx);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1356,5 +1479,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/damon/damos/apply_interval", test_apply_interval);
 	g_test_add_func("/damon/damos/attrs_changed", test_attrs_changed);
 	g_test_add_func("/damon/damos/scores", test_scores);
+	g_test_add_func("/damon/damos/commit", test_commit);
+	g_test_add_func("/damon/damos/filter_ops", test_filter_ops);
 	return g_test_run();
 }
