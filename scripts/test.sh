@@ -202,7 +202,8 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
-	for args in "" "--steal-migration-bits" "--source tcg-accessed --smp 2"; do
+	for args in "" "--steal-migration-bits" "--source tcg-accessed --smp 2" \
+		"--scheme pageout --no-cancel --rounds 1"; do
 		echo "== e2e migration $args"
 		# shellcheck disable=SC2086
 		timeout 900 python3 tests/e2e/migration.py $args >"$log" 2>&1

@@ -38,6 +38,13 @@ samples.  Then the comparison must find a mismatch; the test PASSes when
 it does (within --rounds tries) and FAILs when the RAM always matches, so
 CI proves that the test can fail.
 
+--scheme ACTION adds a DAMOS scheme to the monitor (e.g. pageout, for
+the regions not accessed for 5 aggregations, applied every aggregation):
+it must try regions before the migration, and while the migration runs
+its action must wait (the 'migration' skip grows, nothing is applied),
+and the RAM comparison must pass as without it.  On a host without swap
+pageout reclaims nothing; tests/nested/reclaim.py runs it with swap.
+
 --source tcg-accessed runs the same rounds with a tcg-accessed monitor,
 which drops the sampled pages' TLB entries on every vCPU each sample
 (with --smp N, under MTTCG): the refills must keep migration's dirty
@@ -95,6 +102,11 @@ def parse_args():
                     help="the monitor's access source (default: %(default)s); "
                     "tcg-accessed drops the sampled pages' TLB entries on every "
                     "vCPU, which must cost migration nothing either")
+    ap.add_argument("--scheme", default=None, metavar="ACTION",
+                    choices=["pageout", "cold", "hugepage", "nohugepage",
+                             "willneed", "stat"],
+                    help="also run a DAMOS scheme with this action on the "
+                    "regions idle for 5 aggregations")
     ap.add_argument("--steal-migration-bits", action="store_true",
                     help="negative control: run the source QEMU with %s=1 and "
                     "expect the RAM comparison to fail" % STEAL_ENV)
@@ -218,6 +230,9 @@ def step_monitor(src, args, rep, label):
     if args.min_nr_regions is not None:
         start["min-nr-regions"] = args.min_nr_regions
         start["max-nr-regions"] = max(1000, args.min_nr_regions)
+    if args.scheme:
+        start["schemes"] = [{"action": args.scheme, "access-pattern": {
+            "nr-accesses-max": 0, "age-min": 5}}]
     src.qmp.execute("damon-start", start)
     m = monitor_info(src)
     if m["state"] != "running" or m["source"] != args.source:
@@ -244,6 +259,38 @@ def step_monitor(src, args, rep, label):
 
 # ---------------------------------------------------------------------------
 # Migration
+
+def scheme_stats(vm, args):
+    """The scheme's stats and its 'migration' skip, or None without one."""
+    if not args.scheme:
+        return None
+    info = vm.qmp.execute("query-damon-schemes", {"id": MONITOR})["schemes"][0]
+    waited = sum(k["bytes"] for k in info["skipped"] if k["reason"] == "migration")
+    return dict(info["stats"], waited=waited)
+
+
+def check_scheme_waited(vm, args, rep, before):
+    """While the migration ran, the scheme's action waited: the regions
+    it tried then are skipped as 'migration', none applied."""
+    if not args.scheme:
+        return
+    after = scheme_stats(vm, args)
+    if before["sz-tried"] == 0:
+        raise Failed("the %s scheme tried nothing before the migration"
+                     % args.scheme)
+    waited = after["waited"] - before["waited"]
+    if after["sz-applied"] != before["sz-applied"]:
+        raise Failed("the %s scheme applied %d bytes during the migration"
+                     % (args.scheme, after["sz-applied"] - before["sz-applied"]))
+    if args.scheme != "stat" and waited == 0:
+        raise Failed("the %s scheme did not wait for the migration (no "
+                     "'migration' skip): %r" % (args.scheme, after))
+    rep.add("scheme_waited_mib", round(waited / MIB, 1))
+    rep.ok("scheme", "%s: before the migration tried %.1f MiB, applied %.1f MiB; "
+           "during it %.1f MiB waited ('migration'), none applied"
+           % (args.scheme, before["sz-tried"] / MIB, before["sz-applied"] / MIB,
+              waited / MIB))
+
 
 def set_params(src, bandwidth, downtime_ms):
     src.qmp.execute("migrate-set-parameters",
@@ -383,6 +430,7 @@ def step_migrate(src, dst, sock, args, rep, label):
         set_params(src, FAST_BANDWIDTH, FAST_DOWNTIME_MS)
     seq0 = guest_seq(src, args)
     moves0 = len(src.phases())
+    before = scheme_stats(src, args)
     src.qmp.execute("migrate", {"uri": "unix:" + sock})
     prog = Progress(src, args, rep)
     deadline = time.monotonic() + args.migrate_timeout
@@ -412,6 +460,7 @@ def step_migrate(src, dst, sock, args, rep, label):
     if st_src != "postmigrate" or st_dst != "paused":
         raise Failed("after migration: source %r (expected 'postmigrate'), "
                      "destination %r (expected 'paused')" % (st_src, st_dst))
+    check_scheme_waited(src, args, rep, before)
     written = seq_diff(seq0, guest_seq(src, args))
     passes = written / (args.hot_size // PAGE)
     moves = len(src.phases()) - moves0
