@@ -202,6 +202,13 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
+	# every scheme action, again and again on a running guest: its
+	# verifies and a dump of its RAM must find the pattern intact
+	echo "== e2e schemes"
+	timeout 300 python3 tests/e2e/schemes.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	for args in "" "--steal-migration-bits" "--source tcg-accessed --smp 2" \
 		"--scheme pageout --no-cancel --rounds 1"; do
 		echo "== e2e migration $args"
