@@ -3,12 +3,16 @@
  * test-commands.c - qdamo's command tables, as virsh-self-test checks
  * virsh's: the tables pass qdamo_cmd_check_table(), every check catches
  * the broken table it is for, --help comes from the tables, and the
- * command line is found and parsed as GLib's option parser would.
+ * command line is found and parsed as GLib's option parser would; the
+ * ordered options keep their order, and the --scheme-* options of
+ * start and tune make exactly the schemes JSON they should.
  */
 #include <string.h>
 
 #include "error.h"
+#include "jsonx.h"
 #include "qdamo.h"
+#include "schemes.h"
 
 static gboolean nop(const QdamoCmd *cmd, GError **err)
 {
@@ -97,6 +101,9 @@ static const BrokenOpts broken_opts[] = {
 	  "cmd: option 'FILE' cannot have -f" },
 	{ "no-type", { { .name = "raw", .type = QDAMO_OPT_NR_TYPES, .help = "raw" } },
 	  "cmd: option 'raw' has no valid type" },
+	{ "ordered-no-value-name", { { .name = "step", .type = QDAMO_OPT_ORDERED,
+				       .help = "a step" } },
+	  "cmd: option 'step' takes a value but has no value name" },
 };
 
 static void test_broken_opts(gconstpointer data)
@@ -330,10 +337,12 @@ static const FindCase find_cases[] = {
 	  "qdamo -c qemu:///system -d start -s 5ms" },
 	{ "qdamo --qmp=/x stop", "stop", "qdamo --qmp=/x" },
 	{ "qdamo report heatmap rec.json", "report heatmap", "qdamo rec.json" },
-	{ "qdamo report", NULL, "report what? 'qdamo report wss', 'report regions' "
-	  "or 'report heatmap FILE'" },
+	{ "qdamo report", NULL, "report what? 'qdamo report wss', 'report regions', "
+	  "'report heatmap FILE' or 'report schemes'" },
 	{ "qdamo -d vm report nope", NULL, "report what? 'qdamo report wss', "
-	  "'report regions' or 'report heatmap FILE'" },
+	  "'report regions', 'report heatmap FILE' or 'report schemes'" },
+	{ "qdamo --qmp /x report schemes --tried-regions", "report schemes",
+	  "qdamo --qmp /x --tried-regions" },
 	{ "qdamo bogus", NULL, "unknown command 'bogus' (see 'qdamo --help')" },
 	/* no command word at all: no error, the caller prints the list */
 	{ "qdamo -d vm1 --timeout 5", NULL, NULL },
@@ -405,6 +414,189 @@ static void test_parse(void)
 	status = parse("qdamo report regions --top 0x10", &err);
 	g_assert_true(qdamo_cmd_int(status, "top", &v));
 	g_assert_cmpint(v, ==, 16);
+}
+
+/* ORDERED options: in command-line order, among the others. */
+static void test_parse_ordered(void)
+{
+	static const QdamoOptUse want[] = {
+		{ "scheme-action", "pageout" }, { "scheme-sz-min", "4K" },
+		{ "scheme-action", "stat" }, { "scheme-filter", "young" },
+	};
+	g_autoptr(GError) err = NULL;
+	g_autoptr(QdamoCmd) start = parse("qdamo start --scheme-action pageout -s 5ms "
+					  "--scheme-sz-min=4K -d vm1 --scheme-action stat "
+					  "--scheme-filter young", &err);
+	g_autoptr(QdamoCmd) none = NULL;
+	const GArray *uses;
+	char *const *actions;
+	guint i;
+
+	g_assert_no_error(err);
+	uses = qdamo_cmd_ordered(start);
+	g_assert_cmpuint(uses->len, ==, G_N_ELEMENTS(want));
+	for (i = 0; i < uses->len; i++) {
+		g_assert_cmpstr(g_array_index(uses, QdamoOptUse, i).name, ==, want[i].name);
+		g_assert_cmpstr(g_array_index(uses, QdamoOptUse, i).value, ==, want[i].value);
+	}
+	/* each option's own values too */
+	actions = qdamo_cmd_strv(start, "scheme-action");
+	g_assert_cmpstr(actions[0], ==, "pageout");
+	g_assert_cmpstr(actions[1], ==, "stat");
+	g_assert_null(actions[2]);
+	g_assert_cmpstr(qdamo_cmd_str(start, "sample"), ==, "5ms");
+
+	none = parse("qdamo start -s 5ms", &err);
+	g_assert_no_error(err);
+	g_assert_cmpuint(qdamo_cmd_ordered(none)->len, ==, 0);
+	g_assert_null(qdamo_cmd_strv(none, "scheme-action"));
+}
+
+/* ---- schemes from the --scheme-* options ---- */
+
+typedef struct {
+	const char *line;
+	const char *schemes;	/* the "schemes" JSON wanted; NULL: none */
+	const char *error;	/* or the usage error wanted */
+} SchemeCase;
+
+#define EVERY_FLAG "qdamo start --scheme-action pageout --scheme-sz-min 4K " \
+	"--scheme-sz-max 1G --scheme-nr-accesses-min 0 --scheme-nr-accesses-max 0 " \
+	"--scheme-age-min 50 --scheme-age-max 1000 --scheme-apply-interval-us 1s " \
+	"--scheme-quota-ms 10 --scheme-quota-bytes 256M --scheme-quota-reset-ms 2s " \
+	"--scheme-weights 0,1,2 --scheme-goal rss-bytes:1G " \
+	"--scheme-goal user-input:100:40 --scheme-wmarks free-mem-rate:500:400:50:5s " \
+	"--scheme-filter addr:0-1G:allow --scheme-filter young:reject:nomatch " \
+	"--scheme-target-nid 0"
+
+static const SchemeCase scheme_cases[] = {
+	{ EVERY_FLAG,
+	  "[{\"action\": \"pageout\","
+	  "  \"access-pattern\": {\"sz-min\": 4096, \"sz-max\": 1073741824,"
+	  "    \"nr-accesses-min\": 0, \"nr-accesses-max\": 0,"
+	  "    \"age-min\": 50, \"age-max\": 1000},"
+	  "  \"apply-interval-us\": 1000000,"
+	  "  \"quotas\": {\"ms\": 10, \"bytes\": 268435456, \"reset-interval-ms\": 2000,"
+	  "    \"weights\": {\"sz\": 0, \"nr-accesses\": 1, \"age\": 2},"
+	  "    \"goals\": [{\"metric\": \"rss-bytes\", \"target-value\": 1073741824},"
+	  "      {\"metric\": \"user-input\", \"target-value\": 100,"
+	  "       \"current-value\": 40}]},"
+	  "  \"watermarks\": {\"metric\": \"free-mem-rate\", \"high\": 500,"
+	  "    \"mid\": 400, \"low\": 50, \"interval-us\": 5000000},"
+	  "  \"filters\": [{\"type\": \"addr\", \"start\": 0, \"end\": 1073741824,"
+	  "      \"allow\": true},"
+	  "    {\"type\": \"young\", \"allow\": false, \"matching\": false}],"
+	  "  \"target-nid\": 0}]", NULL },
+	/* the options of one scheme end at the next --scheme-action; damo's migrate_cold */
+	{ "qdamo start --scheme-action migrate_cold --scheme-target-nid 1 -s 5ms "
+	  "--scheme-action stat --scheme-age-min=7 --scheme-filter young",
+	  "[{\"action\": \"migrate-cold\", \"target-nid\": 1},"
+	  " {\"action\": \"stat\", \"access-pattern\": {\"age-min\": 7},"
+	  "  \"filters\": [{\"type\": \"young\"}]}]", NULL },
+	{ "qdamo start --scheme-action cold --scheme-quota-ms 1.5s "
+	  "--scheme-apply-interval-us 200000 --scheme-wmarks none:0:0:0",
+	  "[{\"action\": \"cold\", \"quotas\": {\"ms\": 1500},"
+	  "  \"apply-interval-us\": 200000,"
+	  "  \"watermarks\": {\"metric\": \"none\", \"high\": 0, \"mid\": 0, \"low\": 0}}]", NULL },
+	{ "qdamo start -s 5ms", NULL, NULL },
+	{ "qdamo tune --scheme-action hugepage",
+	  "[{\"action\": \"hugepage\"}]", NULL },
+	/* errors */
+	{ "qdamo start --scheme-sz-min 4K --scheme-action pageout", NULL,
+	  "start: --scheme-sz-min comes before any --scheme-action: a scheme starts "
+	  "with --scheme-action ACTION, and the --scheme-* options after it are that "
+	  "scheme's (see 'qdamo start --help')" },
+	{ "qdamo tune --scheme-goal rss-bytes:1G", NULL,
+	  "tune: --scheme-goal comes before any --scheme-action: a scheme starts "
+	  "with --scheme-action ACTION, and the --scheme-* options after it are that "
+	  "scheme's (see 'qdamo tune --help')" },
+	{ "qdamo start --scheme-action stat --scheme-action reclaim", NULL,
+	  "scheme 1: --scheme-action: unknown scheme action 'reclaim' (give stat, "
+	  "pageout, cold, willneed, hugepage, nohugepage, migrate-hot or migrate-cold)" },
+	{ "qdamo start --scheme-action pageout --scheme-goal rss-bytes", NULL,
+	  "scheme 0: --scheme-goal: 'rss-bytes' is not METRIC:TARGET[:CURRENT] "
+	  "(examples: rss-bytes:1G, some-mem-psi-us:10000, user-input:100:40)" },
+	{ "qdamo start --scheme-action pageout --scheme-goal rss-bytes:1G:2:3", NULL,
+	  "scheme 0: --scheme-goal: 'rss-bytes:1G:2:3' is not METRIC:TARGET[:CURRENT] "
+	  "(examples: rss-bytes:1G, some-mem-psi-us:10000, user-input:100:40)" },
+	{ "qdamo start --scheme-action pageout --scheme-goal psi:10", NULL,
+	  "scheme 0: --scheme-goal: unknown goal metric 'psi' (give user-input, "
+	  "some-mem-psi-us or rss-bytes)" },
+	{ "qdamo start --scheme-action pageout --scheme-goal rss-bytes:lots", NULL,
+	  "scheme 0: --scheme-goal: 'lots' is not a size or address (examples: "
+	  "4096, 0x1000000, 16M, 4G)" },
+	{ "qdamo start --scheme-action pageout --scheme-wmarks free-mem-rate:500:400", NULL,
+	  "scheme 0: --scheme-wmarks: 'free-mem-rate:500:400' is not "
+	  "METRIC:HIGH:MID:LOW[:INTERVAL] (example: free-mem-rate:500:400:50:5s)" },
+	{ "qdamo start --scheme-action pageout --scheme-filter addr", NULL,
+	  "scheme 0: --scheme-filter: 'addr': an addr filter needs its range, "
+	  "addr:START-END (example: addr:0-1G)" },
+	{ "qdamo start --scheme-action pageout --scheme-filter young:maybe", NULL,
+	  "scheme 0: --scheme-filter: 'young:maybe' is not addr:START-END or young, "
+	  "then :allow or :reject, then :nomatch (examples: addr:0-1G:allow, "
+	  "young:reject:nomatch)" },
+	{ "qdamo start --scheme-action pageout --scheme-filter memcg:1", NULL,
+	  "scheme 0: --scheme-filter: unknown filter type in 'memcg:1' (give "
+	  "addr:START-END or young)" },
+	{ "qdamo start --scheme-action pageout --scheme-weights 1,2", NULL,
+	  "scheme 0: --scheme-weights: '1,2' is not SZ,NR,AGE (example: 0,1,1)" },
+	{ "qdamo start --scheme-action pageout --scheme-age-min=-1", NULL,
+	  "scheme 0: --scheme-age-min: '-1' is not a whole number from 0 to 4294967295" },
+	{ "qdamo start --scheme-action stat --scheme-action pageout --scheme-sz-min 4K "
+	  "--scheme-sz-min 8K", NULL,
+	  "scheme 1: --scheme-sz-min: given twice (a scheme takes it once)" },
+	{ "qdamo start --schemes s.json --scheme-action stat", NULL,
+	  "start: give --schemes FILE or --scheme-action and its options, not both "
+	  "(see 'qdamo start --help')" },
+};
+
+static void test_schemes(gconstpointer data)
+{
+	const SchemeCase *c = data;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(QdamoCmd) cmd = parse(c->line, &err);
+	g_autoptr(JsonObject) args = json_object_new();
+	gboolean ok;
+
+	g_assert_no_error(err);
+	ok = qdamo_scheme_args(cmd, args, &err);
+	if (c->error) {
+		g_assert_false(ok);
+		g_assert_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE);
+		g_assert_cmpstr(err->message, ==, c->error);
+		return;
+	}
+	g_assert_no_error(err);
+	g_assert_true(ok);
+	if (!c->schemes) {
+		g_assert_false(json_object_has_member(args, "schemes"));
+	} else {
+		g_autoptr(JsonNode) want = qdamo_json_parse(c->schemes, -1, NULL);
+		JsonNode *got = json_object_get_member(args, "schemes");
+		g_autofree char *text = got ? qdamo_json_to_string(got, FALSE) : NULL;
+
+		g_test_message("got %s", text);
+		g_assert_nonnull(want);
+		g_assert_nonnull(got);
+		/* every member, nothing more: member order aside, the same JSON */
+		g_assert_true(json_node_equal(got, want));
+	}
+}
+
+/* The describing line start and tune print. */
+static void test_schemes_describe(void)
+{
+	g_autoptr(JsonNode) two = qdamo_json_parse("[{\"action\": \"pageout\"},"
+						   " {\"action\": \"stat\"}]", -1, NULL);
+	g_autoptr(JsonNode) one = qdamo_json_parse("[{\"action\": \"cold\"}]", -1, NULL);
+	g_autoptr(JsonArray) none = json_array_new();
+	g_autofree char *t2 = qdamo_schemes_describe(json_node_get_array(two));
+	g_autofree char *t1 = qdamo_schemes_describe(json_node_get_array(one));
+	g_autofree char *t0 = qdamo_schemes_describe(none);
+
+	g_assert_cmpstr(t2, ==, "2 schemes: pageout, stat");
+	g_assert_cmpstr(t1, ==, "1 scheme: cold");
+	g_assert_cmpstr(t0, ==, "no schemes");
 }
 
 typedef struct {
@@ -481,7 +673,7 @@ static const RunCase run_cases[] = {
 	{ "qdamo status extra", QDAMO_ERROR_USAGE, "status: unexpected argument "
 	  "'extra' (see 'qdamo status --help')" },
 	{ "qdamo tune", QDAMO_ERROR_USAGE, "tune: nothing to change: give --sample, "
-	  "--aggr, --update or region limits (see 'qdamo tune --help')" },
+	  "--aggr, --update, region limits or schemes (see 'qdamo tune --help')" },
 	{ "qdamo -d vm1 start --nr-regions 1,2 --minr 1", QDAMO_ERROR_USAGE,
 	  "start: give --nr-regions or --min/max-nr-regions, not both (see "
 	  "'qdamo start --help')" },
@@ -547,6 +739,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/qdamo/commands/help/overview", test_overview);
 	ADD_CASES("find", find_cases, FALSE, test_find);
 	g_test_add_func("/qdamo/commands/parse", test_parse);
+	g_test_add_func("/qdamo/commands/parse/ordered", test_parse_ordered);
+	ADD_CASES("schemes", scheme_cases, FALSE, test_schemes);
+	g_test_add_func("/qdamo/commands/schemes/describe", test_schemes_describe);
 	ADD_CASES("parse/number", number_cases, FALSE, test_number);
 	ADD_CASES("run", run_cases, FALSE, test_run);
 	return g_test_run();

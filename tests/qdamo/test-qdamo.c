@@ -3,7 +3,7 @@
  * test-qdamo.c - unit tests of qdamo's parts that need no VM: the
  * command-line words, record files (with and without write counts),
  * the heatmap of accesses and of writes, the Prometheus text and what
- * the exporter collects, the QMP client against a fake QEMU on a unix
+ * the exporter collects (schemes too, and a QEMU without them), the QMP client against a fake QEMU on a unix
  * socket, and the idle-page source's pid files and pagemap.
  * test-idle-page.py runs "qdamo start --source idle-page" itself.
  */
@@ -52,6 +52,60 @@ static void test_duration(void)
 		g_assert_false(qdamo_parse_duration_us(bad[i], &us, &err));
 		g_assert_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE);
 	}
+}
+
+/* The -ms options: a bare number is milliseconds, a unit converts. */
+static void test_duration_ms(void)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} ok[] = {
+		{ "10", 10 }, { "0", 0 }, { "10ms", 10 }, { "1s", 1000 }, { "1.5s", 1500 },
+		{ "2m", 120000 }, { "3000us", 3 },
+	};
+	static const char *const bad[] = { "", "1.5", "1.5ms", "10xs", "-1", "500us" };
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(ok); i++) {
+		uint64_t ms = 0;
+
+		g_assert_true(qdamo_parse_duration_ms(ok[i].text, &ms, NULL));
+		g_assert_cmpuint(ms, ==, ok[i].ms);
+	}
+	for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) err = NULL;
+		uint64_t ms;
+
+		g_assert_false(qdamo_parse_duration_ms(bad[i], &ms, &err));
+		g_assert_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE);
+		g_assert_nonnull(strstr(err->message, "milliseconds"));
+	}
+}
+
+/* QMP's uint64s of 2^63 and above, which json-glib holds as negative. */
+static void test_json_u64(void)
+{
+	g_autoptr(JsonNode) n = qdamo_json_parse(
+		"{\"max\": 18446744073709551615, \"big\": 9223372036854775808,"
+		" \"s\": \"\\u0001qdamo-u64:5\", \"list\": [1, 18446744073709551614],"
+		" \"small\": 4096}", -1, NULL);
+	JsonObject *o = json_node_get_object(n);
+	g_autofree char *text = qdamo_json_to_qmp_string(n, FALSE);
+	g_autofree char *pretty = qdamo_json_to_qmp_string(n, TRUE);
+	g_autoptr(JsonNode) plain = qdamo_json_parse("{\"a\": [1, 2]}", -1, NULL);
+	g_autofree char *same = qdamo_json_to_qmp_string(plain, FALSE);
+
+	g_assert_cmpuint(qdamo_json_qmp_u64(o, "max", 0), ==, G_MAXUINT64);
+	g_assert_cmpuint(qdamo_json_qmp_u64(o, "big", 0), ==, G_GUINT64_CONSTANT(1) << 63);
+	g_assert_cmpuint(qdamo_json_qmp_u64(o, "small", 0), ==, 4096);
+	g_assert_cmpuint(qdamo_json_qmp_u64(o, "none", 7), ==, 7);
+	/* the digits come back, in member order; a string that looks like a mark stays */
+	g_assert_cmpstr(text, ==, "{\"max\":18446744073709551615,\"big\":9223372036854775808,"
+			"\"s\":\"\\u0001qdamo-u64:5\",\"list\":[1,18446744073709551614],"
+			"\"small\":4096}");
+	g_assert_nonnull(strstr(pretty, "\"max\" : 18446744073709551615,\n"));
+	g_assert_cmpstr(same, ==, "{\"a\":[1,2]}");
 }
 
 static void test_size_and_ranges(void)
@@ -514,6 +568,28 @@ static void test_metrics_text(void)
 
 /* ---- what the exporter collects, from a target that answers from a table ---- */
 
+/*
+ * query-damon-schemes: "rw" has a pageout scheme with watermarks and a
+ * quota that skipped bytes, and an unlimited stat scheme; "plain" has
+ * none.  NULL: what the reply is when the test sets canned_schemes.
+ */
+static const char *const rw_schemes =
+	"{\"return\": {\"id\": \"rw\", \"schemes\": ["
+	"{\"index\": 0, \"active\": true, \"watermark-value\": 612,"
+	" \"scheme\": {\"action\": \"pageout\", \"access-pattern\": {\"sz-min\": 4096,"
+	"   \"sz-max\": 18446744073709551615}},"
+	" \"effective-quota-bytes\": 268435456,"
+	" \"stats\": {\"nr-tried\": 12, \"sz-tried\": 201326592, \"nr-applied\": 11,"
+	"   \"sz-applied\": 188743680, \"qt-exceeds\": 3},"
+	" \"skipped\": [{\"reason\": \"young\", \"bytes\": 8388608},"
+	"   {\"reason\": \"failed\", \"bytes\": 4096, \"last-error\": \"EIO\"},"
+	"   {\"reason\": \"x-newer\", \"bytes\": 512}]},"
+	"{\"index\": 1, \"active\": false, \"scheme\": {\"action\": \"stat\"},"
+	" \"stats\": {\"nr-tried\": 40, \"sz-tried\": 10995116277760, \"nr-applied\": 40,"
+	"   \"sz-applied\": 10995116277760, \"qt-exceeds\": 0},"
+	" \"skipped\": []}]}}";
+static const char *canned_schemes;
+
 /* Two monitors: "rw" has a write source, "plain" has none. */
 static JsonObject *canned_command(QdamoTarget *t, const char *json, GError **err)
 {
@@ -548,6 +624,11 @@ static JsonObject *canned_command(QdamoTarget *t, const char *json, GError **err
 			"{\"start\": 33554432, \"end\": 67108864, \"nr-accesses\": 10,"
 			" \"age\": 700%s}]}}", rw ? ", \"nr-writes\": 0" : "",
 			rw ? ", \"nr-writes\": 5" : "", rw ? ", \"nr-writes\": 0" : "");
+	else if (!strcmp(cmd, "query-damon-schemes") && canned_schemes)
+		reply = g_strdup(canned_schemes);
+	else if (!strcmp(cmd, "query-damon-schemes"))
+		reply = g_strdup(rw ? rw_schemes :
+				 "{\"return\": {\"id\": \"plain\", \"schemes\": []}}");
 	else
 		reply = g_strdup("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no\"}}");
 	node = qdamo_json_parse(reply, -1, err);
@@ -587,6 +668,88 @@ static void test_metrics_writes(void)
 	g_assert_null(strstr(text, "qdamon_written_bytes" PLAIN));
 #undef RW
 #undef PLAIN
+}
+
+/* The scheme series: "rw"'s two schemes, "plain" without any. */
+static void test_metrics_schemes(void)
+{
+	g_autoptr(QdamoMetrics) m = qdamo_metrics_new();
+	QdamoTarget t = { .ops = &canned_ops, .name = (char *)"vm1",
+			  .label = (char *)"domain 'vm1'" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+
+	canned_schemes = NULL;
+	g_assert_true(qdamo_metrics_collect(m, &t, &err));
+	g_assert_no_error(err);
+	text = qdamo_metrics_render(m);
+	g_test_message("%s", text);
+#define S0 "{domain=\"vm1\",monitor=\"rw\",scheme=\"0\",action=\"pageout\""
+#define S1 "{domain=\"vm1\",monitor=\"rw\",scheme=\"1\",action=\"stat\""
+	g_assert_nonnull(strstr(text, "# TYPE qdamon_scheme_tried_bytes_total counter\n"));
+	g_assert_nonnull(strstr(text, "# TYPE qdamon_scheme_active gauge\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_active" S0 "} 1\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_active" S1 "} 0\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_watermark_value" S0 "} 612\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_effective_quota_bytes" S0 "} 268435456\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_tried_regions_total" S0 "} 12\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_tried_bytes_total" S0 "} 201326592\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_applied_regions_total" S0 "} 11\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_applied_bytes_total" S0 "} 188743680\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_quota_exceeds_total" S0 "} 3\n"));
+	/* 10 TiB: whole, not rounded to 6 digits */
+	g_assert_nonnull(strstr(text, "qdamon_scheme_tried_bytes_total" S1 "} 10995116277760\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_quota_exceeds_total" S1 "} 0\n"));
+	/* every reason QEMU knows, 0 until it happens, and a newer one kept */
+	g_assert_nonnull(strstr(text, "qdamon_scheme_skipped_bytes_total" S0
+				",reason=\"young\"} 8388608\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_skipped_bytes_total" S0
+				",reason=\"failed\"} 4096\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_skipped_bytes_total" S0
+				",reason=\"migration\"} 0\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_skipped_bytes_total" S0
+				",reason=\"x-newer\"} 512\n"));
+	g_assert_nonnull(strstr(text, "qdamon_scheme_skipped_bytes_total" S1
+				",reason=\"not-ram\"} 0\n"));
+	/* an unlimited scheme without watermarks: no quota or watermark series */
+	g_assert_null(strstr(text, "qdamon_scheme_effective_quota_bytes" S1));
+	g_assert_null(strstr(text, "qdamon_scheme_watermark_value" S1));
+	g_assert_null(strstr(text, "monitor=\"plain\",scheme="));
+	g_assert_nonnull(strstr(text, "qdamon_wss_bytes{domain=\"vm1\",monitor=\"rw\"} 50331648\n"));
+#undef S0
+#undef S1
+}
+
+/*
+ * A QEMU without query-damon-schemes (CommandNotFound), or one that
+ * refuses it (GenericError): the monitors' other series, no scheme
+ * series, no failure.
+ */
+static void test_metrics_schemes_missing(void)
+{
+	static const char *const replies[] = {
+		"{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command "
+		"query-damon-schemes has not been found\"}}",
+		"{\"error\": {\"class\": \"GenericError\", \"desc\": \"not now\"}}",
+	};
+	QdamoTarget t = { .ops = &canned_ops, .name = (char *)"vm1",
+			  .label = (char *)"domain 'vm1'" };
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(replies); i++) {
+		g_autoptr(QdamoMetrics) m = qdamo_metrics_new();
+		g_autoptr(GError) err = NULL;
+		g_autofree char *text = NULL;
+
+		canned_schemes = replies[i];
+		g_assert_true(qdamo_metrics_collect(m, &t, &err));
+		g_assert_no_error(err);
+		text = qdamo_metrics_render(m);
+		g_assert_null(strstr(text, "qdamon_scheme_"));
+		g_assert_nonnull(strstr(text, "qdamon_wss_bytes{domain=\"vm1\",monitor=\"rw\"} "));
+		g_assert_nonnull(strstr(text, "qdamon_wss_bytes{domain=\"vm1\",monitor=\"plain\"} "));
+	}
+	canned_schemes = NULL;
 }
 
 /* ---- idle-page: QEMU's pid from libvirt's pid file, and its pagemap ---- */
@@ -781,6 +944,8 @@ static const struct {
 	GTestFunc fn;
 } tests[] = {
 	{ "/qdamo/parse/duration", test_duration },
+	{ "/qdamo/parse/duration-ms", test_duration_ms },
+	{ "/qdamo/json/u64", test_json_u64 },
 	{ "/qdamo/parse/size-ranges", test_size_and_ranges },
 	{ "/qdamo/parse/percentiles", test_percentiles },
 	{ "/qdamo/parse/format", test_format },
@@ -794,6 +959,8 @@ static const struct {
 	{ "/qdamo/heatmap/writes", test_heatmap_writes },
 	{ "/qdamo/metrics/text", test_metrics_text },
 	{ "/qdamo/metrics/writes", test_metrics_writes },
+	{ "/qdamo/metrics/schemes", test_metrics_schemes },
+	{ "/qdamo/metrics/schemes-missing", test_metrics_schemes_missing },
 	{ "/qdamo/idle-page/libvirt-pid-file", test_libvirt_pid_file },
 	{ "/qdamo/idle-page/pid-file", test_pid_file },
 	{ "/qdamo/idle-page/pagemap", test_idle_pagemap },

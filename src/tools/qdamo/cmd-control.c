@@ -10,6 +10,9 @@
  *
  * start --source idle-page also opens the source's host files and hands
  * them to QEMU first (idle-page.c), so that QEMU needs no privilege.
+ *
+ * Both take schemes (DAMOS), made from the --scheme-* options or read
+ * from --schemes FILE (schemes.c); tune's replace the monitor's.
  */
 #include <stdio.h>
 
@@ -19,6 +22,7 @@
 #include "parse.h"
 #include "qdamo.h"
 #include "record-file.h"
+#include "schemes.h"
 
 /* The options start and tune share. */
 #define INTERVAL_OPTS \
@@ -44,12 +48,6 @@
 	  .alias_of = "max-nr-regions", .help = "damo's name for --max-nr-regions" }, \
 	{ .name = "nr-regions", .type = QDAMO_OPT_STRING, .value_name = "MIN,MAX", \
 	  .help = "both limits at once, as damo's --monitoring_nr_regions_range" }
-
-static const char units_help[] =
-	"TIME is a number with a unit: ns, us, ms, s, m or h (5ms, 1.5s); a bare\n"
-	"number is microseconds.  Sizes and addresses take K, M, G or T (binary)\n"
-	"and 0x for hex.  Unset values keep QEMU's defaults (start) or the\n"
-	"monitor's current ones (tune).";
 
 /* damon-start/-tune arguments in microseconds, and their options */
 static const struct {
@@ -151,8 +149,20 @@ static const QdamoOptDef opts_start[] = {
 		  "e.g. 16M-48M,1G-2G" },
 	{ .name = "clock", .type = QDAMO_OPT_STRING, .value_name = "CLOCK",
 	  .help = "realtime (default) or virtual (QEMU's virtual clock)" },
+	QDAMO_SCHEME_OPTS,
 	{ NULL }
 };
+
+/* "2 schemes: pageout, stat" when @args gives schemes */
+static void print_schemes(JsonObject *args, const char *verb)
+{
+	g_autofree char *text = NULL;
+
+	if (!json_object_has_member(args, "schemes"))
+		return;
+	text = qdamo_schemes_describe(json_object_get_array_member(args, "schemes"));
+	printf("%s %s\n", verb, text);
+}
 
 /*
  * damon-start on a target opened here; for idle-page, the host files
@@ -194,7 +204,8 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 	g_autofree char *sources = NULL;
 	JsonObject *attrs;
 
-	if (!interval_args(cmd, args, err) || !regions_arg(cmd, args, err))
+	if (!interval_args(cmd, args, err) || !regions_arg(cmd, args, err) ||
+	    !qdamo_scheme_args(cmd, args, err))
 		return FALSE;
 	source = qdamo_cmd_str(cmd, "source");
 	wsource = qdamo_cmd_str(cmd, "write-source");
@@ -221,6 +232,7 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 	       qdamo_json_str(m, "clock", "?"), sample, aggr,
 	       qdamo_json_u64(attrs, "min-nr-regions", 0),
 	       qdamo_json_u64(attrs, "max-nr-regions", 0), mon);
+	print_schemes(args, "with");
 	return TRUE;
 }
 
@@ -241,23 +253,41 @@ static gboolean cmd_stop(const QdamoCmd *cmd, GError **err)
 
 static const QdamoOptDef opts_tune[] = {
 	INTERVAL_OPTS,
+	QDAMO_SCHEME_OPTS,
+	{ .name = "no-schemes", .type = QDAMO_OPT_FLAG,
+	  .help = "remove every scheme of the monitor" },
 	{ NULL }
 };
+
+/* tune's schemes: the options', or none at all with --no-schemes. */
+static gboolean tune_scheme_args(const QdamoCmd *cmd, JsonObject *args,
+				 GError **err)
+{
+	if (!qdamo_cmd_flag(cmd, "no-schemes"))
+		return qdamo_scheme_args(cmd, args, err);
+	if (qdamo_cmd_str(cmd, "schemes") || qdamo_cmd_ordered(cmd)->len)
+		return qdamo_usage_error(err, cmd, "--no-schemes removes the schemes: "
+					 "give no others with it");
+	json_object_set_array_member(args, "schemes", json_array_new());
+	return TRUE;
+}
 
 static gboolean cmd_tune(const QdamoCmd *cmd, GError **err)
 {
 	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(QdamoTarget) t = NULL;
 
-	if (!interval_args(cmd, args, err))
+	if (!interval_args(cmd, args, err) || !tune_scheme_args(cmd, args, err))
 		return FALSE;
 	if (json_object_get_size(args) == 0)
 		return qdamo_usage_error(err, cmd, "nothing to change: give --sample, "
-					 "--aggr, --update or region limits");
+					 "--aggr, --update, region limits or schemes");
 	t = control(cmd, "damon-tune", args, err);
 	if (!t)
 		return FALSE;
 	printf("tuned %s on %s\n", qdamo_monitor_id(cmd), t->label);
+	/* damon-tune replaced the monitor's schemes with these */
+	print_schemes(args, "now");
 	return TRUE;
 }
 
@@ -273,7 +303,9 @@ static const char start_help[] =
 	"and hands them to QEMU (getfd " QDAMO_FDNAME_PAGEMAP ", "
 	QDAMO_FDNAME_IDLE_BITMAP "); QEMU's\npid comes from the QMP socket's "
 	"peer (SO_PEERCRED) or libvirt's pid file.\n"
-	"The host kernel needs CONFIG_IDLE_PAGE_TRACKING.";
+	"The host kernel needs CONFIG_IDLE_PAGE_TRACKING.\n"
+	"\n"
+	QDAMO_SCHEMES_HELP;
 
 static const QdamoCmdInfo info_start = {
 	.help = "start a DAMON monitor (damon-start)",
@@ -292,9 +324,19 @@ const QdamoCmdDef qdamo_cmddef_stop = {
 	.name = "stop", .info = &info_stop, .handler = cmd_stop,
 };
 
+static const char tune_help[] =
+	"TIME is a number with a unit: ns, us, ms, s, m or h (5ms, 1.5s); a bare\n"
+	"number is microseconds.  Sizes and addresses take K, M, G or T (binary)\n"
+	"and 0x for hex.  Unset values keep the monitor's current ones.\n"
+	"\n"
+	QDAMO_SCHEMES_HELP "\n"
+	"Schemes given replace all of the monitor's (damon-tune's commit): a\n"
+	"scheme at an index both lists have keeps its statistics.";
+
 static const QdamoCmdInfo info_tune = {
-	.help = "change a running monitor's intervals and region limits (damon-tune)",
-	.desc = units_help,
+	.help = "change a running monitor's intervals, region limits and schemes "
+		"(damon-tune)",
+	.desc = tune_help,
 };
 
 const QdamoCmdDef qdamo_cmddef_tune = {

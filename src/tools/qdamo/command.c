@@ -8,7 +8,10 @@
  * it (--opt=value, --opt value, -o value, grouped flags) and --help is
  * GLib's.  Every entry is a callback that stores the value in the
  * command's slot for that option and marks it given: the handlers ask
- * "was --top given?" rather than compare against a sentinel.
+ * "was --top given?" rather than compare against a sentinel.  GOption
+ * calls a callback as soon as it meets the option, so the callbacks
+ * also see the options in command-line order, which ORDERED options
+ * keep.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,7 +30,7 @@ typedef struct {
 	gint64 i;		/* INT, INT64 */
 	double d;		/* DOUBLE */
 	char *s;		/* STRING, FILE, ARGUMENT */
-	GPtrArray *list;	/* FILE_LIST, NULL-terminated */
+	GPtrArray *list;	/* FILE_LIST, ORDERED: NULL-terminated */
 } QdamoOptValue;
 
 struct QdamoCmd {
@@ -36,6 +39,7 @@ struct QdamoCmd {
 	char *name;
 	GArray *values;		/* QdamoOptValue: def's options, then common's */
 	char **words;		/* what the parser left: argv[0], then arguments */
+	GArray *ordered;	/* QdamoOptUse of the ORDERED options, in order */
 };
 
 /* A command sees two option tables: its own, then the common one. */
@@ -43,8 +47,9 @@ typedef const QdamoOptDef *QdamoOptTables[2];
 
 #define BIT(type) (1u << (type))
 #define VALUE_TYPES (BIT(QDAMO_OPT_STRING) | BIT(QDAMO_OPT_FILE) | \
-	BIT(QDAMO_OPT_FILE_LIST) | BIT(QDAMO_OPT_INT) | BIT(QDAMO_OPT_INT64) | \
-	BIT(QDAMO_OPT_DOUBLE))
+	BIT(QDAMO_OPT_FILE_LIST) | BIT(QDAMO_OPT_ORDERED) | BIT(QDAMO_OPT_INT) | \
+	BIT(QDAMO_OPT_INT64) | BIT(QDAMO_OPT_DOUBLE))
+#define LIST_TYPES (BIT(QDAMO_OPT_FILE_LIST) | BIT(QDAMO_OPT_ORDERED))
 
 /* ---- looking options up ---- */
 
@@ -269,6 +274,14 @@ static gboolean on_option(const char *option_name, const char *value,
 	case QDAMO_OPT_FILE_LIST:
 		g_ptr_array_insert(v->list, (int)v->list->len - 1, g_strdup(value));
 		break;
+	case QDAMO_OPT_ORDERED: {
+		QdamoOptUse use = { .name = v->def->name, .value = g_strdup(value) };
+
+		/* the list owns the value; the use borrows it */
+		g_ptr_array_insert(v->list, (int)v->list->len - 1, (char *)use.value);
+		g_array_append_val(cmd->ordered, use);
+		break;
+	}
 	case QDAMO_OPT_INT:
 	case QDAMO_OPT_INT64:
 	case QDAMO_OPT_DOUBLE:
@@ -347,13 +360,14 @@ static QdamoCmd *cmd_new(const QdamoCmdDef *def, const char *name,
 	cmd->common = common;
 	cmd->name = g_strdup(name);
 	cmd->values = g_array_new(FALSE, TRUE, sizeof(QdamoOptValue));
+	cmd->ordered = g_array_new(FALSE, TRUE, sizeof(QdamoOptUse));
 	for (t = 0; t < 2; t++) {
 		for (o = tables[t]; o && o->name; o++) {
 			QdamoOptValue v = { .def = o };
 
 			if (o->type == QDAMO_OPT_ALIAS)
 				continue;
-			if (o->type == QDAMO_OPT_FILE_LIST) {
+			if (BIT(o->type) & LIST_TYPES) {
 				v.list = g_ptr_array_new_with_free_func(g_free);
 				g_ptr_array_add(v.list, NULL);
 			}
@@ -377,6 +391,7 @@ void qdamo_cmd_free(QdamoCmd *cmd)
 			g_ptr_array_free(v->list, TRUE);
 	}
 	g_array_free(cmd->values, TRUE);
+	g_array_free(cmd->ordered, TRUE);
 	g_strfreev(cmd->words);
 	g_free(cmd->name);
 	g_free(cmd);
@@ -466,9 +481,14 @@ const char *qdamo_cmd_str(const QdamoCmd *cmd, const char *name)
 
 char *const *qdamo_cmd_strv(const QdamoCmd *cmd, const char *name)
 {
-	const QdamoOptValue *v = get(cmd, name, BIT(QDAMO_OPT_FILE_LIST));
+	const QdamoOptValue *v = get(cmd, name, LIST_TYPES);
 
 	return v->given ? (char *const *)v->list->pdata : NULL;
+}
+
+const GArray *qdamo_cmd_ordered(const QdamoCmd *cmd)
+{
+	return cmd->ordered;
 }
 
 gboolean qdamo_cmd_int(const QdamoCmd *cmd, const char *name, gint64 *value)

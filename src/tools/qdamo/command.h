@@ -23,6 +23,8 @@ typedef enum {
 	QDAMO_OPT_STRING,	/* --sort KEY (converted to UTF-8) */
 	QDAMO_OPT_FILE,		/* --output FILE (a file name, kept as given) */
 	QDAMO_OPT_FILE_LIST,	/* --qmp PATH, repeatable */
+	QDAMO_OPT_ORDERED,	/* --scheme-action ACTION: repeatable, and its
+				 * place among the other ORDERED options kept */
 	QDAMO_OPT_INT,		/* --top N: a C int */
 	QDAMO_OPT_INT64,	/* --min-nr-regions N */
 	QDAMO_OPT_DOUBLE,	/* --timeout S */
@@ -126,8 +128,26 @@ const char *qdamo_cmd_name(const QdamoCmd *cmd);
 gboolean qdamo_cmd_flag(const QdamoCmd *cmd, const char *name);
 /* STRING, FILE, ARGUMENT: NULL when not given */
 const char *qdamo_cmd_str(const QdamoCmd *cmd, const char *name);
-/* FILE_LIST: NULL-terminated, or NULL when not given */
+/* FILE_LIST, ORDERED: NULL-terminated, or NULL when not given */
 char *const *qdamo_cmd_strv(const QdamoCmd *cmd, const char *name);
+
+/**
+ * QdamoOptUse - one occurrence of an ORDERED option.
+ * @name: the option's name (an alias's is the option it stands for).
+ * @value: the value given.
+ */
+typedef struct {
+	const char *name;
+	const char *value;
+} QdamoOptUse;
+
+/*
+ * Every ORDERED option given, in command-line order: a GArray of
+ * QdamoOptUse, empty when none was.  Options whose meaning depends on
+ * what came before them (a scheme's --scheme-* after its
+ * --scheme-action) read them here.
+ */
+const GArray *qdamo_cmd_ordered(const QdamoCmd *cmd);
 /* INT, INT64: *value set only when given */
 gboolean qdamo_cmd_int(const QdamoCmd *cmd, const char *name, gint64 *value);
 gboolean qdamo_cmd_double(const QdamoCmd *cmd, const char *name, double *value);

@@ -32,6 +32,7 @@ static const QdamoCmdDef *const report_cmds[] = {
 	&qdamo_cmddef_report_wss,
 	&qdamo_cmddef_report_regions,
 	&qdamo_cmddef_report_heatmap,
+	&qdamo_cmddef_report_schemes,
 	NULL
 };
 

@@ -14,6 +14,13 @@
  * qdamon_write_wss_bytes and qdamon_written_bytes{age}; one without
  * gets neither, so that no series says "0 written" of a monitor that
  * cannot tell.
+ *
+ * Each scheme (DAMOS) of a monitor gets its statistics, labelled with
+ * its index and action.  query-damon-schemes came after the other
+ * commands, so a QEMU that lacks or refuses it loses only the scheme
+ * series.  The skipped bytes have a series for every reason QEMU
+ * knows, 0 until it happens, so that rate() sees a reason's first
+ * bytes (QEMU lists only the reasons that happened).
  */
 #include <stdarg.h>
 #include <string.h>
@@ -54,10 +61,34 @@ static const Family families[] = {
 	{ "qdamon_sample_interval_seconds", "gauge", "the sampling interval" },
 	{ "qdamon_aggregation_interval_seconds", "gauge",
 	  "the aggregation interval" },
+	{ "qdamon_scheme_active", "gauge",
+	  "1 if the scheme is active, 0 while its watermarks have turned it off" },
+	{ "qdamon_scheme_watermark_value", "gauge",
+	  "last value of the scheme's watermark metric; only schemes with watermarks" },
+	{ "qdamon_scheme_effective_quota_bytes", "gauge",
+	  "bytes the scheme's current quota reset interval allows; only limited schemes" },
+	{ "qdamon_scheme_tried_regions_total", "counter",
+	  "regions the scheme tried: they matched, passed the address filters and "
+	  "fit the quota (nr-tried)" },
+	{ "qdamon_scheme_tried_bytes_total", "counter",
+	  "bytes of the regions the scheme tried (sz-tried)" },
+	{ "qdamon_scheme_applied_regions_total", "counter",
+	  "regions the scheme's action was applied to, in whole or part (nr-applied)" },
+	{ "qdamon_scheme_applied_bytes_total", "counter",
+	  "bytes the scheme's action was applied to (sz-applied)" },
+	{ "qdamon_scheme_quota_exceeds_total", "counter",
+	  "quota reset intervals in which the scheme's quota ran out (qt-exceeds)" },
+	{ "qdamon_scheme_skipped_bytes_total", "counter",
+	  "bytes the scheme tried but did not act on, by reason" },
 	{ "qdamon_libvirt_up", "gauge",
 	  "1 if libvirt could list the running domains, 0 if not" },
 	{ "qdamon_scrape_duration_seconds", "gauge",
 	  "time this scrape took" },
+};
+
+/* DamonSchemeSkipReason: a series each, whether it happened or not */
+static const char *const skip_reasons[] = {
+	"not-ram", "hugetlbfs", "unaligned", "migration", "young", "failed",
 };
 
 /* upper bounds in seconds of the age classes, and their labels */
@@ -192,8 +223,118 @@ static void add_running(QdamoMetrics *m, JsonObject *mon, const char *dom,
 				  "clock", clock, NULL);
 }
 
+/* One scheme's labels: domain, monitor, scheme (its index), action. */
+typedef struct {
+	const char *dom, *id, *action;
+	char index[16];
+} SchemeLabels;
+
+#define SCHEME_LABELS(l) "domain", (l)->dom, "monitor", (l)->id, \
+	"scheme", (l)->index, "action", (l)->action
+
+static void add_scheme_u64(QdamoMetrics *m, const char *family, JsonObject *o,
+			    const char *member, const SchemeLabels *l)
+{
+	qdamo_metrics_add(m, family, (double)qdamo_json_qmp_u64(o, member, 0),
+			  SCHEME_LABELS(l), NULL);
+}
+
+static void add_skipped(QdamoMetrics *m, JsonArray *skipped, const SchemeLabels *l)
+{
+	guint n = skipped ? json_array_get_length(skipped) : 0, i, k;
+
+	for (k = 0; k < G_N_ELEMENTS(skip_reasons); k++) {
+		double bytes = 0;
+
+		for (i = 0; i < n; i++) {
+			JsonObject *s = json_array_get_object_element(skipped, i);
+
+			if (!g_strcmp0(qdamo_json_str(s, "reason", ""), skip_reasons[k]))
+				bytes = (double)qdamo_json_qmp_u64(s, "bytes", 0);
+		}
+		qdamo_metrics_add(m, "qdamon_scheme_skipped_bytes_total", bytes,
+				  SCHEME_LABELS(l), "reason", skip_reasons[k], NULL);
+	}
+	/* a reason of a newer QEMU is kept too */
+	for (i = 0; i < n; i++) {
+		JsonObject *s = json_array_get_object_element(skipped, i);
+		const char *reason = qdamo_json_str(s, "reason", "?");
+
+		for (k = 0; k < G_N_ELEMENTS(skip_reasons); k++)
+			if (!strcmp(reason, skip_reasons[k]))
+				break;
+		if (k == G_N_ELEMENTS(skip_reasons))
+			qdamo_metrics_add(m, "qdamon_scheme_skipped_bytes_total",
+					  (double)qdamo_json_qmp_u64(s, "bytes", 0),
+					  SCHEME_LABELS(l), "reason", reason, NULL);
+	}
+}
+
+static void add_scheme(QdamoMetrics *m, JsonObject *info, const char *dom,
+		       const char *id)
+{
+	JsonObject *stats = qdamo_json_obj(info, "stats");
+	JsonNode *active = json_object_get_member(info, "active");
+	SchemeLabels l = {
+		.dom = dom, .id = id,
+		.action = qdamo_json_str(qdamo_json_obj(info, "scheme"), "action", "?"),
+	};
+
+	g_snprintf(l.index, sizeof(l.index), "%" G_GUINT64_FORMAT,
+		   qdamo_json_u64(info, "index", 0));
+	qdamo_metrics_add(m, "qdamon_scheme_active", active && JSON_NODE_HOLDS_VALUE(active) &&
+			  json_node_get_boolean(active), SCHEME_LABELS(&l), NULL);
+	/* both absent when they do not apply: no series rather than a false 0 */
+	if (json_object_has_member(info, "watermark-value"))
+		add_scheme_u64(m, "qdamon_scheme_watermark_value", info, "watermark-value", &l);
+	if (json_object_has_member(info, "effective-quota-bytes"))
+		add_scheme_u64(m, "qdamon_scheme_effective_quota_bytes", info,
+			       "effective-quota-bytes", &l);
+	add_scheme_u64(m, "qdamon_scheme_tried_regions_total", stats, "nr-tried", &l);
+	add_scheme_u64(m, "qdamon_scheme_tried_bytes_total", stats, "sz-tried", &l);
+	add_scheme_u64(m, "qdamon_scheme_applied_regions_total", stats, "nr-applied", &l);
+	add_scheme_u64(m, "qdamon_scheme_applied_bytes_total", stats, "sz-applied", &l);
+	add_scheme_u64(m, "qdamon_scheme_quota_exceeds_total", stats, "qt-exceeds", &l);
+	add_skipped(m, qdamo_json_array(info, "skipped"), &l);
+}
+
+/*
+ * The schemes of monitor @id.  A QEMU without query-damon-schemes
+ * (CommandNotFound, QDAMO_ERROR_NO_DAMON here) clears *ask so that
+ * its other monitors are not asked again; one that refuses it
+ * (GenericError) is passed over.  Both keep the monitor's other series.
+ * FALSE with err only when the target stopped answering.
+ */
+static gboolean collect_schemes(QdamoMetrics *m, QdamoTarget *t, const char *id,
+				gboolean *ask, GError **err)
+{
+	g_autoptr(JsonObject) args = json_object_new();
+	g_autoptr(JsonObject) reply = NULL;
+	g_autoptr(GError) local = NULL;
+	JsonArray *list;
+	guint i;
+
+	if (!*ask)
+		return TRUE;
+	json_object_set_string_member(args, "id", id);
+	reply = qdamo_execute_obj(t, "query-damon-schemes", args, &local);
+	if (!reply) {
+		if (g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON))
+			*ask = FALSE;
+		else if (!g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_QMP)) {
+			g_propagate_error(err, g_steal_pointer(&local));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	list = qdamo_json_array(reply, "schemes");
+	for (i = 0; list && i < json_array_get_length(list); i++)
+		add_scheme(m, json_array_get_object_element(list, i), t->name, id);
+	return TRUE;
+}
+
 static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
-				JsonObject *mon, GError **err)
+				JsonObject *mon, gboolean *schemes, GError **err)
 {
 	const char *dom = t->name, *id = qdamo_json_str(mon, "id", "?");
 	JsonObject *attrs = qdamo_json_obj(mon, "attrs");
@@ -237,18 +378,21 @@ static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 		return FALSE;
 	s = qdamo_snapshot_from_reply(regions, 0);
 	add_age_classes(m, s, aggr_us, dom, id);
-	return TRUE;
+	return collect_schemes(m, t, id, schemes, err);
 }
 
 gboolean qdamo_metrics_collect(QdamoMetrics *m, QdamoTarget *t, GError **err)
 {
 	g_autoptr(JsonArray) list = qdamo_execute_list(t, "query-damon", NULL, err);
+	/* until this QEMU says it has no query-damon-schemes */
+	gboolean schemes = TRUE;
 	guint i;
 
 	if (!list)
 		return FALSE;
 	for (i = 0; i < json_array_get_length(list); i++)
-		if (!collect_monitor(m, t, json_array_get_object_element(list, i), err))
+		if (!collect_monitor(m, t, json_array_get_object_element(list, i),
+				     &schemes, err))
 			return FALSE;
 	return TRUE;
 }

@@ -23,7 +23,8 @@ void qdamo_metrics_add(QdamoMetrics *m, const char *family, double value, ...)
 	G_GNUC_NULL_TERMINATED;
 
 /*
- * Query every monitor of @t and add its samples.  FALSE with err when
+ * Query every monitor of @t and add its samples, its schemes' too (none
+ * from a QEMU without query-damon-schemes).  FALSE with err when
  * @t could not be asked; a QEMU without qdamon is QDAMO_ERROR_NO_DAMON.
  */
 gboolean qdamo_metrics_collect(QdamoMetrics *m, QdamoTarget *t, GError **err);

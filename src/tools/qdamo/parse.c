@@ -54,6 +54,27 @@ bad:
 	return FALSE;
 }
 
+gboolean qdamo_parse_duration_ms(const char *text, uint64_t *ms, GError **err)
+{
+	g_autofree char *with_unit = NULL;
+	char *end;
+	uint64_t us;
+
+	/* a bare number gets the unit the option's name promises */
+	g_ascii_strtod(text, &end);
+	if (end != text && !*end)
+		with_unit = g_strdup_printf("%sms", text);
+	if (!qdamo_parse_duration_us(with_unit ? with_unit : text, &us, NULL) ||
+	    us % 1000) {
+		g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+			    "'%s' is not a whole number of milliseconds (examples: "
+			    "10, 10ms, 1s; a bare number is milliseconds)", text);
+		return FALSE;
+	}
+	*ms = us / 1000;
+	return TRUE;
+}
+
 gboolean qdamo_parse_size(const char *text, uint64_t *bytes, GError **err)
 {
 	const char *p = text;

@@ -21,6 +21,14 @@ typedef struct {
 gboolean qdamo_parse_duration_us(const char *text, uint64_t *us,
 				 GError **err);
 
+/*
+ * A duration in whole milliseconds, for the options named after a QMP
+ * member in ms (--scheme-quota-ms): a bare number is milliseconds, as
+ * the name says, and a number with a unit is read as above ("1s" is
+ * 1000).  Sets *ms.
+ */
+gboolean qdamo_parse_duration_ms(const char *text, uint64_t *ms, GError **err);
+
 /* A size or address: decimal or 0x hex, optional K/M/G/T (binary). */
 gboolean qdamo_parse_size(const char *text, uint64_t *bytes, GError **err);
 

@@ -63,7 +63,8 @@ static JsonNode *execute_fd(QdamoTarget *t, const char *command,
 		json_object_set_object_member(req, "arguments",
 					      json_object_ref(args));
 	json_node_set_object(root, req);
-	text = qdamo_json_to_string(root, FALSE);
+	/* a --schemes file's 18446744073709551615 goes out as it came in */
+	text = qdamo_json_to_qmp_string(root, FALSE);
 	reply = fd < 0 ? t->ops->command(t, text, err) :
 		t->ops->command_fd(t, text, fd, err);
 	if (!reply)
