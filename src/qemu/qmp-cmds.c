@@ -208,8 +208,8 @@ void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
 DamonSchemes *qmp_query_damon_schemes(const char *id, bool has_tried_regions,
                                       bool tried_regions, Error **errp)
 {
-    return qdamon_monitor_schemes(id ? id : QDAMON_DEFAULT_ID,
-                                  has_tried_regions && tried_regions, errp);
+    return qdamon_monitor_schemes(id, has_tried_regions && tried_regions,
+                                  errp);
 }
 
 static DamonAttrs *attrs_to_qapi(const struct damon_attrs *a)

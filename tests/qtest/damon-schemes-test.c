@@ -82,7 +82,8 @@ static void run_aggrs(QTestState *qts, int n, bool write_hot)
 static QDict *scheme_info(QTestState *qts, int index)
 {
     g_autoptr(QDict) r = qtest_qmp_assert_success_ref(
-        qts, "{'execute': 'query-damon-schemes'}");
+        qts, "{'execute': 'query-damon-schemes', "
+        "'arguments': {'id': 'damon0'}}");
     QList *l = qdict_get_qlist(r, "schemes");
     QListEntry *e;
     int i = 0;
@@ -496,7 +497,8 @@ static void test_commit(void)
     qtest_qmp_assert_success(qts, "{'execute': 'damon-tune', 'arguments': "
                              "{'schemes': [{'action': 'cold'}]}}");
     r = qtest_qmp_assert_success_ref(qts, "{'execute': "
-                                     "'query-damon-schemes'}");
+                                     "'query-damon-schemes', "
+                                     "'arguments': {'id': 'damon0'}}");
     g_assert_cmpuint(qlist_size(qdict_get_qlist(r, "schemes")), ==, 1);
     run_aggrs(qts, 1, false);
     g_assert_cmpuint(stat_of(qts, 0, "sz-tried"), ==, 3 * RAM);
@@ -505,7 +507,8 @@ static void test_commit(void)
                              "{'schemes': []}}");
     qobject_unref(r);
     r = qtest_qmp_assert_success_ref(qts, "{'execute': "
-                                     "'query-damon-schemes'}");
+                                     "'query-damon-schemes', "
+                                     "'arguments': {'id': 'damon0'}}");
     g_assert_cmpuint(qlist_size(qdict_get_qlist(r, "schemes")), ==, 0);
     /* stopped: the last stats stay readable */
     qtest_qmp_assert_success(qts, "{'execute': 'damon-tune', 'arguments': "
