@@ -317,6 +317,8 @@ struct damos_filter {
  * @nr_applied:	regions the action was applied to.
  * @sz_applied:	bytes the action was applied to.
  * @qt_exceeds:	charge windows in which the quota was exhausted.
+ * @apply_ns:	time the operations set took to apply the action, on the
+ *		context's clock: what the quota's time budget charges.
  */
 struct damos_stat {
 	uint64_t nr_tried;
@@ -324,6 +326,7 @@ struct damos_stat {
 	uint64_t nr_applied;
 	uint64_t sz_applied;
 	uint64_t qt_exceeds;
+	uint64_t apply_ns;
 };
 
 /**

@@ -989,8 +989,10 @@ static uint64_t damos_call_ops(struct damon_ctx *ctx, struct damon_target *t,
 	begin = damon_clock_read(ctx);
 	applied = ctx->ops.apply_scheme(ctx, t, r, s, &sz_passed);
 	end = damon_clock_read(ctx);
-	if (end > begin)
+	if (end > begin) {
 		s->quota.total_charged_ns += damos_mul_sat(end - begin, 1000);
+		s->stat.apply_ns += damos_mul_sat(end - begin, 1000);
+	}
 	/* an ops set cannot act on more than it was given */
 	return damos_min(applied, damon_sz_region(r));
 }

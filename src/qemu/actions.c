@@ -189,7 +189,13 @@ static int cannot_act(struct damos *s, MemoryRegion *mr, hwaddr xlat,
 static hwaddr act_piece(struct damos *s, uint64_t gpa, uint64_t end,
                         uint64_t *applied)
 {
-    hwaddr xlat, len = MIN(end - gpa, QDAMON_ACT_CHUNK);
+    /*
+     * Pieces end at 2 MiB boundaries of guest-physical addresses: guest
+     * RAM blocks are 2 MiB aligned on the host too (QEMU aligns them
+     * for THP), so a huge-page block is never cut in two.
+     */
+    hwaddr xlat, len = MIN(end - gpa, QDAMON_ACT_CHUNK -
+                           (gpa & (QDAMON_ACT_CHUNK - 1)));
     MemoryRegion *mr;
     int why;
 

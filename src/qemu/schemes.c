@@ -558,6 +558,7 @@ static DamonSchemeStats *stats_of(const struct damos_stat *st)
     q->nr_applied = st->nr_applied;
     q->sz_applied = st->sz_applied;
     q->qt_exceeds = st->qt_exceeds;
+    q->apply_ns = st->apply_ns;
     return q;
 }
 
