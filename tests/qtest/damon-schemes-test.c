@@ -615,6 +615,77 @@ static void test_bad_schemes(void)
     qtest_quit(qts);
 }
 
+/* ---- translation: QMP -> struct damos -> QMP ---- */
+
+/* Every member given comes back as given; defaults are filled in. */
+static void test_translate(void)
+{
+    QTestState *qts = start_vm();
+    const char *full = "{'action': 'migrate-cold', 'target-nid': 0, "
+        "'access-pattern': {'sz-min': 8192, 'sz-max': 1048576, "
+        "'nr-accesses-min': 1, 'nr-accesses-max': 7, 'age-min': 2, "
+        "'age-max': 9}, 'apply-interval-us': 15000, 'quotas': {'ms': 3, "
+        "'bytes': 4096000, 'reset-interval-ms': 250, 'weights': {'sz': 1, "
+        "'nr-accesses': 2, 'age': 3}, 'goals': [{'metric': 'user-input', "
+        "'target-value': 10, 'current-value': 4}, {'metric': 'rss-bytes', "
+        "'target-value': 1048576}]}, 'watermarks': {'metric': "
+        "'free-mem-rate', 'interval-us': 20000, 'high': 1000, 'mid': 999, "
+        "'low': 0}, 'filters': [{'type': 'addr', 'start': 4096, "
+        "'end': 8192, 'matching': false, 'allow': true}, {'type': "
+        "'young'}]}";
+    g_autofree char *list = g_strdup_printf("[%s, {'action': 'cold'}]",
+                                            full);
+    g_autoptr(QDict) want = qobject_to(QDict, qobject_from_json(
+        full, &error_abort));
+    g_autoptr(QDict) got = NULL, dflt = NULL;
+    QDict *g, *p, *q, *w;
+    QList *goals, *filters;
+
+    start_schemes(qts, list);
+    got = scheme_info(qts, 0);
+    g = qdict_get_qdict(got, "scheme");
+    g_assert_cmpstr(qdict_get_str(g, "action"), ==, "migrate-cold");
+    g_assert_cmpuint(u64_of(g, "target-nid"), ==, 0);
+    g_assert_cmpuint(u64_of(g, "apply-interval-us"), ==, 15000);
+    p = qdict_get_qdict(g, "access-pattern");
+    g_assert(qobject_is_equal(QOBJECT(p), qdict_get(want, "access-pattern")));
+    w = qdict_get_qdict(g, "watermarks");
+    g_assert(qobject_is_equal(QOBJECT(w), qdict_get(want, "watermarks")));
+    filters = qdict_get_qlist(g, "filters");
+    g_assert_cmpuint(qlist_size(filters), ==, 2);
+    g_assert(qobject_is_equal(qlist_peek(filters), qlist_peek(
+        qdict_get_qlist(want, "filters"))));
+    q = qdict_get_qdict(g, "quotas");
+    g_assert_cmpuint(u64_of(q, "ms"), ==, 3);
+    g_assert_cmpuint(u64_of(q, "bytes"), ==, 4096000);
+    g_assert_cmpuint(u64_of(q, "reset-interval-ms"), ==, 250);
+    g_assert(qobject_is_equal(qdict_get(q, "weights"), qdict_get(
+        qdict_get_qdict(want, "quotas"), "weights")));
+    goals = qdict_get_qlist(q, "goals");
+    g_assert_cmpuint(qlist_size(goals), ==, 2);
+    g_assert_cmpuint(u64_of(qobject_to(QDict, qlist_peek(goals)),
+                            "current-value"), ==, 4);
+
+    /* the defaults, as Linux sysfs has them (reset interval 1 s) */
+    dflt = scheme_info(qts, 1);
+    g = qdict_get_qdict(dflt, "scheme");
+    p = qdict_get_qdict(g, "access-pattern");
+    g_assert_cmpuint(u64_of(p, "sz-min"), ==, 0);
+    g_assert_cmpuint(u64_of(p, "sz-max"), ==, UINT64_MAX);
+    g_assert_cmpuint(u64_of(p, "nr-accesses-min"), ==, 0);
+    g_assert_cmpuint(u64_of(p, "nr-accesses-max"), ==, SAMPLES_PER_AGGR);
+    g_assert_cmpuint(u64_of(p, "age-min"), ==, 0);
+    g_assert_cmpuint(u64_of(p, "age-max"), ==, UINT32_MAX);
+    q = qdict_get_qdict(g, "quotas");
+    g_assert_cmpuint(u64_of(q, "ms"), ==, 0);
+    g_assert_cmpuint(u64_of(q, "bytes"), ==, 0);
+    g_assert_cmpuint(u64_of(q, "reset-interval-ms"), ==, 1000);
+    g_assert_false(qdict_haskey(g, "watermarks"));
+    g_assert_false(qdict_haskey(g, "target-nid"));
+    g_assert_false(qdict_haskey(dflt, "effective-quota-bytes"));
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -631,5 +702,6 @@ int main(int argc, char **argv)
                    test_actions_keep_data);
     qtest_add_func("/damon-schemes/commit", test_commit);
     qtest_add_func("/damon-schemes/bad", test_bad_schemes);
+    qtest_add_func("/damon-schemes/translate", test_translate);
     return g_test_run();
 }
