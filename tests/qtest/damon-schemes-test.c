@@ -168,18 +168,19 @@ static void test_pattern_all(void)
 }
 
 /*
- * nr-accesses-min 20 (every sample accessed): at each aggregation the
- * scheme tries exactly the regions the snapshot of that aggregation
- * shows at 20, and the complementary scheme (max 19) the rest.
+ * nr-accesses-min 10: at each aggregation the scheme tries exactly the
+ * regions that the snapshot of that aggregation shows at 10 or more,
+ * and the complementary scheme (max 9) the rest.
  */
 static void test_pattern_hot(void)
 {
     QTestState *qts = start_vm();
+    uint64_t hot_total = 0;
     int i;
 
     start_schemes(qts, "[{'action': 'stat', 'access-pattern': "
-                  "{'nr-accesses-min': 20}}, {'action': 'stat', "
-                  "'access-pattern': {'nr-accesses-max': 19}}]");
+                  "{'nr-accesses-min': 10}}, {'action': 'stat', "
+                  "'access-pattern': {'nr-accesses-max': 9}}]");
     run_aggrs(qts, 20, true);
     for (i = 0; i < 5; i++) {
         uint64_t hot0 = stat_of(qts, 0, "sz-tried");
@@ -187,19 +188,19 @@ static void test_pattern_hot(void)
         uint64_t hot, cold;
 
         run_aggrs(qts, 1, true);
-        hot = snapshot_bytes(qts, 20, 20);
-        cold = snapshot_bytes(qts, 0, 19);
+        hot = snapshot_bytes(qts, 10, SAMPLES_PER_AGGR);
+        cold = snapshot_bytes(qts, 0, 9);
         g_assert_cmpuint(stat_of(qts, 0, "sz-tried") - hot0, ==, hot);
         g_assert_cmpuint(stat_of(qts, 1, "sz-tried") - cold0, ==, cold);
         g_assert_cmpuint(hot + cold, ==, RAM);
-        /*
-         * the hot range is there; how much of it sits in regions at 20
-         * depends on the random split points, which the exact checks
-         * above do not
-         */
-        g_assert_cmpuint(hot, >, 0);
-        g_assert_cmpuint(hot, <=, 2 * (HOT_END - HOT_START));
+        hot_total += hot;
     }
+    /*
+     * the hot range was found (how much of it is in regions at 10 or
+     * more at one aggregation depends on the random split points, which
+     * the exact checks above do not)
+     */
+    g_assert_cmpuint(hot_total, >, 0);
     qtest_quit(qts);
 }
 
@@ -343,7 +344,8 @@ static void test_filter_young(void)
     warm = snapshot_bytes(qts, 1, 20);
     g_assert_cmpuint(y1 - y0, >=, hot);
     g_assert_cmpuint(y1 - y0, <=, warm);
-    g_assert_cmpuint(hot, >, 0);
+    /* the hot range, written in every sample, was young all along */
+    g_assert_cmpuint(y1, >=, HOT_END - HOT_START);
     qtest_quit(qts);
 }
 
