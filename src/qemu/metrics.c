@@ -246,8 +246,15 @@ uint64_t qdamon_metric_goal_read(void *metric)
     case DAMON_QUOTA_GOAL_METRIC_RSS_BYTES:
         m->last = qdamon_guest_ram_resident();
         m->has_last = true;
-        /* met twice over when nothing is resident: the least action */
-        if (!m->last) {
+        /*
+         * At or under the target the goal counts as met twice over,
+         * which takes the quota to its minimum at once: what a pageout
+         * took out stays out until the guest touches it again, so a
+         * tuner that only eased off past the target would go on paging
+         * out and undershoot.  Above it, the quota grows in proportion
+         * to the distance, and stops growing close to the target.
+         */
+        if (m->last <= m->target) {
             return GOAL_SCORE_BP * 2;
         }
         if (m->target > UINT64_MAX / GOAL_SCORE_BP) {

@@ -32,7 +32,8 @@ void qdamon_metric_free(QdamonMetric *m);
  * goal's target_value.  For rss-bytes, whose target is met by going
  * down, it is target * 10000 / resident against a target_value of
  * 10000, so that the tuner (which raises the quota below the target)
- * raises it while too much is resident.
+ * raises it while too much is resident; at or under the target it is
+ * 20000, "met twice over", which drops the quota to its minimum.
  */
 uint64_t qdamon_metric_goal_read(void *metric);
 /* The target_value the engine gets for a goal with this metric. */
