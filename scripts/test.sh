@@ -235,6 +235,12 @@ qemu_tests() {
 	nested_e2e "$log" "nested idle-page" 600 tests/nested/idle-page.py \
 		"--runs migration --let-destination-run (negative control)" \
 		--runs migration --let-destination-run
+	# DAMOS on the same kernel, with zram swap inside the outer VM:
+	# pageout saves the cold memory and leaves the hot set, a bytes
+	# quota holds per window, an rss-bytes goal settles on its target,
+	# and five actions acting on and off lose no byte the guest wrote
+	nested_e2e "$log" "nested reclaim" 1800 tests/nested/reclaim.py \
+		"(DAMOS schemes on host memory: pageout to zram, quota, goal, no loss)"
 	asan_qtests "$log"
 	rm -f "$log"
 }
