@@ -507,6 +507,11 @@ struct damon_clock {
  * struct damon_call_control - A function to run on a context's driver.
  * @fn:			the function; it may read and change the context.
  * @data:		passed to @fn.
+ * @read_only:		@fn only reads the context, so it may also run in the
+ *			middle of a step, where the operations set calls
+ *			damon_call_serve_read_only() (between the pieces of
+ *			a long DAMOS action), instead of waiting for the
+ *			step to end.
  * @return_code:	what @fn returned.
  * @canceled:		set when the context ended before @fn could run.
  *
@@ -516,6 +521,7 @@ struct damon_clock {
 struct damon_call_control {
 	int (*fn)(struct damon_ctx *ctx, void *data);
 	void *data;
+	bool read_only;
 	int return_code;
 	bool canceled;
 /* private: */
@@ -715,5 +721,6 @@ uint64_t damon_ctx_next_deadline_us(const struct damon_ctx *ctx);
 void damon_ctx_request_stop(struct damon_ctx *ctx);
 void damon_ctx_end(struct damon_ctx *ctx);
 int damon_call(struct damon_ctx *ctx, struct damon_call_control *control);
+void damon_call_serve_read_only(struct damon_ctx *ctx);
 
 #endif /* DAMON_DAMON_H */

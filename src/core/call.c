@@ -80,6 +80,62 @@ static struct damon_call_control *damon_call_take_all(struct damon_ctx *ctx)
 	return list;
 }
 
+/* Mark @c done and wake its caller. */
+static void damon_call_done(struct damon_ctx *ctx, struct damon_call_control *c)
+{
+	pthread_mutex_lock(&ctx->call_lock);
+	c->done = true;
+	pthread_cond_broadcast(&ctx->call_cond);
+	pthread_mutex_unlock(&ctx->call_lock);
+}
+
+/* Unlink the read-only requests from the queue, keeping their order. */
+static struct damon_call_control *damon_call_take_read_only(
+		struct damon_ctx *ctx)
+{
+	struct damon_call_control *list = NULL, **tail = &list, **p, *c;
+
+	pthread_mutex_lock(&ctx->call_lock);
+	for (p = &ctx->calls; (c = *p); ) {
+		if (c->read_only) {
+			*p = c->next;
+			c->next = NULL;
+			*tail = c;
+			tail = &c->next;
+		} else {
+			p = &c->next;
+		}
+	}
+	pthread_mutex_unlock(&ctx->call_lock);
+	return list;
+}
+
+/**
+ * damon_call_serve_read_only() - Run the queued read-only requests now.
+ * @ctx:	context; called on its driver, in the middle of a step.
+ *
+ * An operations set whose work in one step can take long (a DAMOS
+ * action on a large region) calls this between pieces of that work, so
+ * that a caller that only reads, such as a query, does not wait for the
+ * whole step.  The context must be consistent for readers at that point:
+ * no half-made region list.  Requests that may change the context still
+ * wait for the step's end.
+ *
+ * Locking: the driver only; takes ctx->call_lock briefly.
+ */
+void damon_call_serve_read_only(struct damon_ctx *ctx)
+{
+	struct damon_call_control *c, *next;
+
+	if (!ctx->begun)
+		return;
+	for (c = damon_call_take_read_only(ctx); c; c = next) {
+		next = c->next;
+		c->return_code = c->fn(ctx, c->data);
+		damon_call_done(ctx, c);
+	}
+}
+
 /**
  * kdamond_call() - Run, or cancel, the queued damon_call() requests.
  * @ctx:	context; called on its driver.
@@ -95,10 +151,7 @@ void kdamond_call(struct damon_ctx *ctx, bool cancel)
 			c->canceled = true;
 		else
 			c->return_code = c->fn(ctx, c->data);
-		pthread_mutex_lock(&ctx->call_lock);
-		c->done = true;
-		pthread_cond_broadcast(&ctx->call_cond);
-		pthread_mutex_unlock(&ctx->call_lock);
+		damon_call_done(ctx, c);
 	}
 }
 

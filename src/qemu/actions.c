@@ -213,7 +213,8 @@ static hwaddr act_piece(struct damos *s, uint64_t gpa, uint64_t end,
     return len;
 }
 
-uint64_t qdamon_act(struct damos *s, uint64_t start, uint64_t end)
+uint64_t qdamon_act(struct damon_ctx *ctx, struct damos *s, uint64_t start,
+                    uint64_t end)
 {
     uint64_t gpa = start, applied = 0;
 
@@ -227,6 +228,8 @@ uint64_t qdamon_act(struct damos *s, uint64_t start, uint64_t end)
     }
     while (gpa < end) {
         gpa += act_piece(s, gpa, end, &applied);
+        /* a query need not wait for a long action to end */
+        damon_call_serve_read_only(ctx);
     }
     return applied;
 }

@@ -9,6 +9,7 @@
 
 /**
  * qdamon_act: apply @s's action to guest-physical [@start, @end).
+ * @ctx: the context, whose read-only calls (queries) run between pieces.
  * @s: the scheme (its action, target_nid and skip counters).
  * @start: first guest-physical address, page aligned.
  * @end: first address past the range.
@@ -25,6 +26,7 @@
  * actions, the bytes the host kernel accepted the advice for.
  * Context: the monitor's driver; BQL not needed.
  */
-uint64_t qdamon_act(struct damos *s, uint64_t start, uint64_t end);
+uint64_t qdamon_act(struct damon_ctx *ctx, struct damos *s, uint64_t start,
+                    uint64_t end);
 
 #endif /* QDAMON_ACTIONS_H */

@@ -55,11 +55,13 @@ static bool driver_step(QdamonMonitor *m)
     return rc != 0;
 }
 
-int qdamon_monitor_call(QdamonMonitor *m,
+static int monitor_call(QdamonMonitor *m,
                         int (*fn)(struct damon_ctx *ctx, void *data),
-                        void *data)
+                        void *data, bool read_only)
 {
-    struct damon_call_control c = { .fn = fn, .data = data };
+    struct damon_call_control c = {
+        .fn = fn, .data = data, .read_only = read_only,
+    };
     bool unlock = m->thread_running && bql_locked();
     int rc;
 
@@ -72,6 +74,20 @@ int qdamon_monitor_call(QdamonMonitor *m,
         bql_lock();
     }
     return rc ? rc : c.return_code;
+}
+
+int qdamon_monitor_call(QdamonMonitor *m,
+                        int (*fn)(struct damon_ctx *ctx, void *data),
+                        void *data)
+{
+    return monitor_call(m, fn, data, false);
+}
+
+int qdamon_monitor_query(QdamonMonitor *m,
+                         int (*fn)(struct damon_ctx *ctx, void *data),
+                         void *data)
+{
+    return monitor_call(m, fn, data, true);
 }
 
 void qdamon_driver_kick(struct damon_ctx *ctx)

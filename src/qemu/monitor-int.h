@@ -81,6 +81,14 @@ void qdamon_driver_kick(struct damon_ctx *ctx);
 int qdamon_monitor_call(QdamonMonitor *m,
                         int (*fn)(struct damon_ctx *ctx, void *data),
                         void *data);
+/*
+ * qdamon_monitor_call() for @fn that only reads the context (a query):
+ * it may also run between the pieces of a long scheme action, instead
+ * of waiting for the step to end (damon_call_serve_read_only()).
+ */
+int qdamon_monitor_query(QdamonMonitor *m,
+                         int (*fn)(struct damon_ctx *ctx, void *data),
+                         void *data);
 /* Stop reason for QMP, from the engine's. */
 DamonStopReason qdamon_reason_of(struct damon_ctx *ctx);
 /* The driver has ended: release, mark stopped, send the event.  BQL. */

@@ -403,7 +403,7 @@ DamonSchemes *qdamon_monitor_schemes(const char *id, bool tried,
         return NULL;
     }
     if (m->state != DAMON_STATE_RUNNING ||
-        qdamon_monitor_call(m, schemes_on_driver, &sc) == -ECANCELED) {
+        qdamon_monitor_query(m, schemes_on_driver, &sc) == -ECANCELED) {
         sc.info = final_copy(m, tried);
     }
     out = g_new0(DamonSchemes, 1);

@@ -470,7 +470,7 @@ static uint64_t qdamon_pa_apply_scheme(struct damon_ctx *ctx,
         return 0;
     }
     *sz_filter_passed = damon_sz_region(r);
-    return qdamon_act(s, r->ar.start, r->ar.end);
+    return qdamon_act(ctx, s, r->ar.start, r->ar.end);
 }
 
 static bool qdamon_pa_target_valid(struct damon_target *t)

@@ -201,7 +201,7 @@ QdamonResults *qdamon_results_of(QdamonMonitor *m, bool with_history)
         res->nr_syncs = m->src->nr_syncs;
         res->sync_ns = m->src->sync_ns;
     }
-    if (!m->ctx || qdamon_monitor_call(m, tally_copy, &c) == -ECANCELED) {
+    if (!m->ctx || qdamon_monitor_query(m, tally_copy, &c) == -ECANCELED) {
         /* no driver any more: the tally is frozen */
         tally_copy(NULL, &c);
     }

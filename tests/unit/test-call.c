@@ -305,6 +305,86 @@ static void test_queued_step_or_cancel(gconstpointer end_first)
 	damon_destroy_ctx(f.ctx);
 }
 
+/* What a caller thread of test_read_only_mid_step does and sees. */
+struct mid_caller {
+	struct queued *q;
+	bool read_only;
+	struct probe p;
+	int rc;
+	bool returned;		/* q->lock */
+};
+
+static gpointer call_mid(gpointer data)
+{
+	struct mid_caller *c = data;
+	struct damon_call_control ctl = {
+		.fn = probe_fn, .data = &c->p, .read_only = c->read_only,
+	};
+
+	c->rc = damon_call(c->q->ctx, &ctl);
+	pthread_mutex_lock(&c->q->lock);
+	c->returned = true;
+	pthread_mutex_unlock(&c->q->lock);
+	return NULL;
+}
+
+static bool returned(struct mid_caller *c)
+{
+	bool r;
+
+	pthread_mutex_lock(&c->q->lock);
+	r = c->returned;
+	pthread_mutex_unlock(&c->q->lock);
+	return r;
+}
+
+/*
+ * damon_call_serve_read_only(), as an operations set calls it in the
+ * middle of a long step, runs the queued read-only request on the
+ * driver and leaves the other for the step's end.
+ */
+static void test_read_only_mid_step(void)
+{
+	struct queued q = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mid_caller ro = { .q = &q, .read_only = true };
+	struct mid_caller rw = { .q = &q, .read_only = false };
+	struct tu_clock clk = { 0 };
+	struct fixture f;
+	GThread *t1, *t2;
+	int i;
+
+	fixture_init(&f);
+	tu_use_fake_clock(f.ctx, &clk);
+	q.ctx = f.ctx;
+	f.ctx->callback.private = &q;
+	f.ctx->callback.call_queued = count_queued;
+	g_assert_cmpint(damon_ctx_begin(f.ctx, 0), ==, 0);
+	t1 = g_thread_new("rw", call_mid, &rw);
+	t2 = g_thread_new("ro", call_mid, &ro);
+	for (i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&q.lock);
+		if (q.nr_queued == 2)
+			i = 2000;
+		pthread_mutex_unlock(&q.lock);
+		if (i < 2000)
+			g_usleep(1000);
+	}
+	g_assert_cmpuint(q.nr_queued, ==, 2);
+
+	damon_call_serve_read_only(f.ctx);
+	g_thread_join(t2);
+	g_assert_cmpint(ro.rc, ==, 0);
+	g_assert_true(pthread_equal(ro.p.thread, pthread_self()));
+	g_assert_false(returned(&rw));
+
+	g_assert_cmpint(damon_ctx_step(f.ctx, 0), ==, 0);
+	g_thread_join(t1);
+	g_assert_cmpint(rw.rc, ==, 0);
+	g_assert_true(pthread_equal(rw.p.thread, pthread_self()));
+	damon_ctx_end(f.ctx);
+	damon_destroy_ctx(f.ctx);
+}
+
 static const struct tu_test tests[] = {
 	TU_TEST("runs_on_driver", test_runs_on_driver),
 	TU_TEST("restart", test_restart),
@@ -314,6 +394,7 @@ static const struct tu_test tests[] = {
 	TU_TEST("race_end", test_calls_race_end),
 	TU_TEST_DATA("queued_runs_at_step", test_queued_step_or_cancel, NULL),
 	TU_TEST_DATA("queued_canceled_at_end", test_queued_step_or_cancel, ""),
+	TU_TEST("read_only_mid_step", test_read_only_mid_step),
 };
 
 int main(int argc, char **argv)
