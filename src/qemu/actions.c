@@ -25,8 +25,9 @@
 #include "exec/address-spaces.h"
 #include "exec/ramblock.h"
 #include "migration/misc.h"
-#include "system/hostmem.h"
 #include "actions.h"
+#include "metrics.h"
+#include "ops-paddr.h"
 #include "schemes.h"
 #include "source.h"
 
@@ -42,19 +43,6 @@
 #ifndef MPOL_MF_MOVE
 #define MPOL_MF_MOVE        (1 << 1)
 #endif
-
-/* Whether @mr is plain guest RAM: a memory backend's, not ROM or MMIO. */
-static bool is_guest_ram(MemoryRegion *mr)
-{
-    Object *owner;
-
-    if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr) ||
-        memory_region_is_rom(mr) || memory_region_is_romd(mr)) {
-        return false;
-    }
-    owner = memory_region_owner(mr);
-    return owner && object_dynamic_cast(owner, TYPE_MEMORY_BACKEND);
-}
 
 /* Whether a RamDiscardManager (virtio-mem) has this piece plugged. */
 static bool is_plugged(MemoryRegion *mr, hwaddr xlat, hwaddr len)
@@ -72,22 +60,6 @@ static bool is_plugged(MemoryRegion *mr, hwaddr xlat, hwaddr len)
         memory_region_get_ram_discard_manager(mr), &section);
 }
 
-static uint64_t resident_bytes(void *host, size_t len)
-{
-    size_t page = qemu_real_host_page_size();
-    size_t n = len / page, i;
-    g_autofree unsigned char *vec = g_malloc(n ? n : 1);
-    uint64_t sum = 0;
-
-    if (mincore(host, len, vec)) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        sum += (vec[i] & 1) * page;
-    }
-    return sum;
-}
-
 static uint64_t advise(struct damos *s, void *host, size_t len, int advice)
 {
     if (madvise(host, len, advice) == 0) {
@@ -99,12 +71,12 @@ static uint64_t advise(struct damos *s, void *host, size_t len, int advice)
 
 static uint64_t pageout(struct damos *s, void *host, size_t len)
 {
-    uint64_t before = resident_bytes(host, len), after;
+    uint64_t before = qdamon_resident_bytes(host, len), after;
 
     if (!advise(s, host, len, MADV_PAGEOUT)) {
         return 0;
     }
-    after = resident_bytes(host, len);
+    after = qdamon_resident_bytes(host, len);
     return before > after ? before - after : 0;
 }
 
@@ -175,7 +147,7 @@ static uint64_t act_on_host(struct damos *s, void *host, size_t len)
 static int cannot_act(struct damos *s, MemoryRegion *mr, hwaddr xlat,
                       hwaddr len)
 {
-    if (!is_guest_ram(mr) || !is_plugged(mr, xlat, len)) {
+    if (!qdamon_mr_is_guest_ram(mr) || !is_plugged(mr, xlat, len)) {
         return DAMON_SCHEME_SKIP_REASON_NOT_RAM;
     }
     if (s->action != DAMOS_WILLNEED &&

@@ -14,8 +14,8 @@
 #include "qemu/error-report.h"
 #include "exec/ramblock.h"
 #include "exec/memory.h"
-#include "system/hostmem.h"
 #include "metrics.h"
+#include "ops-paddr.h"
 
 /* The goal tuner's "met" score, as the engine counts it. */
 #define GOAL_SCORE_BP   10000ULL
@@ -91,26 +91,29 @@ static bool psi_some_total(const char *path, uint64_t *total, Error **errp)
     return true;
 }
 
-static int add_resident(RAMBlock *rb, void *opaque)
+uint64_t qdamon_resident_bytes(void *host, size_t len)
 {
-    uint64_t *sum = opaque;
-    Object *owner = rb->mr ? memory_region_owner(rb->mr) : NULL;
     size_t page = qemu_real_host_page_size();
-    uint64_t len = qemu_ram_get_used_length(rb);
-    uint8_t *host = qemu_ram_get_host_addr(rb);
-    g_autofree unsigned char *vec = NULL;
-    uint64_t i, n;
+    size_t n = DIV_ROUND_UP(len, page), i;
+    g_autofree unsigned char *vec = g_malloc(n ? n : 1);
+    uint64_t sum = 0;
 
-    if (!owner || !object_dynamic_cast(owner, TYPE_MEMORY_BACKEND) || !host) {
-        return 0;
-    }
-    n = DIV_ROUND_UP(len, page);
-    vec = g_malloc(n);
     if (mincore(host, len, vec)) {
         return 0;
     }
     for (i = 0; i < n; i++) {
-        *sum += (vec[i] & 1) * page;
+        sum += (vec[i] & 1) * page;
+    }
+    return sum;
+}
+
+static int add_resident(RAMBlock *rb, void *opaque)
+{
+    uint64_t *sum = opaque;
+    uint8_t *host = qemu_ram_get_host_addr(rb);
+
+    if (rb->mr && host && qdamon_mr_is_guest_ram(rb->mr)) {
+        *sum += qdamon_resident_bytes(host, qemu_ram_get_used_length(rb));
     }
     return 0;
 }

@@ -43,6 +43,9 @@ uint64_t qdamon_metric_wmark_read(void *metric);
 /* The last value read, in the metric's own unit; false before any. */
 bool qdamon_metric_last(const QdamonMetric *m, uint64_t *value);
 
+/* Bytes of [@host, @host + @len) resident in host RAM (mincore). */
+uint64_t qdamon_resident_bytes(void *host, size_t len);
+
 /* Bytes of guest RAM (memory-backend RAM blocks) resident in host RAM. */
 uint64_t qdamon_guest_ram_resident(void);
 

@@ -167,8 +167,9 @@ static QdamonMonitor *monitor_new(QdamonConfig *cfg)
 }
 
 /*
- * What the first regions will cover, so that query-damon reports it
- * before the driver's first aggregation.
+ * What the regions cover, from the layout (so under its lock, not from
+ * the driver's tally): query-damon reports it before the driver's first
+ * aggregation, and damon-tune checks new schemes against it.
  */
 static uint64_t monitor_initial_bytes(QdamonMonitor *m)
 {
@@ -333,8 +334,9 @@ bool qdamon_monitor_tune(const char *id, const struct damon_attrs *attrs,
         return false;
     }
     if (has_schemes) {
+        /* the tally is the driver's: ask the layout, under its lock */
         tc.schemes = qdamon_schemes_build(schemes, attrs,
-                                          m->tally.total_bytes, errp);
+                                          monitor_initial_bytes(m), errp);
         if (!tc.schemes) {
             return false;
         }

@@ -57,9 +57,8 @@ struct QdamonPaddr {
     GArray *written;            /* bool per gpa, with a write source */
 };
 
-static bool section_is_guest_ram(MemoryRegionSection *section)
+bool qdamon_mr_is_guest_ram(MemoryRegion *mr)
 {
-    MemoryRegion *mr = section->mr;
     Object *owner;
 
     if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr) ||
@@ -68,6 +67,11 @@ static bool section_is_guest_ram(MemoryRegionSection *section)
     }
     owner = memory_region_owner(mr);
     return owner && object_dynamic_cast(owner, TYPE_MEMORY_BACKEND);
+}
+
+static bool section_is_guest_ram(MemoryRegionSection *section)
+{
+    return qdamon_mr_is_guest_ram(section->mr);
 }
 
 static struct damon_addr_range section_range(MemoryRegionSection *section)

@@ -30,6 +30,12 @@ QdamonPaddr *qdamon_pa_new(QdamonSource *src, QdamonSource *wsrc,
                            const struct damon_addr_range *ranges,
                            unsigned int nr, Error **errp);
 
+/*
+ * Whether @mr is what qdamon calls guest RAM: a memory backend's RAM,
+ * not ROM, a RAM device (a BAR) or other device memory such as VGA's.
+ */
+bool qdamon_mr_is_guest_ram(MemoryRegion *mr);
+
 /* Unregister the listener and free.  Context: BQL held, ops not in use. */
 void qdamon_pa_free(QdamonPaddr *p);
 
