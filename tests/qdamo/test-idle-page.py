@@ -20,105 +20,45 @@ unix socket in this process, which qdamo runs as a child.  TAP output.
 * not-root: as nobody, the bitmap's EACCES and the lack of
   CAP_SYS_ADMIN each say to run qdamo as root.
 """
-import array
 import fcntl
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fakeqmp  # noqa: E402
 
 QDAMO = sys.argv[1]
 BITMAP = "/sys/kernel/mm/page_idle/bitmap"
-results = []
+TAP = fakeqmp.Tap()
 
 
-class FakeQemu:
-    """One QMP client, answered like qdamon's QEMU; every command kept
-    with the fds that came with it."""
+class FakeQemu(fakeqmp.FakeQemu):
+    """Answered like qdamon's QEMU with an idle-page monitor."""
 
     def __init__(self, path, refuse_start=False):
-        self.path = path
         self.refuse_start = refuse_start
-        self.commands = []     # (execute, arguments, [fd, ...])
-        self.connected = False
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(1)
-        self.sock.settimeout(0.2)
-        self.stop = False
-        self.thread = threading.Thread(target=self.serve)
-        self.thread.start()
+        super().__init__(path)
 
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-        os.unlink(self.path)
-        for _, _, fds in self.commands:
-            for fd in fds:
-                os.close(fd)
+    @property
+    def connected(self):
+        return self.connections > 0
 
-    def serve(self):
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            self.connected = True
-            with conn:
-                self.talk(conn)
-            return
-
-    def reply(self, conn, msg, ret):
-        out = {"id": msg.get("id")}
-        out.update(ret)
-        conn.sendall(json.dumps(out).encode() + b"\r\n")
-
-    def answer(self, conn, msg):
-        cmd = msg.get("execute")
-        args = msg.get("arguments", {})
+    def answer(self, cmd, args):
         if cmd == "damon-start" and self.refuse_start:
-            self.reply(conn, msg, {"error": {"class": "GenericError",
-                                             "desc": "'source': no idle-page here"}})
-        elif cmd == "query-damon":
-            self.reply(conn, msg, {"return": [{
+            return {"error": {"class": "GenericError",
+                              "desc": "'source': no idle-page here"}}
+        if cmd == "query-damon":
+            return {"return": [{
                 "id": "damon0", "state": "running", "source": "idle-page",
                 "write-source": args.get("write-source", "dirty-bitmap"),
                 "sees": "reads-and-writes", "clock": "realtime",
                 "attrs": {"sample-us": 5000, "aggr-us": 100000,
                           "min-nr-regions": 10, "max-nr-regions": 1000},
-                "monitored-bytes": 1 << 29}]})
-        else:
-            self.reply(conn, msg, {"return": {}})
-
-    def talk(self, conn):
-        conn.settimeout(10)
-        conn.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\r\n')
-        buf, fds = b"", []
-        while True:
-            try:
-                data, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
-            except (socket.timeout, ConnectionResetError):
-                return
-            for level, kind, raw in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    a = array.array("i")
-                    a.frombytes(raw[:len(raw) - len(raw) % a.itemsize])
-                    fds.extend(a)
-            if not data:
-                return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                msg = json.loads(line)
-                # the fds that came with this command's bytes
-                self.commands.append((msg.get("execute"), msg.get("arguments", {}), fds))
-                fds = []
-                self.answer(conn, msg)
+                "monitored-bytes": 1 << 29}]}
+        return {"return": {}}
 
 
 def qdamo(sock, *args, env=None, user=None):
@@ -133,15 +73,7 @@ def qdamo(sock, *args, env=None, user=None):
     return subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=30)
 
 
-def check(name, problems, skip=None):
-    if skip:
-        results.append("ok %d - %s # SKIP %s" % (len(results) + 1, name, skip))
-    elif problems:
-        results.append("not ok %d - %s" % (len(results) + 1, name))
-        for p in problems:
-            results.append("# " + p.replace("\n", "\n# "))
-    else:
-        results.append("ok %d - %s" % (len(results) + 1, name))
+check = TAP.check
 
 
 def expect_refusal(r, fq, words):
@@ -286,19 +218,8 @@ def test_not_root(tmp):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="test-idle-page-")
-    try:
-        for t in (test_no_page_idle, test_override_missing, test_fd_passing,
-                  test_refused, test_not_root):
-            try:
-                t(tmp)
-            except Exception as e:  # a crash of one case fails it, not the run
-                check(t.__name__[5:].replace("_", "-"), ["%s: %s" % (type(e).__name__, e)])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % sum(1 for r in results if r.startswith(("ok", "not ok"))))
-    print("\n".join(results))
-    return 0
+    return TAP.run("test-idle-page-", (test_no_page_idle, test_override_missing,
+                                       test_fd_passing, test_refused, test_not_root))
 
 
 if __name__ == "__main__":

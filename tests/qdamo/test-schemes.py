@@ -23,17 +23,17 @@ socket in this process, which the real qdamo binary talks to.  TAP output.
 """
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fakeqmp  # noqa: E402
 
 QDAMO = sys.argv[1]
 U64_MAX = 18446744073709551615
 U32_MAX = 4294967295
-results = []
+TAP = fakeqmp.Tap()
 
 MONITOR = {
     "id": "damon0", "state": "running", "source": "tcg-accessed",
@@ -119,41 +119,12 @@ SCHEME  START           END                 SIZE  NR-ACCESSES     AGE
 """
 
 
-class FakeQemu:
-    """qdamon's QEMU as far as schemes go: every client in turn (each
-    qdamo run is one), every command kept with its arguments."""
+class FakeQemu(fakeqmp.FakeQemu):
+    """qdamon's QEMU as far as schemes go."""
 
     def __init__(self, path, schemes_missing=False):
-        self.path = path
         self.schemes_missing = schemes_missing
-        self.commands = []     # (execute, arguments)
-        self.connections = 0
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(1)
-        self.sock.settimeout(0.2)
-        self.stop = False
-        self.thread = threading.Thread(target=self.serve)
-        self.thread.start()
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        self.sock.close()
-        os.unlink(self.path)
-
-    def sent(self, name):
-        return [args for cmd, args in self.commands if cmd == name]
-
-    def serve(self):
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            self.connections += 1
-            with conn:
-                self.talk(conn)
+        super().__init__(path)
 
     def answer(self, cmd, args):
         if cmd == "query-damon":
@@ -169,41 +140,13 @@ class FakeQemu:
             return {"return": reply}
         return {"return": {}}
 
-    def talk(self, conn):
-        conn.settimeout(10)
-        conn.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\r\n')
-        buf = b""
-        while True:
-            try:
-                data = conn.recv(65536)
-            except (socket.timeout, ConnectionResetError):
-                return
-            if not data:
-                return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                msg = json.loads(line)
-                cmd, args = msg.get("execute"), msg.get("arguments", {})
-                self.commands.append((cmd, args))
-                out = {"id": msg.get("id")}
-                out.update(self.answer(cmd, args))
-                conn.sendall(json.dumps(out).encode() + b"\r\n")
-
 
 def qdamo(sock, *args):
     cmd = [QDAMO, "--qmp", sock, "--timeout", "10"] + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
 
 
-def check(name, problems):
-    n = sum(1 for r in results if r.startswith(("ok", "not ok"))) + 1
-    if problems:
-        results.append("not ok %d - %s" % (n, name))
-        for p in problems:
-            results.append("# " + p.replace("\n", "\n# "))
-    else:
-        results.append("ok %d - %s" % (n, name))
+check = TAP.check
 
 
 def status(r, want):
@@ -392,19 +335,8 @@ def test_report_old_qemu(tmp):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="test-schemes-")
-    try:
-        for t in (test_start_flags, test_start_errors, test_schemes_file, test_tune,
-                  test_report, test_report_old_qemu):
-            try:
-                t(tmp)
-            except Exception as e:  # a crash of one case fails it, not the run
-                check(t.__name__[5:].replace("_", "-"), ["%s: %s" % (type(e).__name__, e)])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % sum(1 for r in results if r.startswith(("ok", "not ok"))))
-    print("\n".join(results))
-    return 0
+    return TAP.run("test-schemes-", (test_start_flags, test_start_errors, test_schemes_file,
+                                     test_tune, test_report, test_report_old_qemu))
 
 
 if __name__ == "__main__":
