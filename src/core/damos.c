@@ -82,6 +82,18 @@ static uint64_t damos_align_down(uint64_t v, uint64_t align)
 
 /* ---- lifetime ---- */
 
+/* Copy the user-set fields of a quota: limits, window and weights. */
+static void damos_set_quota_params(struct damos_quota *dst,
+		const struct damos_quota *src)
+{
+	dst->ms = src->ms;
+	dst->sz = src->sz;
+	dst->reset_interval = src->reset_interval;
+	dst->weight_sz = src->weight_sz;
+	dst->weight_nr_accesses = src->weight_nr_accesses;
+	dst->weight_age = src->weight_age;
+}
+
 /**
  * damon_new_scheme() - Allocate a scheme.
  * @pattern:		access pattern of the regions to act on.
@@ -115,14 +127,8 @@ struct damos *damon_new_scheme(const struct damos_access_pattern *pattern,
 	s->pattern = *pattern;
 	s->action = action;
 	s->apply_interval_us = apply_interval_us;
-	if (quota) {
-		s->quota.ms = quota->ms;
-		s->quota.sz = quota->sz;
-		s->quota.reset_interval = quota->reset_interval;
-		s->quota.weight_sz = quota->weight_sz;
-		s->quota.weight_nr_accesses = quota->weight_nr_accesses;
-		s->quota.weight_age = quota->weight_age;
-	}
+	if (quota)
+		damos_set_quota_params(&s->quota, quota);
 	damon_list_init(&s->quota.goals_list);
 	if (wmarks)
 		s->wmarks = *wmarks;
@@ -319,21 +325,16 @@ static void damos_move_list(struct damon_list *to, struct damon_list *from)
  */
 void damos_commit(struct damos *dst, struct damos *src)
 {
-	struct damos_quota *dq = &dst->quota, *sq = &src->quota;
+	struct damos_quota *dq = &dst->quota;
 
 	dst->pattern = src->pattern;
 	dst->action = src->action;
 	dst->target_nid = src->target_nid;
 	dst->apply_interval_us = src->apply_interval_us;
-	dq->ms = sq->ms;
-	dq->sz = sq->sz;
-	dq->reset_interval = sq->reset_interval;
-	dq->weight_sz = sq->weight_sz;
-	dq->weight_nr_accesses = sq->weight_nr_accesses;
-	dq->weight_age = sq->weight_age;
+	damos_set_quota_params(dq, &src->quota);
 	damos_free_list(&dq->goals_list,
 			offsetof(struct damos_quota_goal, list));
-	damos_move_list(&dq->goals_list, &sq->goals_list);
+	damos_move_list(&dq->goals_list, &src->quota.goals_list);
 	dst->wmarks.get_metric = src->wmarks.get_metric;
 	dst->wmarks.data = src->wmarks.data;
 	dst->wmarks.interval = src->wmarks.interval;

@@ -38,7 +38,7 @@ bool qdamon_check_id(const char *id, Error **errp)
     return true;
 }
 
-static bool check_u64(const char *name, uint64_t v, uint64_t lo,
+bool qdamon_check_u64(const char *name, uint64_t v, uint64_t lo,
                       uint64_t hi, Error **errp)
 {
     if (v < lo || v > hi) {
@@ -51,16 +51,17 @@ static bool check_u64(const char *name, uint64_t v, uint64_t lo,
 
 bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp)
 {
-    return check_u64("sample-us", a->sample_interval, QDAMON_SAMPLE_US_MIN,
-                     QDAMON_SAMPLE_US_MAX, errp) &&
-        check_u64("aggr-us", a->aggr_interval, a->sample_interval,
-                  a->sample_interval * QDAMON_AGGR_SAMPLES_MAX, errp) &&
-        check_u64("update-us", a->ops_update_interval, a->sample_interval,
-                  QDAMON_UPDATE_US_MAX, errp) &&
-        check_u64("min-nr-regions", a->min_nr_regions, 3,
-                  QDAMON_NR_REGIONS_MAX, errp) &&
-        check_u64("max-nr-regions", a->max_nr_regions, a->min_nr_regions,
-                  QDAMON_NR_REGIONS_MAX, errp);
+    return qdamon_check_u64("sample-us", a->sample_interval,
+                            QDAMON_SAMPLE_US_MIN, QDAMON_SAMPLE_US_MAX,
+                            errp) &&
+        qdamon_check_u64("aggr-us", a->aggr_interval, a->sample_interval,
+                         a->sample_interval * QDAMON_AGGR_SAMPLES_MAX, errp) &&
+        qdamon_check_u64("update-us", a->ops_update_interval,
+                         a->sample_interval, QDAMON_UPDATE_US_MAX, errp) &&
+        qdamon_check_u64("min-nr-regions", a->min_nr_regions, 3,
+                         QDAMON_NR_REGIONS_MAX, errp) &&
+        qdamon_check_u64("max-nr-regions", a->max_nr_regions,
+                         a->min_nr_regions, QDAMON_NR_REGIONS_MAX, errp);
 }
 
 bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,

@@ -83,6 +83,9 @@ typedef struct QdamonResults {
 } QdamonResults;
 
 /* Validation of QMP-level ranges; errors name the argument. */
+/* "'NAME' must be LO to HI (got V)" unless LO <= V <= HI. */
+bool qdamon_check_u64(const char *name, uint64_t v, uint64_t lo,
+                      uint64_t hi, Error **errp);
 bool qdamon_check_id(const char *id, Error **errp);
 bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp);
 bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,

@@ -13,6 +13,7 @@
 #include "qapi/clone-visitor.h"
 #include "qapi/qapi-visit-damon.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "schemes.h"
 #include "source.h"
 
@@ -132,12 +133,9 @@ static void fill_defaults(DamonScheme *s, const struct damon_attrs *attrs)
 static bool in_range(unsigned int i, const char *name, uint64_t v,
                      uint64_t lo, uint64_t hi, Error **errp)
 {
-    if (v < lo || v > hi) {
-        error_setg(errp, "'schemes[%u].%s' must be %" PRIu64 " to %" PRIu64
-                   " (got %" PRIu64 ")", i, name, lo, hi, v);
-        return false;
-    }
-    return true;
+    g_autofree char *member = g_strdup_printf("schemes[%u].%s", i, name);
+
+    return qdamon_check_u64(member, v, lo, hi, errp);
 }
 
 static bool check_pattern(unsigned int i, const DamonAccessPattern *p,
@@ -357,7 +355,8 @@ static bool add_goals(struct damos *s, QdamonSchemeState *st, unsigned int i,
             m = qdamon_metric_new_goal(g->metric, g->target_value, errp);
             if (!m) {
                 error_prepend(errp, "'schemes[%u].quotas.goals[%u].metric' "
-                              "%s: ", i, k, DamonQuotaGoalMetric_str(g->metric));
+                              "%s: ", i, k,
+                              DamonQuotaGoalMetric_str(g->metric));
                 return false;
             }
             g_ptr_array_add(st->metrics, m);
