@@ -25,6 +25,7 @@
 #include "exec/address-spaces.h"
 #include "exec/ramblock.h"
 #include "migration/misc.h"
+#include "system/runstate.h"
 #include "actions.h"
 #include "metrics.h"
 #include "ops-paddr.h"
@@ -185,6 +186,52 @@ static hwaddr act_piece(struct damos *s, uint64_t gpa, uint64_t end,
     return len;
 }
 
+/*
+ * Whether an outgoing migration runs, kept for the monitor threads by a
+ * migration notifier (main loop).  They must not call
+ * migration_is_running() themselves: QEMU frees its MigrationState at
+ * exit (migration_shutdown(), early in qemu_cleanup()), while the exit
+ * notifier that stops them runs only at atexit() time.
+ */
+static bool outgoing_migration;
+static NotifierWithReturn migration_notifier;
+
+static int migration_event(NotifierWithReturn *n, MigrationEvent *e,
+                           Error **errp)
+{
+    qatomic_set(&outgoing_migration, e->type == MIG_EVENT_PRECOPY_SETUP);
+    return 0;
+}
+
+void qdamon_actions_init(void)
+{
+    static bool done;
+
+    if (done) {
+        return;
+    }
+    done = true;
+    migration_add_notifier(&migration_notifier, migration_event);
+    qatomic_set(&outgoing_migration, migration_is_running());
+}
+
+/*
+ * Is guest RAM being saved or loaded?  An outgoing migration or a savevm,
+ * and an incoming migration (-incoming, until the switch-over, or its
+ * postcopy phase) or a loadvm, which write guest RAM: an action then
+ * only makes the transfer fault pages back in, or advises on pages about
+ * to be overwritten.  The run state is read without the BQL: a stale
+ * answer costs one apply.
+ */
+static bool ram_in_transfer(void)
+{
+    return qatomic_read(&outgoing_migration) ||
+        runstate_check(RUN_STATE_SAVE_VM) ||
+        runstate_check(RUN_STATE_INMIGRATE) ||
+        runstate_check(RUN_STATE_RESTORE_VM) ||
+        migration_in_incoming_postcopy();
+}
+
 uint64_t qdamon_act(struct damon_ctx *ctx, struct damos *s, uint64_t start,
                     uint64_t end)
 {
@@ -193,7 +240,7 @@ uint64_t qdamon_act(struct damon_ctx *ctx, struct damos *s, uint64_t start,
     if (s->action == DAMOS_STAT) {
         return 0;
     }
-    if (migration_is_running()) {
+    if (ram_in_transfer()) {
         qdamon_scheme_skip(s, DAMON_SCHEME_SKIP_REASON_MIGRATION,
                            end - start, 0);
         return 0;

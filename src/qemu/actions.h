@@ -29,4 +29,11 @@
 uint64_t qdamon_act(struct damon_ctx *ctx, struct damos *s, uint64_t start,
                     uint64_t end);
 
+/*
+ * qdamon_actions_init: start following outgoing migrations for
+ * qdamon_act().  Call before the first monitor begins; only the first
+ * call does anything.  Context: BQL held.
+ */
+void qdamon_actions_init(void);
+
 #endif /* QDAMON_ACTIONS_H */

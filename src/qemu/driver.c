@@ -19,6 +19,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "qemu/lockable.h"
+#include "system/runstate.h"
 #include "monitor-int.h"
 #include "trace.h"
 
@@ -30,12 +31,27 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
 }
 
+/*
+ * The virtual clock goes back at a loadvm (to the snapshot's time), but
+ * the engine's deadlines must not: the monitor would wait, sampling
+ * nothing, until the clock caught up with them, as long as the snapshot
+ * is old.  So the virtual driver's time is the clock plus a skew that
+ * grows by every jump back; it runs in the main loop only.
+ */
 static uint64_t driver_now_us(QdamonMonitor *m)
 {
-    if (m->cfg.clock == DAMON_CLOCK_VIRTUAL) {
-        return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) / SCALE_US;
+    uint64_t now;
+
+    if (m->cfg.clock != DAMON_CLOCK_VIRTUAL) {
+        return g_get_monotonic_time();
     }
-    return g_get_monotonic_time();
+    now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) / SCALE_US + m->vclock_skew_us;
+    if (now < m->vclock_last_us) {
+        m->vclock_skew_us += m->vclock_last_us - now;
+        now = m->vclock_last_us;
+    }
+    m->vclock_last_us = now;
+    return now;
 }
 
 DamonStopReason qdamon_reason_of(struct damon_ctx *ctx)
@@ -203,16 +219,47 @@ static bool start_thread(QdamonMonitor *m, Error **errp)
 
 /* ---- virtual clock ---- */
 
+static void arm_timer(QdamonMonitor *m)
+{
+    uint64_t deadline = damon_ctx_next_deadline_us(m->ctx);
+
+    /* the deadline is in driver time, never below the skew */
+    timer_mod(m->timer, (deadline - MIN(deadline, m->vclock_skew_us)) * SCALE_US);
+}
+
+/*
+ * When the VM runs again, step at once: after a loadvm the timer's
+ * deadline may lie far ahead of the restored clock, and the step that
+ * sees the jump re-arms it in driver time.
+ */
+static void vm_change_cb(void *opaque, bool running, RunState state)
+{
+    QdamonMonitor *m = opaque;
+
+    if (running && m->timer) {
+        timer_mod_anticipate_ns(m->timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    }
+}
+
+static void timer_driver_end(QdamonMonitor *m)
+{
+    if (m->vm_change) {
+        qemu_del_vm_change_state_handler(m->vm_change);
+        m->vm_change = NULL;
+    }
+}
+
 static void monitor_timer_cb(void *opaque)
 {
     QdamonMonitor *m = opaque;
 
     if (driver_step(m)) {
         damon_ctx_end(m->ctx);
+        timer_driver_end(m);
         qdamon_monitor_finish(m, qdamon_reason_of(m->ctx));
         return;
     }
-    timer_mod(m->timer, damon_ctx_next_deadline_us(m->ctx) * SCALE_US);
+    arm_timer(m);
 }
 
 static bool start_timer(QdamonMonitor *m, Error **errp)
@@ -224,7 +271,8 @@ static bool start_timer(QdamonMonitor *m, Error **errp)
         return false;
     }
     m->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, monitor_timer_cb, m);
-    timer_mod(m->timer, damon_ctx_next_deadline_us(m->ctx) * SCALE_US);
+    m->vm_change = qemu_add_vm_change_state_handler(vm_change_cb, m);
+    arm_timer(m);
     return true;
 }
 
@@ -255,6 +303,7 @@ void qdamon_driver_stop(QdamonMonitor *m)
     }
     /* the main loop drives: the step that sees the request ends it */
     timer_del(m->timer);
+    timer_driver_end(m);
     driver_step(m);
     damon_ctx_end(m->ctx);
 }

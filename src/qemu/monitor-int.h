@@ -52,6 +52,9 @@ struct QdamonMonitor {
     DamonState state;
     DamonStopReason stop_reason;
     QEMUTimer *timer;           /* the virtual-clock driver */
+    VMChangeStateEntry *vm_change;  /* its wake-up when the VM resumes */
+    /* the virtual-clock driver's: see driver_now_us() */
+    uint64_t vclock_skew_us, vclock_last_us;
     QemuThread thread;          /* the realtime driver */
     bool thread_running;
     /* lock guards kicked, begun, begin_rc and done; cond signals them */

@@ -16,6 +16,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/lockable.h"
 #include "system/system.h"
+#include "actions.h"
 #include "monitor-int.h"
 #include "schemes.h"
 #include "trace.h"
@@ -259,6 +260,7 @@ bool qdamon_monitor_start(QdamonConfig *cfg, Error **errp)
                    "or choose another id", cfg->id);
         return false;
     }
+    qdamon_actions_init();
     m = monitor_new(cfg);
     if (!monitor_build(m, errp) || !qdamon_driver_start(m, errp)) {
         monitor_free(m);

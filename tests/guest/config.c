@@ -33,6 +33,8 @@ static const struct wl_key wl_keys[] = {
 	KEY(fill_seed, 0),
 	KEY(verify_secs, 0),
 	KEY(verify_passes, 0),
+	KEY(commands, 0),
+	KEY(eject_slots, 0),
 };
 
 #define NR_KEYS (sizeof(wl_keys) / sizeof(wl_keys[0]))

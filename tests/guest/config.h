@@ -64,6 +64,16 @@
  *	default, means never).
  * @verify_passes: or every this many passes (verify_passes; it wins
  *	when both are set).
+ * @commands: 1 to take commands from the PS/2 keyboard (commands; 0,
+ *	the default, means the keyboard controller is never read): the
+ *	host presses a key with QMP send-key and the guest acts on it
+ *	between two passes: "r" resets the machine through the keyboard
+ *	controller (a guest-initiated reboot), "s" powers it off through
+ *	ACPI (S5, on the PIIX4 PM of -M pc).
+ * @eject_slots: look for ACPI memory-hotplug remove requests on DIMM
+ *	slots 0 .. eject_slots - 1 and eject those DIMMs, as an OS's _EJ0
+ *	would (eject_slots; 0, the default, means never: device_del of a
+ *	pc-dimm then waits for ever).
  *
  * Position k of the moving range starts at hot_start + k * phase_stride;
  * after the last position it goes back to position 0.
@@ -84,6 +94,8 @@ struct wl_config {
 	uint64_t fill_seed;
 	uint64_t verify_secs;
 	uint64_t verify_passes;
+	uint64_t commands;
+	uint64_t eject_slots;
 };
 
 /* Fill @cfg with the defaults above. */

@@ -20,6 +20,19 @@ static inline void outw(uint16_t port, uint16_t val)
 	__asm__ volatile("outw %0, %1" : : "a"(val), "Nd"(port));
 }
 
+static inline void outl(uint16_t port, uint32_t val)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(val), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t val;
+
+	__asm__ volatile("inl %1, %0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t val;

@@ -33,6 +33,13 @@
  *   phase=K hot=0x..+0x.. pass=P t=S each move of the first range
  *   verify=K bad=N [first_bad=0x..] t=S   check K (begun at S) found N
  *                                    words that differ from the pattern
+ *   commands from the keyboard       commands=1 (any key but r and s is
+ *                                    reported and ignored)
+ *   eject DIMM slots 0..N-1          eject_slots=N
+ *   command=reboot pass=P t=S        key "r": reset through the keyboard
+ *                                    controller (then 0xcf9)
+ *   command=poweroff pass=P t=S      key "s": ACPI S5 through PIIX4 PM
+ *   eject slot=N pass=P t=S          a DIMM's remove request, ejected
  *   error: ...; halting              a configuration nothing can run
  */
 #include <stdint.h>
@@ -66,6 +73,42 @@
 
 #define E820_RAM	1
 
+/* The keyboard controller (i8042) and its PS/2 keyboard's set-2 codes. */
+#define KBC_DATA	0x60
+#define KBC_STATUS	0x64
+#define KBC_CMD		0x64
+#define KBC_STAT_OBF	0x01	/* a byte waits at KBC_DATA */
+#define KBC_STAT_AUX	0x20	/* ... from the mouse */
+#define KBC_CMD_RESET	0xfe	/* pulse the CPU reset line */
+#define KBD_BREAK	0xf0	/* set 2: the next code is a key release */
+#define KBD_CODE_R	0x2d
+#define KBD_CODE_S	0x1b
+
+/* The PIIX3/PIIX4 reset control register, should the controller not reset. */
+#define RESET_CONTROL	0xcf9
+#define RESET_HARD	0x06
+
+/*
+ * PIIX4 PM (00:01.3 on -M pc).  Nothing else programs its I/O base: this
+ * guest is the firmware.  0x600 is where SeaBIOS puts it.
+ */
+#define PCI_CONFIG_ADDR	0xcf8
+#define PCI_CONFIG_DATA	0xcfc
+#define PIIX4_PM_DEVFN	((1 << 3) | 3)
+#define PIIX4_PMBA	0x40
+#define PIIX4_PMREGMISC	0x80	/* bit 0: PM I/O space enabled */
+#define PM_BASE		0x600
+#define PM1A_CNT	(PM_BASE + 4)
+#define PM1_SLP_EN	(1 << 13)	/* with SLP_TYP (bits 10-12) 0: S5 */
+
+/* ACPI memory hotplug registers (QEMU's docs/specs/acpi_mem_hotplug). */
+#define MEMHP_BASE	0x0a00
+#define MEMHP_SLOT	(MEMHP_BASE + 0x0)
+#define MEMHP_STATUS	(MEMHP_BASE + 0x14)
+#define MEMHP_REMOVING	0x04
+#define MEMHP_EJECT	0x08
+#define MAX_EJECT_SLOTS	256
+
 struct wl_range {
 	uint32_t start;
 	uint32_t end;
@@ -85,6 +128,8 @@ struct wl_range {
  * @fill_seed: the pattern's seed.
  * @verify_passes: passes between verifies of @fill (0: not by passes).
  * @verify_secs: seconds between verifies (0: not by time).
+ * @commands: read commands from the keyboard.
+ * @eject_slots: DIMM slots whose remove requests are honoured.
  */
 struct wl_plan {
 	struct wl_range hot[2];
@@ -99,6 +144,8 @@ struct wl_plan {
 	uint32_t fill_seed;
 	uint32_t verify_passes;
 	uint32_t verify_secs;
+	int commands;
+	uint32_t eject_slots;
 };
 
 /* word_key() of every word index: the fill and the verify only XOR. */
@@ -281,6 +328,9 @@ static void make_plan(struct wl_plan *plan, const struct wl_config *cfg,
 					 cfg->read_size, limit, &r))
 		plan->read = r;
 	make_fill_plan(plan, cfg, limit);
+	plan->commands = cfg->commands != 0;
+	plan->eject_slots = cfg->eject_slots > MAX_EJECT_SLOTS ? MAX_EJECT_SLOTS :
+			    (uint32_t)cfg->eject_slots;
 	if (!plan->nr_hot && !cfg->hot_size && !cfg->hot2_size) {
 		con_printf("qdamon-workload: hot_size=0: idle, halting\n");
 		wl_halt();
@@ -309,6 +359,11 @@ static void print_plan(const struct wl_plan *plan)
 		con_printf("qdamon-workload: verify every %u %s\n",
 			   plan->verify_passes ? plan->verify_passes : plan->verify_secs,
 			   plan->verify_passes ? "passes" : "secs");
+	if (plan->commands)
+		con_printf("qdamon-workload: commands from the keyboard\n");
+	if (plan->eject_slots)
+		con_printf("qdamon-workload: eject DIMM slots 0..%u\n",
+			   plan->eject_slots - 1);
 }
 
 /* One pass over a range: the hot loop.  Return: the next sequence. */
@@ -363,6 +418,9 @@ static uint8_t cmos_seconds(void)
  * @line_secs: @secs at the last pass= line.
  * @last_sec: the CMOS seconds register at the last look.
  * @next_poll: TSC value before which the clock is not looked at.
+ * @next_dev_poll: TSC value before which the keyboard and the hotplug
+ *	registers are not looked at.
+ * @kbd_break: the last keyboard byte was a release prefix.
  */
 struct wl_state {
 	uint32_t pass;
@@ -375,7 +433,9 @@ struct wl_state {
 	uint32_t verify_secs;
 	uint32_t line_secs;
 	uint8_t last_sec;
+	uint8_t kbd_break;
 	uint64_t next_poll;
+	uint64_t next_dev_poll;
 };
 
 /*
@@ -566,6 +626,95 @@ static void maybe_move(const struct wl_plan *plan, struct wl_state *st,
 		   st->phase, r0->start, size, st->pass, st->secs);
 }
 
+static void pci_config_write32(uint32_t devfn, uint32_t reg, uint32_t val)
+{
+	outl(PCI_CONFIG_ADDR, 0x80000000U | (devfn << 8) | (reg & 0xfc));
+	outl(PCI_CONFIG_DATA, val);
+}
+
+static void __attribute__((noreturn)) reboot(const struct wl_state *st)
+{
+	con_printf("qdamon-workload: command=reboot pass=%u t=%u\n", st->pass,
+		   st->secs);
+	outb(KBC_CMD, KBC_CMD_RESET);
+	outb(RESET_CONTROL, RESET_HARD);
+	halt_with("reboot: neither the keyboard controller nor 0xcf9 reset the machine");
+}
+
+static void __attribute__((noreturn)) poweroff(const struct wl_state *st)
+{
+	con_printf("qdamon-workload: command=poweroff pass=%u t=%u\n", st->pass,
+		   st->secs);
+	/* the PM base and its enable bit are lost at every reset: set them now */
+	pci_config_write32(PIIX4_PM_DEVFN, PIIX4_PMBA, PM_BASE | 1);
+	pci_config_write32(PIIX4_PM_DEVFN, PIIX4_PMREGMISC, 1);
+	outw(PM1A_CNT, PM1_SLP_EN);
+	halt_with("poweroff: ACPI S5 did not stop the machine (needs PIIX4 PM, -M pc)");
+}
+
+/* Act on a key press; other bytes (releases, acks) are dropped. */
+static void keyboard_byte(struct wl_state *st, uint8_t code)
+{
+	if (code == KBD_BREAK) {
+		st->kbd_break = 1;
+		return;
+	}
+	if (st->kbd_break) {
+		st->kbd_break = 0;
+		return;
+	}
+	if (code == KBD_CODE_R)
+		reboot(st);
+	if (code == KBD_CODE_S)
+		poweroff(st);
+	if (code < 0x80)
+		con_printf("qdamon-workload: key code 0x%x ignored\n", code);
+}
+
+/*
+ * A DIMM with a remove request (device_del) goes only when the guest
+ * ejects it: select its slot, see the request, eject.
+ */
+static void eject_dimms(const struct wl_plan *plan, const struct wl_state *st)
+{
+	uint32_t slot;
+
+	for (slot = 0; slot < plan->eject_slots; slot++) {
+		outl(MEMHP_SLOT, slot);
+		if (!(inb(MEMHP_STATUS) & MEMHP_REMOVING))
+			continue;
+		con_printf("qdamon-workload: eject slot=%u pass=%u t=%u\n", slot,
+			   st->pass, st->secs);
+		/* acknowledge the request first: the slot keeps it otherwise */
+		outb(MEMHP_STATUS, MEMHP_REMOVING);
+		outb(MEMHP_STATUS, MEMHP_EJECT);
+	}
+}
+
+/* Between passes, at most every RTC_POLL_CYCLES: keys and ejects. */
+static void device_poll(const struct wl_plan *plan, struct wl_state *st)
+{
+	uint64_t now;
+	uint8_t status;
+
+	if (!plan->commands && !plan->eject_slots)
+		return;
+	now = rdtsc();
+	if ((int64_t)(now - st->next_dev_poll) < 0)
+		return;
+	st->next_dev_poll = now + RTC_POLL_CYCLES;
+	if (plan->commands) {
+		while ((status = inb(KBC_STATUS)) & KBC_STAT_OBF) {
+			uint8_t code = inb(KBC_DATA);
+
+			if (!(status & KBC_STAT_AUX))
+				keyboard_byte(st, code);
+		}
+	}
+	if (plan->eject_slots)
+		eject_dimms(plan, st);
+}
+
 static void __attribute__((noreturn)) run(const struct wl_plan *plan)
 {
 	struct wl_state st = { .last_sec = cmos_seconds() };
@@ -595,6 +744,7 @@ static void __attribute__((noreturn)) run(const struct wl_plan *plan)
 			con_printf("qdamon-workload: pass=%u t=%u\n", st.pass, st.secs);
 		}
 		maybe_move(plan, &st, &r0);
+		device_poll(plan, &st);
 		/* per pass, not per page: the hot loop itself stays as it was */
 		if (verify_due(plan, &st))
 			verify(plan, &st);

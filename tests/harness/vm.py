@@ -141,7 +141,7 @@ class WorkloadVM(GuestConsole, proc.WorkDir):
 
     def __init__(self, qemu=None, firmware=None, mem_mib=512, accel="tcg",
                  machine="pc", config=None, extra_args=(), workdir=None,
-                 keep_workdir=False, env=None, preexec_fn=None):
+                 keep_workdir=False, env=None, preexec_fn=None, no_reboot=True):
         self.qemu = qemu or QEMU
         self.firmware = firmware or FIRMWARE
         self.mem_mib = mem_mib
@@ -153,6 +153,8 @@ class WorkloadVM(GuestConsole, proc.WorkDir):
         self.env = dict(env or {})
         # Run in the child before QEMU starts (e.g. a prctl), or None.
         self.preexec_fn = preexec_fn
+        # -no-reboot: a guest reset ends QEMU; False lets it reboot.
+        self.no_reboot = no_reboot
         self.make_workdir(workdir, keep_workdir, "qdamon-e2e-")
         self.qmp_path = self.in_workdir("qmp.sock")
         self.console_path = self.in_workdir("debugcon.txt")
@@ -165,8 +167,9 @@ class WorkloadVM(GuestConsole, proc.WorkDir):
         return ([self.qemu] + bios_args() +
                 ["-accel", self.accel, "-M", self.machine, "-m", str(self.mem_mib),
                  "-bios", self.firmware,
-                 "-nodefaults", "-display", "none", "-no-reboot",
-                 "-debugcon", "file:" + self.console_path,
+                 "-nodefaults", "-display", "none"] +
+                (["-no-reboot"] if self.no_reboot else []) +
+                ["-debugcon", "file:" + self.console_path,
                  "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path] +
                 config_args(self.config) + self.extra_args)
 
