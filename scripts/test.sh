@@ -222,6 +222,14 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
+	# VM lifecycle events under four monitors: reset, guest reboot and
+	# power-off, savevm/loadvm, DIMM plug and unplug, a failed migration,
+	# SIGTERM and SIGINT; the guest's pattern must survive them all
+	echo "== e2e lifecycle"
+	timeout 600 python3 tests/e2e/lifecycle.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	for args in "" "--steal-migration-bits" "--source tcg-accessed --smp 2" \
 		"--scheme pageout --no-cancel --rounds 1"; do
 		echo "== e2e migration $args"
@@ -255,6 +263,14 @@ qemu_tests() {
 	nested_e2e "$log" "nested reclaim" 1800 tests/nested/reclaim.py \
 		"(DAMOS schemes on host memory: pageout to zram, quota, goal, no loss)"
 	asan_qtests "$log"
+	# ... and on the ASan+UBSan QEMU (built by asan_qtests): a use of
+	# freed migration state at exit was found this way
+	echo "== e2e lifecycle (ASan + UBSan)"
+	timeout 900 python3 tests/e2e/lifecycle.py \
+		--qemu _work/qemu-build-asan/qemu-system-x86_64 >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	rm -f "$log"
 }
 
