@@ -92,8 +92,8 @@ USER_HZ = 100       # /proc/PID/stat's clock ticks on x86 Linux
 # waits for the command that runs this test.
 _ALIVE = "[ -d /proc/%(pid)d ]"
 
-__all__ = ["NestedError", "NestedSkip", "NestedHost", "InnerVM", "SerialQMPClient",
-           "build_images", "start_or_report"]
+__all__ = ["NestedError", "NestedSkip", "NestedHost", "InnerVM", "HmpPipe",
+           "SerialQMPClient", "build_images", "start_or_report", "compare_dumps"]
 
 
 class NestedError(VMError):
@@ -420,6 +420,135 @@ class InnerVM(GuestConsole, proc.Closing):
                 self.kill()
             except NestedError:
                 pass
+
+
+class HmpPipe(GuestConsole):
+    """A second QEMU in the outer VM, beside the harness's InnerVM (which
+    owns the serial ports): the same command line as start_inner's, but
+    its HMP monitor on a pipe chardev (PATH.in, PATH.out) and the
+    guest's console in a file in the outer VM (busybox has no client for
+    a QMP socket).  A migration's other end: the source (idle-page.py)
+    or the destination, with extra_args ["-S", "-incoming", URI]
+    (kvm-migration.py).  GuestConsole's passes() read that console."""
+
+    def __init__(self, host, accel, mem_mib, config, extra_args=(), tag="src"):
+        self.host = host
+        self.tag = tag
+        self.path = "/tmp/%s-hmp" % tag
+        self.console_file = "/tmp/%s-console.txt" % tag
+        self.log_file = "/tmp/%s.log" % tag
+        self.pid = None
+        cmd = host.inner_command_line(0, accel, mem_mib, config, "pc", extra_args)
+        cmd = [("pipe,id=qmp,path=%s" % self.path) if a == "serial,id=qmp,path=/dev/ttyS1"
+               else "chardev=qmp,mode=readline" if a == "chardev=qmp,mode=control"
+               else ("file,id=con,path=%s" % self.console_file)
+               if a == "serial,id=con,path=/dev/ttyS2"
+               else "/tmp/%s.pid" % tag if a == "/tmp/inner-0.pid" else a for a in cmd]
+        self.args = cmd
+        host.check("rm -f %(p)s.in %(p)s.out %(p)s.log /tmp/%(t)s.pid %(c)s && "
+                   "mkfifo %(p)s.in %(p)s.out"
+                   % {"p": self.path, "t": tag, "c": self.console_file})
+        # a reader keeps .out drained into a file, so QEMU never blocks on it
+        host.check("(cat %(p)s.out >%(p)s.log &) ; (%(cmd)s >%(l)s 2>&1 &) ; "
+                   "i=0; while [ ! -s /tmp/%(t)s.pid ] && [ $i -lt 100 ]; do sleep 0.1; "
+                   "i=$((i + 1)); done; cat /tmp/%(t)s.pid"
+                   % {"p": self.path, "t": tag, "l": self.log_file,
+                      "cmd": " ".join(shlex.quote(a) for a in cmd)})
+        rc, out = host.shell("cat /tmp/%s.pid" % tag)
+        if rc != 0 or not out.strip().isdigit():
+            raise NestedError("QEMU %s did not start (no pidfile): %s"
+                              % (tag, self.stderr_tail()))
+        self.pid = int(out.strip())
+
+    def hmp(self, line, wait=1.0):
+        """Send an HMP command; return what the monitor printed after it
+        within wait seconds."""
+        before = int(self.host.check("wc -c <%s.log" % self.path).strip())
+        self.host.check("echo %s >%s.in" % (shlex.quote(line), self.path))
+        time.sleep(wait)
+        return self.host.check("tail -c +%d %s.log" % (before + 1, self.path))
+
+    def hmp_until(self, line, pattern, timeout=20.0):
+        """Send an HMP command and wait until what the monitor printed
+        after it matches regex pattern; return the match (None on
+        timeout).  The monitor may answer late while QEMU starts up."""
+        before = int(self.host.check("wc -c <%s.log" % self.path).strip())
+        self.host.check("echo %s >%s.in" % (shlex.quote(line), self.path))
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.host.check("tail -c +%d %s.log" % (before + 1, self.path)))
+            if m or time.monotonic() >= deadline:
+                return m
+            time.sleep(0.2)
+
+    def status(self):
+        """The run state HMP 'info status' names ("running", "paused",
+        "inmigrate", "postmigrate", ...); raises NestedError without an
+        answer."""
+        m = self.hmp_until("info status", r"VM status: (\w+)(?: \((\w+)\))?")
+        if not m:
+            raise NestedError("QEMU %s: no answer to HMP info status; its log: %s"
+                              % (self.tag, self.stderr_tail()))
+        return m.group(2) or m.group(1)
+
+    def console(self):
+        rc, out = self.host.shell("cat %s 2>/dev/null" % self.console_file, timeout=60)
+        return out.replace("\r", "")
+
+    def _check_alive(self):
+        if not self.alive():
+            raise NestedError("QEMU %s (pid %s) exited: %s"
+                              % (self.tag, self.pid, self.stderr_tail()))
+
+    def alive(self):
+        if self.pid is None:
+            return False
+        return self.host.shell(_ALIVE % {"pid": self.pid}, timeout=30)[0] == 0
+
+    def stderr_tail(self, lines=5):
+        return " | ".join(self.host.shell("tail -n %d %s" % (lines, self.log_file),
+                                          timeout=30)[1].strip().splitlines())
+
+    def pmemsave(self, start, size, path, timeout=90):
+        """HMP pmemsave of [start, start + size) to path in the outer VM;
+        waits until the file has all its bytes (HMP answers nothing)."""
+        # quoted: HMP would read "SIZE /tmp/..." as a division
+        self.hmp('pmemsave %d %d "%s"' % (start, size, path), wait=0.2)
+        got = self.host.shell("i=0; while [ \"$(stat -c %%s %s 2>/dev/null)\" != %d ] && "
+                              "[ $i -lt %d ]; do sleep 0.1; i=$((i + 1)); done; "
+                              "stat -c %%s %s" % (path, size, timeout * 10, path),
+                              timeout=timeout + 30)[1]
+        if got.strip() != str(size):
+            raise NestedError("pmemsave on QEMU %s gave %r bytes of %d; its monitor said: "
+                              "%r; its log: %r" % (self.tag, got.strip(), size,
+                                                   self.host.shell("tail -c 600 %s.log"
+                                                                   % self.path)[1],
+                                                   self.stderr_tail()))
+
+    def kill(self):
+        if self.pid is not None:
+            self.host.shell("kill %d 2>/dev/null; sleep 1; kill -9 %d 2>/dev/null"
+                            % (self.pid, self.pid))
+
+
+def compare_dumps(host, path_a, path_b, page=4096, digest=False):
+    """Compare two RAM dumps in the outer VM page by page, there (they
+    are as large as guest RAM): (size of a, size of b, pages that
+    differ, a's sha256 when digest, else None).  Pages are counted from
+    cmp -l's differing bytes, so the count is cheap when few bytes
+    differ; the digest is not (tens of seconds for 256 MiB under TCG)."""
+    out = host.check("stat -c %%s %(a)s %(b)s; cmp -l %(a)s %(b)s | awk 'BEGIN { last = -1 } "
+                     "{ p = int(($1 - 1) / %(page)d); if (p != last) { n++; last = p } } "
+                     "END { print n + 0 }'%(sum)s"
+                     % {"a": shlex.quote(path_a), "b": shlex.quote(path_b), "page": page,
+                        "sum": "; sha256sum %s" % shlex.quote(path_a) if digest else ""},
+                     timeout=600)
+    lines = [line for line in out.strip().splitlines() if not line.startswith("cmp: EOF")]
+    if len(lines) != 3 + digest or not all(x.strip().isdigit() for x in lines[:3]):
+        raise NestedError("cannot parse the dump comparison: %r" % out[-500:])
+    return (int(lines[0]), int(lines[1]), int(lines[2]),
+            lines[3].split()[0] if digest else None)
 
 
 class NestedHost(proc.WorkDir):

@@ -62,7 +62,6 @@ the outer VM with KVM, 1 otherwise.
 """
 
 import os
-import shlex
 import sys
 import time
 
@@ -70,7 +69,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness import args as harg, reads, report, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
-from harness.nested import NestedError, NestedHost, start_or_report  # noqa: E402
+from harness.nested import (HmpPipe, NestedError, NestedHost, compare_dumps,  # noqa: E402
+                            start_or_report)
 from harness.qmp import QMPError  # noqa: E402
 from harness.report import Failed, run_step  # noqa: E402
 
@@ -322,40 +322,6 @@ def qdamo_start(inner, rep, args):
 
 # ---- migration ----------------------------------------------------------------
 
-class HmpPipe:
-    """A second QEMU in the outer VM, beside the harness's inner one (which
-    owns the serial ports), driven through its HMP monitor on a pipe
-    chardev (PATH.in, PATH.out): busybox has no client for a QMP socket."""
-
-    def __init__(self, host, args, extra, tag="src"):
-        self.host = host
-        self.path = "/tmp/%s-hmp" % tag
-        cmd = host.inner_command_line(0, "kvm", args.mem, guest_config(args), "pc", extra)
-        cmd = [("pipe,id=qmp,path=%s" % self.path) if a == "serial,id=qmp,path=/dev/ttyS1"
-               else "chardev=qmp,mode=readline" if a == "chardev=qmp,mode=control"
-               else ("file,id=con,path=/tmp/%s-console.txt" % tag)
-               if a == "serial,id=con,path=/dev/ttyS2"
-               else "/tmp/%s.pid" % tag if a == "/tmp/inner-0.pid" else a for a in cmd]
-        host.check("rm -f %(p)s.in %(p)s.out /tmp/%(t)s.pid && mkfifo %(p)s.in %(p)s.out"
-                   % {"p": self.path, "t": tag})
-        # a reader keeps .out drained into a file, so QEMU never blocks on it
-        host.check("(cat %(p)s.out >%(p)s.log &) ; (%(cmd)s >/tmp/%(t)s.log 2>&1 &) ; "
-                   "i=0; while [ ! -s /tmp/%(t)s.pid ] && [ $i -lt 100 ]; do sleep 0.1; "
-                   "i=$((i + 1)); done; cat /tmp/%(t)s.pid"
-                   % {"p": self.path, "t": tag, "cmd": " ".join(shlex.quote(a) for a in cmd)})
-        self.pid = int(host.check("cat /tmp/%s.pid" % tag).strip())
-
-    def hmp(self, line, wait=1.0):
-        """Send an HMP command; return what the monitor printed after it."""
-        before = int(self.host.check("wc -c <%s.log" % self.path).strip())
-        self.host.check("echo %s >%s.in" % (shlex.quote(line), self.path))
-        time.sleep(wait)
-        return self.host.check("tail -c +%d %s.log" % (before + 1, self.path))
-
-    def kill(self):
-        self.host.shell("kill %d 2>/dev/null; sleep 1; kill -9 %d 2>/dev/null" % (self.pid, self.pid))
-
-
 def run_migration(host, rep, args):
     """Live migration between two QEMUs in the outer VM: the source, with
     an idle-page monitor sampling, runs the guest; the destination waits
@@ -371,7 +337,7 @@ def run_migration(host, rep, args):
                          extra_args=stay + ["-incoming", "unix:" + sock], wait=False)
         src = None
         try:
-            src = HmpPipe(host, args, [])
+            src = HmpPipe(host, "kvm", args.mem, guest_config(args))
             time.sleep(2)
             out = src.hmp("damon_start mig idle-page")
             if out.strip() and "Error" in out:
@@ -388,41 +354,29 @@ def run_migration(host, rep, args):
             if "mig: running, source idle-page" not in info or "idle-page samples" not in info:
                 raise Failed("the source's idle-page monitor did not run through the "
                              "migration: %r" % info[-400:])
-            # quoted: HMP would read "SIZE /tmp/..." as a division
-            src.hmp('pmemsave 0 %d "%s"' % (size, src_ram), wait=0.5)
+            src.pmemsave(0, size, src_ram)
             dst.qmp.execute("pmemsave", {"val": 0, "size": size, "filename": dst_ram})
-            got = host.shell("i=0; while [ \"$(stat -c %%s %s 2>/dev/null)\" != %d ] && "
-                             "[ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done; "
-                             "stat -c %%s %s" % (src_ram, size, src_ram), timeout=90)[1]
-            if got.strip() != str(size):
-                raise Failed("the source's pmemsave gave %r bytes; its monitor said: %r; "
-                             "its log: %r" % (got.strip(), host.shell(
-                                 "tail -c 600 %s.log" % src.path)[1],
-                                 host.shell("tail -c 300 /tmp/src.log")[1]))
         finally:
             if src is not None:
                 src.kill()
             dst.quit(timeout=20)
             dst.close()
-        out = host.check("stat -c %%s %s %s; cmp -l %s %s | wc -l; sha256sum %s"
-                         % (src_ram, dst_ram, src_ram, dst_ram, dst_ram))
-        lines = out.strip().splitlines()
-        if lines[:2] != [str(size)] * 2:
-            raise Failed("RAM dumps of the wrong size: %s" % lines[:2])
-        diff = int(lines[2].strip())
+        size_src, size_dst, diff, digest = compare_dumps(host, src_ram, dst_ram, digest=True)
+        if (size_src, size_dst) != (size, size):
+            raise Failed("RAM dumps of the wrong size: %d and %d bytes" % (size_src, size_dst))
         host.shell("rm -f %s %s %s" % (sock, src_ram, dst_ram))
-        mrep.figures["bytes_differing"] = diff
+        mrep.figures["pages_differing"] = diff
         if args.let_destination_run:
             if not diff:
                 raise Failed("the destination ran on, yet its RAM equals the source's: "
                              "the comparison cannot fail")
             return ("negative control: the destination ran on after the migration and "
-                    "%d bytes of its RAM differ, as they must" % diff)
+                    "%d pages of its RAM differ, as they must" % diff)
         if diff:
-            raise Failed("%d bytes of guest RAM differ after the migration" % diff)
+            raise Failed("%d pages of guest RAM differ after the migration" % diff)
         return ("live migration between two QEMUs with an idle-page monitor sampling on the "
                 "source: all %d MiB of guest RAM equal (%s)"
-                % (args.mem, lines[3].split()[0][:16]))
+                % (args.mem, digest[:16]))
 
     run_step(mrep, "ram-equal", lambda: mrep.ok("ram-equal", migrate()))
     rep.figures.update(("migration_%s" % k, v) for k, v in mrep.figures.items())
