@@ -370,8 +370,10 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
     }
     max = max_nr_accesses(&r->snap_attrs);
     if (min < 1 || min > max) {
+        /* the snapshot's attrs, which a damon-tune may since have changed */
         error_setg(errp, "'min-nr-accesses' must be 1 to %u (aggr-us / "
-                   "sample-us) (got %u)", max, min);
+                   "sample-us of the last aggregated snapshot) (got %u)",
+                   max, min);
         return NULL;
     }
     for (i = 0; i < r->history->len; i++) {
