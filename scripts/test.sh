@@ -119,6 +119,12 @@ asan_qtests() {
 			failed=$((failed + 1))
 		fi
 	done
+	echo "== e2e fuzz-qmp (ASan + UBSan)"
+	timeout 900 python3 tests/e2e/fuzz-qmp.py \
+		--qemu "$abuild/qemu-system-x86_64" >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|RESULT) ' "$log" | sed 's/^/asan: /'
+	count_e2e "$log" "$rc"
 }
 
 run plain -- --suite unit
@@ -222,6 +228,14 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
+	# QMP fuzzing: generated, mutated and raw requests from two clients;
+	# each answered, none that breaks a rule accepted, query-damon as the
+	# model says, the guest runs on (docs/notes/fuzzing.md)
+	echo "== e2e fuzz-qmp"
+	timeout 600 python3 tests/e2e/fuzz-qmp.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	# VM lifecycle events under four monitors: reset, guest reboot and
 	# power-off, savevm/loadvm, DIMM plug and unplug, a failed migration,
 	# SIGTERM and SIGINT; the guest's pattern must survive them all
@@ -247,6 +261,15 @@ qemu_tests() {
 	# real KVM, nested in a TCG VM with emulated SVM (tests/nested)
 	nested_e2e "$log" "nested KVM" 900 tests/nested/kvm-workload.py \
 		"(dirty ring and dirty bitmap under real KVM)"
+	# live migration inside the outer VM of a guest under KVM with a
+	# dirty ring, dirty-ring and dirty-bitmap monitors running on the
+	# source: it completes, both monitors aggregate through it, all RAM
+	# equal on both ends, and the destination runs on
+	nested_e2e "$log" "nested migration" 900 tests/nested/kvm-migration.py \
+		"(live migration under KVM with a dirty ring and monitors running)"
+	# ... and its negative control: the comparison can fail
+	nested_e2e "$log" "nested migration" 900 tests/nested/kvm-migration.py \
+		"--let-destination-run (negative control)" --let-destination-run
 	# host accessed bits: our L1 kernel with page_idle (built the first
 	# time, some 13 minutes, then cached); idle-page under TCG and KVM,
 	# its refusals, qdamo's fd passing, and a migration with it running
