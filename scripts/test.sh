@@ -11,9 +11,11 @@
 #      (tests/e2e/setup-programs.py);
 #   5. QEMU (scripts/build-qemu.sh --qtests): the layers check
 #      (tests/e2e/layers.py), qdamon's qtests, QEMU's qmp-cmd-test, the
-#      end-to-end tests (TCG with each source, migration, libvirt, nested
-#      KVM, idle-page on a nested kernel with page_idle), and the qtests
-#      again on an ASan+UBSan QEMU.
+#      end-to-end tests (TCG with each source, schemes, the QMP fuzzer,
+#      VM lifecycle events, migration, libvirt, nested KVM and a live
+#      migration under it, idle-page on a nested kernel with page_idle,
+#      reclaim), and the qtests, the fuzzer and the lifecycle test again
+#      on an ASan+UBSan QEMU.
 #
 # Build directories build, build-asan and build-tsan are git-ignored and
 # reused, so a second run only rebuilds what changed.
