@@ -20,7 +20,7 @@ LD=${GUEST_LD:-ld}
 OBJCOPY=${GUEST_OBJCOPY:-objcopy}
 
 IMAGE_SIZE=65536
-SOURCES=(entry.S console.c config.c fw_cfg.c libc.c workload.c)
+SOURCES=(entry.S console.c config.c fw_cfg.c libc.c trap.c workload.c)
 CFLAGS=(
     -m32 -march=i686 -std=gnu11 -O2 -g
     -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie

@@ -46,6 +46,7 @@
 
 #include "config.h"
 #include "console.h"
+#include "trap.h"
 #include "fw_cfg.h"
 #include "io.h"
 
@@ -760,6 +761,7 @@ void workload_main(void)
 	uint64_t limit;
 
 	con_printf("\nqdamon-workload: start\n");
+	trap_init();
 	if (!fw_cfg_present())
 		halt_with("no QEMU fw_cfg at I/O ports 0x510/0x511");
 	load_config(&cfg);
