@@ -66,7 +66,7 @@ MESON_MIN=1.5.0     # QEMU 10.0's pythondeps.toml; bookworm has 1.0
 usage()
 {
     cat <<EOF
-Usage: scripts/build-qemu.sh [--qtests] [--asan] [--clean] [--deps] [--help]
+Usage: scripts/build-qemu.sh [--qtests] [--asan|--tsan] [--clean] [--deps] [--help]
 
 Build _work/qemu-build/qemu-system-x86_64 from Debian's trixie qemu
 source package ($(qemu_version_spec 2>/dev/null || echo '?')) with
@@ -78,6 +78,12 @@ Re-runs redo only what changed.
             tests/qtest/damon-test.c exists, damon-test
   --asan    build into _work/qemu-build-asan with AddressSanitizer and
             UBSan (--enable-asan --enable-ubsan) instead
+  --tsan    build into _work/qemu-build-tsan with ThreadSanitizer
+            (--enable-tsan) instead; Debian 12's gcc 12 has the fiber
+            interface QEMU's coroutines need (__tsan_create_fiber, in
+            libtsan2 from build-essential).  Run it under
+            setarch \$(uname -m) -R with TSAN_OPTIONS naming QEMU's
+            tests/tsan/suppressions.tsan (docs/notes/sanitizers.md)
   --clean   delete _work/qemu-src and _work/qemu-build and exit; the
             downloaded source package in _work/ is kept
   --deps    only install the build dependencies (step 1), and exit
@@ -348,8 +354,18 @@ for arg in "$@"; do
         BUILD=$WORK/qemu-build-asan
         CONFIGURE_ARGS+=(--enable-asan --enable-ubsan)
         ;;
+    --tsan)
+        # a third build with ThreadSanitizer (QEMU rejects it combined
+        # with the other sanitizers), for tests/e2e/churn.py
+        BUILD=$WORK/qemu-build-tsan
+        CONFIGURE_ARGS+=(--enable-tsan)
+        ;;
     esac
 done
+case " $* " in
+*" --asan "*" --tsan "*|*" --tsan "*" --asan "*)
+    die "--asan and --tsan are separate builds: give one" ;;
+esac
 for arg in "$@"; do
     case $arg in
     --help|-h)
@@ -359,7 +375,7 @@ for arg in "$@"; do
     --qtests)
         WANT_QTESTS=true
         ;;
-    --asan)
+    --asan|--tsan)
         ;;
     --deps)
         install_deps
@@ -371,7 +387,8 @@ for arg in "$@"; do
         ;;
     --clean)
         log "removing _work/qemu-src and the build directories"
-        rm -rf "$SRC" "$SRC.new" "$WORK/qemu-build" "$WORK/qemu-build-asan"
+        rm -rf "$SRC" "$SRC.new" "$WORK/qemu-build" "$WORK/qemu-build-asan" \
+            "$WORK/qemu-build-tsan"
         exit 0
         ;;
     *)
@@ -383,7 +400,7 @@ done
 
 # One run at a time: the tree and the build directory are shared.
 mkdir -p "$WORK"
-# one lock per build directory, so the ASan build can run beside the plain one
+# one lock per build directory, so the ASan and TSan builds can run beside the plain one
 exec 9> "$BUILD.lock"
 if ! flock -n 9; then
     log "waiting for another build-qemu.sh to finish"
