@@ -87,6 +87,14 @@ static inline uint64_t page_hash_step(uint64_t lane, uint64_t word)
     return rol64((lane ^ word) * PAGE_HASH_MUL, 29);
 }
 
+/*
+ * One word of guest RAM, which a vCPU may be writing right now: a
+ * relaxed atomic load (a plain load on every host QEMU supports), so
+ * that the race is a defined one, and a page that changes while it is
+ * hashed simply hashes differently, which counts as written.
+ */
+#define PAGE_WORD(w, i) qatomic_read(&(w)[i])
+
 static uint64_t page_hash(const uint8_t *page)
 {
     const uint64_t *w = (const uint64_t *)page;
@@ -96,14 +104,14 @@ static uint64_t page_hash(const uint8_t *page)
     size_t i;
 
     for (i = 0; i < PAGE_HASH_WORDS; i += PAGE_HASH_LANES) {
-        l0 = page_hash_step(l0, w[i]);
-        l1 = page_hash_step(l1, w[i + 1]);
-        l2 = page_hash_step(l2, w[i + 2]);
-        l3 = page_hash_step(l3, w[i + 3]);
-        l4 = page_hash_step(l4, w[i + 4]);
-        l5 = page_hash_step(l5, w[i + 5]);
-        l6 = page_hash_step(l6, w[i + 6]);
-        l7 = page_hash_step(l7, w[i + 7]);
+        l0 = page_hash_step(l0, PAGE_WORD(w, i));
+        l1 = page_hash_step(l1, PAGE_WORD(w, i + 1));
+        l2 = page_hash_step(l2, PAGE_WORD(w, i + 2));
+        l3 = page_hash_step(l3, PAGE_WORD(w, i + 3));
+        l4 = page_hash_step(l4, PAGE_WORD(w, i + 4));
+        l5 = page_hash_step(l5, PAGE_WORD(w, i + 5));
+        l6 = page_hash_step(l6, PAGE_WORD(w, i + 6));
+        l7 = page_hash_step(l7, PAGE_WORD(w, i + 7));
     }
     /* rotating each lane differently keeps the sum injective per lane */
     h = l0 + rol64(l1, 8) + rol64(l2, 16) + rol64(l3, 24) +
