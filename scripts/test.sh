@@ -14,8 +14,9 @@
 #      end-to-end tests (TCG with each source, schemes, the QMP fuzzer,
 #      VM lifecycle events, migration, libvirt, nested KVM and a live
 #      migration under it, idle-page on a nested kernel with page_idle,
-#      reclaim), and the qtests, the fuzzer and the lifecycle test again
-#      on an ASan+UBSan QEMU.
+#      reclaim, start/tune/stop churn), the qtests, the fuzzer, the
+#      churn and the lifecycle test again on an ASan+UBSan QEMU, and the
+#      churn on a TSan QEMU (scripts/build-qemu.sh --tsan).
 #
 # Build directories build, build-asan and build-tsan are git-ignored and
 # reused, so a second run only rebuilds what changed.
@@ -126,6 +127,11 @@ asan_qtests() {
 			failed=$((failed + 1))
 		fi
 	done
+	echo "== e2e churn (ASan + UBSan + LSan)"
+	timeout 1200 python3 tests/e2e/churn.py --build asan --cycles 3000 >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log" | sed 's/^/asan: /'
+	count_e2e "$log" "$rc"
 	echo "== e2e fuzz-qmp (ASan + UBSan)"
 	timeout 900 python3 tests/e2e/fuzz-qmp.py \
 		--qemu "$abuild/qemu-system-x86_64" >"$log" 2>&1
@@ -163,6 +169,26 @@ count_e2e() {
 	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 	passed=$((passed + ok))
 	failed=$((failed + bad))
+}
+
+# The churn test on a QEMU built with ThreadSanitizer: the monitor
+# threads against the BQL, RCU readers, the dirty-bitmap hub and the
+# TLB-fill observer; any report with a qdamon frame fails
+# (tests/tsan/qemu.supp says what is suppressed and why).
+tsan_churn() {
+	local log=$1 rc
+	echo "== qemu (TSan)"
+	if ! scripts/build-qemu.sh --tsan >"$log" 2>&1; then
+		tail -40 "$log"
+		echo "qemu-tsan: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "== e2e churn (TSan)"
+	timeout 1200 python3 tests/e2e/churn.py --build tsan --cycles 2000 >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log" | sed 's/^/tsan: /'
+	count_e2e "$log" "$rc"
 }
 
 qemu_tests() {
@@ -235,6 +261,16 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
+	# churn: start/tune/query/stop cycles, up to 3 monitors (every TCG
+	# source, both clocks, every scheme action) on one running guest;
+	# every answer as expected, the guest running, QEMU's RSS outside
+	# guest RAM flat after warm-up (10000 cycles by hand: about 6 minutes,
+	# docs/notes/sanitizers.md)
+	echo "== e2e churn"
+	timeout 900 python3 tests/e2e/churn.py --cycles 2000 >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
 	# QMP fuzzing: generated, mutated and raw requests from two clients;
 	# each answered, none that breaks a rule accepted, query-damon as the
 	# model says, the guest runs on (docs/notes/fuzzing.md)
@@ -293,6 +329,7 @@ qemu_tests() {
 	nested_e2e "$log" "nested reclaim" 1800 tests/nested/reclaim.py \
 		"(DAMOS schemes on host memory: pageout to zram, quota, goal, no loss)"
 	asan_qtests "$log"
+	tsan_churn "$log"
 	# ... and on the ASan+UBSan QEMU (built by asan_qtests): a use of
 	# freed migration state at exit was found this way
 	echo "== e2e lifecycle (ASan + UBSan)"
