@@ -281,6 +281,17 @@ static unsigned int max_nr_accesses(const struct damon_attrs *a)
     return damon_max_nr_accesses(a);
 }
 
+/*
+ * A region's age in milliseconds: age counts aggregations, each of the
+ * snapshot's aggregation interval (a damon-tune since may have changed
+ * the monitor's).  query-damon-regions' age-ms and query-damon-idle's
+ * idle ages both come from here, so the two always agree.
+ */
+static uint64_t snap_age_ms(const QdamonResults *r, const QdamonSnapRegion *s)
+{
+    return (uint64_t)s->age * r->snap_attrs.aggr_interval / 1000;
+}
+
 DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
 {
     g_autoptr(QdamonResults) r = qdamon_monitor_results(id, false, errp);
@@ -312,7 +323,7 @@ DamonRegions *qmp_query_damon_regions(const char *id, Error **errp)
         q->access_rate_percent = 100.0 * s->nr_accesses / max;
         q->access_hz = s->nr_accesses * 1e6 / r->snap_attrs.aggr_interval;
         q->age = s->age;
-        q->age_ms = (uint64_t)s->age * r->snap_attrs.aggr_interval / 1000;
+        q->age_ms = snap_age_ms(r, s);
         QAPI_LIST_APPEND(tail, q);
     }
     return out;
@@ -416,6 +427,99 @@ DamonWss *qmp_query_damon_wss(const char *id, bool has_min_nr_accesses,
             p->wss_bytes = percentile_of(wss, p->percentile);
             QAPI_LIST_APPEND(tail, p);
         }
+    }
+    return out;
+}
+
+#define IDLE_MAX_BINS       32
+#define IDLE_MAX_BOUND_MS   (1ULL << 32)
+
+static const uint64_t default_idle_bins_ms[] = { 1000, 10000, 60000, 300000 };
+
+/* The bounds of query-damon-idle's bins into @bounds; false if bad. */
+static bool idle_bounds(uint64List *list, GArray *bounds, Error **errp)
+{
+    unsigned int n = 0, len = 0;
+    uint64List *l;
+
+    for (l = list; l; l = l->next) {
+        len++;
+    }
+    if (len < 1 || len > IDLE_MAX_BINS) {
+        error_setg(errp, "'bins-ms' must have 1 to %d entries (got %u)",
+                   IDLE_MAX_BINS, len);
+        return false;
+    }
+    for (; list; list = list->next, n++) {
+        if (list->value < 1 || list->value > IDLE_MAX_BOUND_MS) {
+            error_setg(errp, "'bins-ms[%u]' must be 1 to %llu (got %" PRIu64
+                       ")", n, IDLE_MAX_BOUND_MS, list->value);
+            return false;
+        }
+        if (n && list->value <= g_array_index(bounds, uint64_t, n - 1)) {
+            error_setg(errp, "'bins-ms' must be strictly increasing "
+                       "('bins-ms[%u]' %" PRIu64 " is not above %" PRIu64 ")",
+                       n, list->value, g_array_index(bounds, uint64_t, n - 1));
+            return false;
+        }
+        g_array_append_val(bounds, list->value);
+    }
+    return true;
+}
+
+DamonIdle *qmp_query_damon_idle(const char *id, bool has_bins_ms,
+                                uint64List *bins_ms, Error **errp)
+{
+    g_autoptr(GArray) bounds = g_array_new(false, false, sizeof(uint64_t));
+    g_autoptr(QdamonResults) r = NULL;
+    g_autofree DamonIdleBin **bins = NULL;
+    DamonIdleBinList **tail;
+    DamonIdle *out;
+    guint i, nb;
+
+    if (has_bins_ms) {
+        if (!idle_bounds(bins_ms, bounds, errp)) {
+            return NULL;
+        }
+    } else {
+        g_array_append_vals(bounds, default_idle_bins_ms,
+                            G_N_ELEMENTS(default_idle_bins_ms));
+    }
+    r = qdamon_monitor_results(id, false, errp);
+    if (!r) {
+        return NULL;
+    }
+    out = g_new0(DamonIdle, 1);
+    out->id = g_strdup(r->id);
+    out->nr_aggregations = r->nr_aggregations;
+    /* the snapshot's own bytes, so that the bins always add up to it */
+    nb = bounds->len + 1;
+    bins = g_new0(DamonIdleBin *, nb);
+    tail = &out->bins;
+    for (i = 0; i < nb; i++) {
+        bins[i] = g_new0(DamonIdleBin, 1);
+        if (i < bounds->len) {
+            bins[i]->has_max_age_ms = true;
+            bins[i]->max_age_ms = g_array_index(bounds, uint64_t, i);
+        }
+        QAPI_LIST_APPEND(tail, bins[i]);
+    }
+    for (i = 0; i < r->regions->len; i++) {
+        QdamonSnapRegion *s = &g_array_index(r->regions, QdamonSnapRegion, i);
+        uint64_t sz = s->end - s->start, age;
+        guint b = 0;
+
+        out->total_bytes += sz;
+        if (s->nr_accesses) {
+            out->accessed_bytes += sz;
+            continue;
+        }
+        age = snap_age_ms(r, s);
+        while (b < bounds->len && age > g_array_index(bounds, uint64_t, b)) {
+            b++;
+        }
+        bins[b]->bytes += sz;
+        bins[b]->nr_regions++;
     }
     return out;
 }

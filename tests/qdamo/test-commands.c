@@ -338,9 +338,10 @@ static const FindCase find_cases[] = {
 	{ "qdamo --qmp=/x stop", "stop", "qdamo --qmp=/x" },
 	{ "qdamo report heatmap rec.json", "report heatmap", "qdamo rec.json" },
 	{ "qdamo report", NULL, "report what? 'qdamo report wss', 'report regions', "
-	  "'report heatmap FILE' or 'report schemes'" },
+	  "'report heatmap FILE', 'report schemes' or 'report idle'" },
 	{ "qdamo -d vm report nope", NULL, "report what? 'qdamo report wss', "
-	  "'report regions', 'report heatmap FILE' or 'report schemes'" },
+	  "'report regions', 'report heatmap FILE', 'report schemes' or "
+	  "'report idle'" },
 	{ "qdamo --qmp /x report schemes --tried-regions", "report schemes",
 	  "qdamo --qmp /x --tried-regions" },
 	{ "qdamo bogus", NULL, "unknown command 'bogus' (see 'qdamo --help')" },

@@ -589,6 +589,8 @@ static const char *const rw_schemes =
 	"   \"sz-applied\": 10995116277760, \"qt-exceeds\": 0},"
 	" \"skipped\": []}]}}";
 static const char *canned_schemes;
+/* query-damon-idle's reply when set; NULL: the histogram of 5 bins */
+static const char *canned_idle;
 
 /* Two monitors: "rw" has a write source, "plain" has none. */
 static JsonObject *canned_command(QdamoTarget *t, const char *json, GError **err)
@@ -624,6 +626,17 @@ static JsonObject *canned_command(QdamoTarget *t, const char *json, GError **err
 			"{\"start\": 33554432, \"end\": 67108864, \"nr-accesses\": 10,"
 			" \"age\": 700%s}]}}", rw ? ", \"nr-writes\": 0" : "",
 			rw ? ", \"nr-writes\": 5" : "", rw ? ", \"nr-writes\": 0" : "");
+	else if (!strcmp(cmd, "query-damon-idle") && canned_idle)
+		reply = g_strdup(canned_idle);
+	else if (!strcmp(cmd, "query-damon-idle"))
+		reply = g_strdup(
+			"{\"return\": {\"id\": \"x\", \"nr-aggregations\": 9,"
+			" \"accessed-bytes\": 33554432, \"total-bytes\": 67108864,"
+			" \"bins\": [{\"max-age-ms\": 1000, \"bytes\": 8388608, \"nr-regions\": 1},"
+			" {\"max-age-ms\": 10000, \"bytes\": 0, \"nr-regions\": 0},"
+			" {\"max-age-ms\": 60000, \"bytes\": 16777216, \"nr-regions\": 2},"
+			" {\"max-age-ms\": 300000, \"bytes\": 0, \"nr-regions\": 0},"
+			" {\"bytes\": 8388608, \"nr-regions\": 1}]}}");
 	else if (!strcmp(cmd, "query-damon-schemes") && canned_schemes)
 		reply = g_strdup(canned_schemes);
 	else if (!strcmp(cmd, "query-damon-schemes"))
@@ -718,6 +731,55 @@ static void test_metrics_schemes(void)
 	g_assert_nonnull(strstr(text, "qdamon_wss_bytes{domain=\"vm1\",monitor=\"rw\"} 50331648\n"));
 #undef S0
 #undef S1
+}
+
+/*
+ * The idle-age histogram as cumulative buckets in seconds: accessed
+ * bytes count in every one, +Inf is all of them.
+ */
+static void test_metrics_idle(void)
+{
+	static const char *const missing[] = {
+		"{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command "
+		"query-damon-idle has not been found\"}}",
+		"{\"error\": {\"class\": \"GenericError\", \"desc\": \"not now\"}}",
+	};
+	QdamoTarget t = { .ops = &canned_ops, .name = (char *)"vm1",
+			  .label = (char *)"domain 'vm1'" };
+	g_autoptr(QdamoMetrics) m = qdamo_metrics_new();
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+	guint i;
+
+	canned_idle = NULL;
+	g_assert_true(qdamo_metrics_collect(m, &t, &err));
+	g_assert_no_error(err);
+	text = qdamo_metrics_render(m);
+	g_test_message("%s", text);
+#define IDLE "qdamon_idle_bytes{domain=\"vm1\",monitor=\"plain\","
+	g_assert_nonnull(strstr(text, "# TYPE qdamon_idle_bytes gauge\n"));
+	g_assert_nonnull(strstr(text, IDLE "le=\"1\"} 41943040\n"
+				IDLE "le=\"10\"} 41943040\n"
+				IDLE "le=\"60\"} 58720256\n"
+				IDLE "le=\"300\"} 58720256\n"
+				IDLE "le=\"+Inf\"} 67108864\n"));
+	g_assert_nonnull(strstr(text, "qdamon_idle_bytes{domain=\"vm1\",monitor=\"rw\","
+				"le=\"+Inf\"} 67108864\n"));
+#undef IDLE
+	/* a QEMU without it, or refusing it: no idle series, the others kept */
+	for (i = 0; i < G_N_ELEMENTS(missing); i++) {
+		g_autoptr(QdamoMetrics) m2 = qdamo_metrics_new();
+		g_autofree char *text2 = NULL;
+
+		canned_idle = missing[i];
+		g_assert_true(qdamo_metrics_collect(m2, &t, &err));
+		g_assert_no_error(err);
+		text2 = qdamo_metrics_render(m2);
+		g_assert_null(strstr(text2, "qdamon_idle_bytes"));
+		g_assert_nonnull(strstr(text2, "qdamon_wss_bytes{domain=\"vm1\",monitor=\"plain\"} "));
+		g_assert_nonnull(strstr(text2, "qdamon_scheme_active{domain=\"vm1\",monitor=\"rw\""));
+	}
+	canned_idle = NULL;
 }
 
 /*
@@ -961,6 +1023,7 @@ static const struct {
 	{ "/qdamo/metrics/writes", test_metrics_writes },
 	{ "/qdamo/metrics/schemes", test_metrics_schemes },
 	{ "/qdamo/metrics/schemes-missing", test_metrics_schemes_missing },
+	{ "/qdamo/metrics/idle", test_metrics_idle },
 	{ "/qdamo/idle-page/libvirt-pid-file", test_libvirt_pid_file },
 	{ "/qdamo/idle-page/pid-file", test_pid_file },
 	{ "/qdamo/idle-page/pagemap", test_idle_pagemap },

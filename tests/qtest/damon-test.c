@@ -1727,6 +1727,159 @@ static void test_hotplug(const void *opaque)
     qtest_quit(qts);
 }
 
+/* ---- 7. the idle-age histogram ---- */
+
+/* How long everything stays idle before A and B are first written */
+#define IDLE_LEAD_NS        (120 * 1000 * 1000 * 1000LL)
+/* How long A and B are written together, then B alone */
+#define IDLE_BOTH_NS        (1000 * 1000 * 1000LL)
+#define IDLE_B_ONLY_NS      (15 * 1000 * 1000 * 1000LL)
+#define IDLE_NR_BOUNDS      3
+
+static const uint64_t idle_bounds_ms[IDLE_NR_BOUNDS] = { 1000, 10000, 60000 };
+
+/* The bin an idle region of age @age_ms falls in, as the command says */
+static size_t idle_bin_of(uint64_t age_ms)
+{
+    size_t b = 0;
+
+    while (b < IDLE_NR_BOUNDS && age_ms > idle_bounds_ms[b]) {
+        b++;
+    }
+    return b;
+}
+
+/*
+ * query-damon-idle against a guest whose ranges were last touched at
+ * known virtual times: after IDLE_LEAD_NS of nothing, A and B are
+ * written for IDLE_BOTH_NS, then only B for IDLE_B_ONLY_NS; C never.
+ * So at the end B is accessed, A idle for about IDLE_B_ONLY_NS (15 s:
+ * the (10 s, 60 s] bin) and C idle for as long as the monitor ran
+ * (about 136 s: the open bin).  The three ranges are monitored as
+ * three ranges with gaps between them, and the engine only merges
+ * address-adjacent regions, so no region ever holds parts of two of
+ * them and no region's age is an average of two ranges' ages: the
+ * bytes must match exactly.  The age of a range is one aggregation
+ * (100 ms) off at most, far from every bound.  The histogram must
+ * also be exactly what the same snapshot's query-damon-regions gives.
+ */
+static void test_idle_age(const void *opaque)
+{
+    const char *source = opaque;
+    const GpaRange a = { 8 * MiB, 12 * MiB }, b = { 16 * MiB, 20 * MiB },
+        c = { 24 * MiB, 28 * MiB };
+    const GpaRange ranges[] = { a, b, c }, both[] = { a, b };
+    QTestState *qts = qtest_init(NONE_ARGS);
+    g_autoptr(QDict) idle = NULL;
+    g_autoptr(QDict) snap = NULL;
+    g_autoptr(QDict) dflt = NULL;
+    uint64_t want[IDLE_NR_BOUNDS + 1] = { 0 };
+    uint64_t want_nr[IDLE_NR_BOUNDS + 1] = { 0 };
+    uint64_t accessed = 0, total = 0, sum;
+    g_autoptr(GString) many = g_string_new("{'id': 'idle', 'bins-ms': [1");
+    const QListEntry *e;
+    size_t i;
+
+    damon_start_virtual(qts, "idle", source, ranges, ARRAY_SIZE(ranges));
+    qtest_clock_step(qts, IDLE_LEAD_NS);
+    write_hot(qts, both, ARRAY_SIZE(both), IDLE_BOTH_NS);
+    write_hot(qts, &b, 1, IDLE_B_ONLY_NS);
+
+    idle = qtest_qmp_assert_success_ref(qts, "{'execute': "
+                                        "'query-damon-idle', 'arguments': "
+                                        "{'id': 'idle', 'bins-ms': "
+                                        "[1000, 10000, 60000]}}");
+    snap = damon_regions(qts, "idle");
+    check_snapshot(snap, ranges, ARRAY_SIZE(ranges));
+    dump_regions(snap);
+
+    /* what the regions of the same snapshot say */
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(snap, "regions"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t sz = get_u64(r, "end") - get_u64(r, "start");
+        size_t bin = idle_bin_of(get_u64(r, "age-ms"));
+
+        total += sz;
+        if (get_u64(r, "nr-accesses")) {
+            accessed += sz;
+        } else {
+            want[bin] += sz;
+            want_nr[bin]++;
+        }
+    }
+    g_assert_cmpstr(qdict_get_str(idle, "id"), ==, "idle");
+    g_assert_cmpuint(get_u64(idle, "nr-aggregations"), ==,
+                     get_u64(snap, "nr-aggregations"));
+    g_assert_cmpuint(get_u64(idle, "total-bytes"), ==, total);
+    g_assert_cmpuint(get_u64(idle, "accessed-bytes"), ==, accessed);
+    i = 0;
+    sum = get_u64(idle, "accessed-bytes");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(idle, "bins"), e) {
+        QDict *bin = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert_cmpuint(i, <=, IDLE_NR_BOUNDS);
+        g_test_message("bin %zu (max-age-ms %" PRIu64 ", 0: open): %"
+                       PRIu64 " bytes in %" PRIu64 " regions", i,
+                       qdict_haskey(bin, "max-age-ms") ?
+                       get_u64(bin, "max-age-ms") : 0,
+                       get_u64(bin, "bytes"), get_u64(bin, "nr-regions"));
+        if (i < IDLE_NR_BOUNDS) {
+            g_assert_cmpuint(get_u64(bin, "max-age-ms"), ==,
+                             idle_bounds_ms[i]);
+        } else {
+            g_assert(!qdict_haskey(bin, "max-age-ms"));
+        }
+        g_assert_cmpuint(get_u64(bin, "bytes"), ==, want[i]);
+        g_assert_cmpuint(get_u64(bin, "nr-regions"), ==, want_nr[i]);
+        sum += get_u64(bin, "bytes");
+        i++;
+    }
+    g_assert_cmpuint(i, ==, IDLE_NR_BOUNDS + 1);
+    g_assert_cmpuint(sum, ==, get_u64(idle, "total-bytes"));
+
+    /* and what the guest did: B accessed, A 15 s idle, C since start */
+    g_assert_cmpuint(total, ==, 3 * gpa_range_size(&a));
+    g_assert_cmpuint(accessed, ==, gpa_range_size(&b));
+    g_assert_cmpuint(want[0], ==, 0);
+    g_assert_cmpuint(want[1], ==, 0);
+    g_assert_cmpuint(want[2], ==, gpa_range_size(&a));
+    g_assert_cmpuint(want[3], ==, gpa_range_size(&c));
+
+    /* the default bins: 1 s, 10 s, 60 s, 300 s and older */
+    dflt = qtest_qmp_assert_success_ref(qts, "{'execute': "
+                                        "'query-damon-idle', 'arguments': "
+                                        "{'id': 'idle'}}");
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(dflt, "bins")), ==, 5);
+    g_assert_cmpuint(get_u64(dflt, "accessed-bytes"), ==, accessed);
+
+    /* bad bins, each named in the error */
+    assert_rejected(qts, "query-damon-idle",
+                    "{'id': 'idle', 'bins-ms': [1000, 1000]}",
+                    "'bins-ms' must be strictly increasing");
+    assert_rejected(qts, "query-damon-idle",
+                    "{'id': 'idle', 'bins-ms': [5000, 1000]}",
+                    "'bins-ms' must be strictly increasing");
+    assert_rejected(qts, "query-damon-idle",
+                    "{'id': 'idle', 'bins-ms': []}",
+                    "'bins-ms' must have 1 to 32 entries (got 0)");
+    assert_rejected(qts, "query-damon-idle",
+                    "{'id': 'idle', 'bins-ms': [0, 10]}",
+                    "'bins-ms[0]' must be 1 to 4294967296");
+    assert_rejected(qts, "query-damon-idle",
+                    "{'id': 'idle', 'bins-ms': [1, 4294967297]}",
+                    "'bins-ms[1]' must be 1 to 4294967296");
+    assert_rejected(qts, "query-damon-idle", "{'id': 'nosuch'}", "nosuch");
+    for (i = 2; i <= 33; i++) {
+        g_string_append_printf(many, ", %zu", i);
+    }
+    g_string_append(many, "]}");
+    assert_rejected(qts, "query-damon-idle", many->str,
+                    "'bins-ms' must have 1 to 32 entries (got 33)");
+
+    damon_stop_wait(qts, "idle");
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const sources[] = { "dirty-bitmap", "page-hash" };
@@ -1773,6 +1926,12 @@ int main(int argc, char **argv)
                                                 sources[i]);
 
         qtest_add_data_func(path, sources[i], test_sparse_rss);
+    }
+    for (i = 0; i < ARRAY_SIZE(sources); i++) {
+        g_autofree char *path = g_strdup_printf("/damon/idle-age/%s",
+                                                sources[i]);
+
+        qtest_add_data_func(path, sources[i], test_idle_age);
     }
     if (qtest_has_machine("pc") && qtest_has_device("pc-dimm")) {
         qtest_add_func("/damon/bad-args/pc-ranges", test_bad_ranges_pc);

@@ -33,6 +33,7 @@ static const QdamoCmdDef *const report_cmds[] = {
 	&qdamo_cmddef_report_regions,
 	&qdamo_cmddef_report_heatmap,
 	&qdamo_cmddef_report_schemes,
+	&qdamo_cmddef_report_idle,
 	NULL
 };
 

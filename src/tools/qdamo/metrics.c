@@ -10,6 +10,10 @@
  * has been idle for over a minute" (what a balloon or a far-memory
  * tier could take) is one query: qdamon_cold_bytes{age=~"1m-10m|10m\\+"}.
  *
+ * The idle-age histogram of query-damon-idle is qdamon_idle_bytes{le},
+ * cumulative like a histogram's buckets so that "idle over a minute"
+ * is le="+Inf" minus le="60"; a gauge, as it has no _count or _sum.
+ *
  * A monitor with a write source also gets the written counterparts,
  * qdamon_write_wss_bytes and qdamon_written_bytes{age}; one without
  * gets neither, so that no series says "0 written" of a monitor that
@@ -53,6 +57,10 @@ static const Family families[] = {
 	{ "qdamon_written_bytes", "gauge",
 	  "bytes of regions written at least once in the last aggregation, by "
 	  "how long their access rate held; only monitors with a write source" },
+	{ "qdamon_idle_bytes", "gauge",
+	  "bytes idle for at most le seconds at the last aggregation, cumulative "
+	  "as a histogram's buckets (accessed regions count as idle 0 s, so "
+	  "le=\"+Inf\" is all monitored bytes); from query-damon-idle" },
 	{ "qdamon_regions", "gauge", "regions at the last aggregation" },
 	{ "qdamon_aggregations_total", "counter",
 	  "aggregations since the monitor started" },
@@ -299,6 +307,53 @@ static void add_scheme(QdamoMetrics *m, JsonObject *info, const char *dom,
 }
 
 /*
+ * The idle-age histogram of monitor @id at QEMU's default bins, as
+ * cumulative buckets in seconds.  A QEMU older than query-damon-idle
+ * (or one that refuses it) loses only these series, as with schemes.
+ * FALSE with err only when the target stopped answering.
+ */
+static gboolean collect_idle(QdamoMetrics *m, QdamoTarget *t, const char *id,
+			     gboolean *ask, GError **err)
+{
+	g_autoptr(JsonObject) args = json_object_new();
+	g_autoptr(JsonObject) reply = NULL;
+	g_autoptr(GError) local = NULL;
+	JsonArray *bins;
+	double sum;
+	guint i;
+
+	if (!*ask)
+		return TRUE;
+	json_object_set_string_member(args, "id", id);
+	reply = qdamo_execute_obj(t, "query-damon-idle", args, &local);
+	if (!reply) {
+		if (g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON))
+			*ask = FALSE;
+		else if (!g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_QMP)) {
+			g_propagate_error(err, g_steal_pointer(&local));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	bins = qdamo_json_array(reply, "bins");
+	sum = (double)qdamo_json_u64(reply, "accessed-bytes", 0);
+	for (i = 0; bins && i < json_array_get_length(bins); i++) {
+		JsonObject *b = json_array_get_object_element(bins, i);
+		char le[G_ASCII_DTOSTR_BUF_SIZE];
+
+		sum += (double)qdamo_json_u64(b, "bytes", 0);
+		if (json_object_has_member(b, "max-age-ms"))
+			g_ascii_formatd(le, sizeof(le), "%.9g",
+					qdamo_json_u64(b, "max-age-ms", 0) / 1e3);
+		else
+			g_strlcpy(le, "+Inf", sizeof(le));
+		qdamo_metrics_add(m, "qdamon_idle_bytes", sum, "domain", t->name,
+				  "monitor", id, "le", le, NULL);
+	}
+	return TRUE;
+}
+
+/*
  * The schemes of monitor @id.  A QEMU without query-damon-schemes
  * (CommandNotFound, QDAMO_ERROR_NO_DAMON here) clears *ask so that
  * its other monitors are not asked again; one that refuses it
@@ -333,8 +388,13 @@ static gboolean collect_schemes(QdamoMetrics *m, QdamoTarget *t, const char *id,
 	return TRUE;
 }
 
+/* Which of the newer commands this QEMU is still worth asking */
+typedef struct {
+	gboolean schemes, idle;
+} Asks;
+
 static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
-				JsonObject *mon, gboolean *schemes, GError **err)
+				JsonObject *mon, Asks *asks, GError **err)
 {
 	const char *dom = t->name, *id = qdamo_json_str(mon, "id", "?");
 	JsonObject *attrs = qdamo_json_obj(mon, "attrs");
@@ -378,21 +438,22 @@ static gboolean collect_monitor(QdamoMetrics *m, QdamoTarget *t,
 		return FALSE;
 	s = qdamo_snapshot_from_reply(regions, 0);
 	add_age_classes(m, s, aggr_us, dom, id);
-	return collect_schemes(m, t, id, schemes, err);
+	return collect_idle(m, t, id, &asks->idle, err) &&
+		collect_schemes(m, t, id, &asks->schemes, err);
 }
 
 gboolean qdamo_metrics_collect(QdamoMetrics *m, QdamoTarget *t, GError **err)
 {
 	g_autoptr(JsonArray) list = qdamo_execute_list(t, "query-damon", NULL, err);
-	/* until this QEMU says it has no query-damon-schemes */
-	gboolean schemes = TRUE;
+	/* until this QEMU says it has no query-damon-schemes or -idle */
+	Asks asks = { TRUE, TRUE };
 	guint i;
 
 	if (!list)
 		return FALSE;
 	for (i = 0; i < json_array_get_length(list); i++)
 		if (!collect_monitor(m, t, json_array_get_object_element(list, i),
-				     &schemes, err))
+				     &asks, err))
 			return FALSE;
 	return TRUE;
 }

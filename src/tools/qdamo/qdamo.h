@@ -27,7 +27,7 @@ extern const QdamoCmdDef *const qdamo_commands[];
 extern const QdamoCmdDef qdamo_cmddef_start, qdamo_cmddef_stop,
 	qdamo_cmddef_tune, qdamo_cmddef_status, qdamo_cmddef_report_wss,
 	qdamo_cmddef_report_regions, qdamo_cmddef_report_heatmap,
-	qdamo_cmddef_report_schemes,
+	qdamo_cmddef_report_schemes, qdamo_cmddef_report_idle,
 	qdamo_cmddef_record, qdamo_cmddef_convert, qdamo_cmddef_watch,
 	qdamo_cmddef_exporter;
 
