@@ -25,6 +25,9 @@ Every --report seconds (default 60) a line gives:
                threads, vCPU included), % of one core
   mon-cpu      the monitor thread's CPU time (query-damon cpu-ns), % of
                one core
+  us/aggr      the same per aggregation, in microseconds: the host's other
+               load changes how fast the guest and the monitor run, and so
+               how many aggregations a minute holds, but not what one costs
   wss-err      the median over the minute's WSS samples (one every
                --poll seconds) of |wss-bytes - true| / true, where true
                is the bytes the guest touches (both hot ranges and the
@@ -35,9 +38,10 @@ Every --report seconds (default 60) a line gives:
 The summary fits a least-squares line through the per-minute figures
 after the warm-up (--warmup, default 10 minutes: the hot range has to
 visit every position once before guest RAM stops growing) and prints
-the growth per hour of rss, rss-other, qemu-cpu and mon-cpu, and a
-verdict: flat when rss-other grows by less than --rss-flat MiB per hour
-and mon-cpu by less than --cpu-flat percentage points per hour.
+the growth per hour of rss, rss-other, qemu-cpu, mon-cpu and us/aggr,
+and a verdict: flat when rss-other grows by less than --rss-flat MiB per
+hour and the monitor's cost per aggregation by less than --cost-flat
+percent of its mean per hour.
 
   bench/soak.py                          # one hour
   bench/soak.py --duration 600 --warmup 180 --report 30   # a short look
@@ -91,9 +95,10 @@ def parse_args():
     ap.add_argument("--rss-flat", type=float, default=4.0, metavar="MIB",
                     help="rss-other growth per hour still called flat "
                     "(default: %(default)s)")
-    ap.add_argument("--cpu-flat", type=float, default=1.0, metavar="PP",
-                    help="mon-cpu growth per hour, in percentage points of a "
-                    "core, still called flat (default: %(default)s)")
+    ap.add_argument("--cost-flat", type=float, default=10.0, metavar="PCT",
+                    help="growth per hour of the monitor's CPU per aggregation, "
+                    "in percent of its mean, still called flat (default: "
+                    "%(default)s)")
     return ap.parse_args()
 
 
@@ -196,7 +201,9 @@ class Minute:
         self.vm, self.pid, self.guest_bytes = vm, pid, guest_bytes
         self.t0 = time.monotonic()
         self.cpu0 = cpu_seconds(pid)
-        self.mon0 = monitor(vm)["cpu-ns"]
+        info = monitor(vm)
+        self.mon0 = info["cpu-ns"]
+        self.aggr0 = info["nr-aggregations"]
         self.errors = []
 
     def sample(self, true_bytes):
@@ -210,12 +217,15 @@ class Minute:
         row = {"t": t_run, "rss": rss, "other": other,
                "qemu_cpu": 100 * (cpu_seconds(self.pid) - self.cpu0) / dt,
                "mon_cpu": 100 * (info["cpu-ns"] - self.mon0) / 1e9 / dt,
+               "us_aggr": ((info["cpu-ns"] - self.mon0) / 1e3 /
+                           max(1, info["nr-aggregations"] - self.aggr0)),
                "wss_err": statistics.median(self.errors) if self.errors else None,
                "regions": info["nr-regions"], "aggr": info["nr-aggregations"],
                "passes": self.vm.passes()[-1][0] if self.vm.passes() else 0}
         out("%6.0f s  rss %7.1f  rss-other %6.1f MiB  qemu-cpu %5.1f%%  mon-cpu %5.2f%%  "
-            "wss-err %s  regions %3d  aggr %6d  passes %d"
+            "us/aggr %5.0f  wss-err %s  regions %3d  aggr %6d  passes %d"
             % (row["t"], row["rss"], row["other"], row["qemu_cpu"], row["mon_cpu"],
+               row["us_aggr"],
                "%5.1f%%" % (100 * row["wss_err"]) if row["wss_err"] is not None else "    -",
                row["regions"], row["aggr"], row["passes"]))
         return row
@@ -259,9 +269,12 @@ def summary(args, rows):
     if len(fit) < 3:
         raise BenchError("%d lines after the %.0f s warm-up: too few to fit"
                          % (len(fit), args.warmup))
-    growth = {k: slope_per_hour(fit, k) for k in ("rss", "other", "qemu_cpu", "mon_cpu")}
+    growth = {k: slope_per_hour(fit, k)
+              for k in ("rss", "other", "qemu_cpu", "mon_cpu", "us_aggr")}
     errs = [r["wss_err"] for r in fit if r["wss_err"] is not None]
-    flat = growth["other"] < args.rss_flat and growth["mon_cpu"] < args.cpu_flat
+    cost = statistics.fmean(r["us_aggr"] for r in fit)
+    cost_growth = 100 * growth["us_aggr"] / cost if cost else 0.0
+    flat = growth["other"] < args.rss_flat and cost_growth < args.cost_flat
     out("# after the %.0f s warm-up (%d lines): rss %.1f -> %.1f MiB, rss-other %.1f -> "
         "%.1f MiB, mon-cpu mean %.2f%%, qemu-cpu mean %.1f%%, wss-err median %.1f%%"
         % (args.warmup, len(fit), fit[0]["rss"], fit[-1]["rss"], fit[0]["other"],
@@ -269,15 +282,19 @@ def summary(args, rows):
            statistics.fmean(r["qemu_cpu"] for r in fit),
            100 * statistics.median(errs) if errs else float("nan")))
     out("# growth per hour: rss %+.2f MiB, rss-other %+.2f MiB, qemu-cpu %+.2f pp, "
-        "mon-cpu %+.3f pp -> %s (flat: rss-other < %.1f MiB/h and mon-cpu < %.1f pp/h)"
+        "mon-cpu %+.3f pp, us/aggr %+.1f us (%+.1f%% of its mean %.0f us) -> %s "
+        "(flat: rss-other < %.1f MiB/h and us/aggr < %.0f%%/h)"
         % (growth["rss"], growth["other"], growth["qemu_cpu"], growth["mon_cpu"],
-           "FLAT" if flat else "GROWING", args.rss_flat, args.cpu_flat))
+           growth["us_aggr"], cost_growth, cost, "FLAT" if flat else "GROWING",
+           args.rss_flat, args.cost_flat))
     result("soak_seconds", "%.0f" % rows[-1]["t"])
     result("soak_rss_mib_end", "%.1f" % rows[-1]["rss"])
     result("soak_rss_growth_mib_per_hour", "%.2f" % growth["rss"])
     result("soak_rss_other_growth_mib_per_hour", "%.2f" % growth["other"])
     result("soak_qemu_cpu_growth_pp_per_hour", "%.2f" % growth["qemu_cpu"])
     result("soak_mon_cpu_growth_pp_per_hour", "%.3f" % growth["mon_cpu"])
+    result("soak_mon_us_per_aggr_mean", "%.0f" % cost)
+    result("soak_mon_us_per_aggr_growth_percent_per_hour", "%.1f" % cost_growth)
     result("soak_mon_cpu_mean_percent", "%.2f"
            % statistics.fmean(r["mon_cpu"] for r in fit))
     if errs:
