@@ -307,34 +307,52 @@ static void add_scheme(QdamoMetrics *m, JsonObject *info, const char *dom,
 }
 
 /*
+ * Ask @command about monitor @id, a query whose answer only adds series.
+ * A QEMU without it (CommandNotFound, QDAMO_ERROR_NO_DAMON here) clears
+ * *ask so that its other monitors are not asked again; one that refuses
+ * it (GenericError) is passed over.  Both leave *reply NULL and keep the
+ * monitor's other series.  FALSE with err only when the target stopped
+ * answering.
+ */
+static gboolean optional_query(QdamoTarget *t, const char *command,
+			       const char *id, gboolean *ask,
+			       JsonObject **reply, GError **err)
+{
+	g_autoptr(JsonObject) args = json_object_new();
+	g_autoptr(GError) local = NULL;
+
+	*reply = NULL;
+	if (!*ask)
+		return TRUE;
+	json_object_set_string_member(args, "id", id);
+	*reply = qdamo_execute_obj(t, command, args, &local);
+	if (*reply)
+		return TRUE;
+	if (g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON))
+		*ask = FALSE;
+	else if (!g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_QMP)) {
+		g_propagate_error(err, g_steal_pointer(&local));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/*
  * The idle-age histogram of monitor @id at QEMU's default bins, as
- * cumulative buckets in seconds.  A QEMU older than query-damon-idle
- * (or one that refuses it) loses only these series, as with schemes.
- * FALSE with err only when the target stopped answering.
+ * cumulative buckets in seconds (query-damon-idle).
  */
 static gboolean collect_idle(QdamoMetrics *m, QdamoTarget *t, const char *id,
 			     gboolean *ask, GError **err)
 {
-	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(JsonObject) reply = NULL;
-	g_autoptr(GError) local = NULL;
 	JsonArray *bins;
 	double sum;
 	guint i;
 
-	if (!*ask)
+	if (!optional_query(t, "query-damon-idle", id, ask, &reply, err))
+		return FALSE;
+	if (!reply)
 		return TRUE;
-	json_object_set_string_member(args, "id", id);
-	reply = qdamo_execute_obj(t, "query-damon-idle", args, &local);
-	if (!reply) {
-		if (g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON))
-			*ask = FALSE;
-		else if (!g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_QMP)) {
-			g_propagate_error(err, g_steal_pointer(&local));
-			return FALSE;
-		}
-		return TRUE;
-	}
 	bins = qdamo_json_array(reply, "bins");
 	sum = (double)qdamo_json_u64(reply, "accessed-bytes", 0);
 	for (i = 0; bins && i < json_array_get_length(bins); i++) {
@@ -353,35 +371,18 @@ static gboolean collect_idle(QdamoMetrics *m, QdamoTarget *t, const char *id,
 	return TRUE;
 }
 
-/*
- * The schemes of monitor @id.  A QEMU without query-damon-schemes
- * (CommandNotFound, QDAMO_ERROR_NO_DAMON here) clears *ask so that
- * its other monitors are not asked again; one that refuses it
- * (GenericError) is passed over.  Both keep the monitor's other series.
- * FALSE with err only when the target stopped answering.
- */
+/* The schemes of monitor @id (query-damon-schemes). */
 static gboolean collect_schemes(QdamoMetrics *m, QdamoTarget *t, const char *id,
 				gboolean *ask, GError **err)
 {
-	g_autoptr(JsonObject) args = json_object_new();
 	g_autoptr(JsonObject) reply = NULL;
-	g_autoptr(GError) local = NULL;
 	JsonArray *list;
 	guint i;
 
-	if (!*ask)
+	if (!optional_query(t, "query-damon-schemes", id, ask, &reply, err))
+		return FALSE;
+	if (!reply)
 		return TRUE;
-	json_object_set_string_member(args, "id", id);
-	reply = qdamo_execute_obj(t, "query-damon-schemes", args, &local);
-	if (!reply) {
-		if (g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_NO_DAMON))
-			*ask = FALSE;
-		else if (!g_error_matches(local, QDAMO_ERROR, QDAMO_ERROR_QMP)) {
-			g_propagate_error(err, g_steal_pointer(&local));
-			return FALSE;
-		}
-		return TRUE;
-	}
 	list = qdamo_json_array(reply, "schemes");
 	for (i = 0; list && i < json_array_get_length(list); i++)
 		add_scheme(m, json_array_get_object_element(list, i), t->name, id);
