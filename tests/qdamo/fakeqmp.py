@@ -15,12 +15,16 @@ binary talks to it), and TAP output.
     tap = fakeqmp.Tap()
     tap.check("name", problems)              # ok / not ok, the problems as comments
     tap.run(tmpdir_prefix, [test_fn, ...])   # each test_fn(tmp); prints the TAP
+
+    r = fakeqmp.run_qdamo(qdamo_path, path, "report", "wss")
+    fakeqmp.exit_status(r, 0)                # [] or the problem
 """
 import array
 import json
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 
@@ -134,3 +138,16 @@ class Tap:
         print("1..%d" % (self._n() - 1))
         print("\n".join(self.results))
         return 0
+
+
+def run_qdamo(qdamo, sock, *args):
+    """Run qdamo against the fake QEMU at sock; the CompletedProcess."""
+    cmd = [qdamo, "--qmp", sock, "--timeout", "10"] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+
+def exit_status(r, want):
+    """[] when qdamo's run r exited with want, else the problem."""
+    if r.returncode == want:
+        return []
+    return ["exit status %d, not %d: %s" % (r.returncode, want, r.stderr.strip())]

@@ -17,7 +17,6 @@ in this process, which the real qdamo binary talks to.  TAP output.
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -65,17 +64,13 @@ class FakeQemu(fakeqmp.FakeQemu):
 
 
 def qdamo(sock, *args):
-    cmd = [QDAMO, "--qmp", sock, "--timeout", "10"] + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    return fakeqmp.run_qdamo(QDAMO, sock, *args)
 
 
 check = TAP.check
 
 
-def status(r, want):
-    if r.returncode == want:
-        return []
-    return ["exit status %d, not %d: %s" % (r.returncode, want, r.stderr.strip())]
+status = fakeqmp.exit_status
 
 
 def test_report(tmp):
