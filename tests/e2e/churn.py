@@ -110,7 +110,7 @@ from harness import args as harg, report  # noqa: E402
 from harness.env import MIB, ROOT  # noqa: E402
 from harness.qmp import QMPError  # noqa: E402
 from harness.report import Failed  # noqa: E402
-from harness.steps import step_quit  # noqa: E402
+from harness.steps import guest_runs_on, step_quit  # noqa: E402
 from harness.vm import FIRST_PASS, WorkloadVM  # noqa: E402
 
 IDS = ["c0", "c1", "c2"]
@@ -609,18 +609,10 @@ def run_test(args, rep):
                   churn.bad_requests, run["state"]["pass"]))
 
     def guest():
-        status = vm.qmp.execute("query-status")
-        if status.get("status") != "running":
-            raise Failed("query-status says %r" % status)
-        p0 = vm.passes()[-1][0]
-        deadline = time.monotonic() + 30
-        while vm.passes()[-1][0] == p0:
-            if time.monotonic() >= deadline:
-                raise Failed("the guest's pass counter stopped at %d" % p0)
-            time.sleep(0.2)
+        p0, p1 = guest_runs_on(vm, timeout=30)
         rep.ok("guest", "VM running, guest pass counter %d -> %d; query-damon lists "
                "%d monitors, none running"
-               % (p0, vm.passes()[-1][0], len(vm.qmp.execute("query-damon"))))
+               % (p0, p1, len(vm.qmp.execute("query-damon"))))
 
     def rss():
         r1, r2 = run["rss1"], run["rss2"]

@@ -211,17 +211,22 @@ def step_quit(vm, rep):
                  % (vm.proc.returncode, vm.stderr_tail()))
 
 
-def step_still_running(vm, rep):
-    """After the monitor: QEMU says the VM runs, and the guest's pass
-    counter moves."""
+def guest_runs_on(vm, timeout=5.0):
+    """QEMU says the VM runs and the guest's pass counter moves within
+    timeout seconds: (pass before, pass after); raises Failed if not."""
     status = vm.qmp.execute("query-status")
     if status.get("status") != "running":
         raise Failed("query-status says %r" % status)
     p0 = vm.passes()[-1][0]
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + timeout
     while vm.passes()[-1][0] == p0:
         if time.monotonic() >= deadline:
             raise Failed("the guest's pass counter stopped at %d" % p0)
         time.sleep(0.1)
-    rep.ok("running", "VM running, guest pass counter %d -> %d"
-           % (p0, vm.passes()[-1][0]))
+    return p0, vm.passes()[-1][0]
+
+
+def step_still_running(vm, rep):
+    """After the monitor: QEMU says the VM runs, and the guest's pass
+    counter moves."""
+    rep.ok("running", "VM running, guest pass counter %d -> %d" % guest_runs_on(vm))
