@@ -161,6 +161,8 @@ static void test_format(void)
 	} d[] = {
 		{ 250, "250 us" }, { 5000, "5 ms" }, { 1500, "1.5 ms" },
 		{ 1000000, "1 s" }, { 1500000, "1.50 s" }, { 125000000, "2 min 5 s" },
+		{ 300000000, "5 min" }, { 3600000000ULL, "1 h" },
+		{ 5400000000ULL, "1 h 30 min" },
 	};
 	g_autofree char *s1 = qdamo_fmt_size(16 << 20, FALSE);
 	g_autofree char *s2 = qdamo_fmt_size(16 << 20, TRUE);

@@ -233,9 +233,14 @@ char *qdamo_fmt_duration_us(uint64_t us, gboolean raw)
 	if (us < 60000000)
 		return us % 1000000 ? g_strdup_printf("%.2f s", us / 1e6)
 				    : g_strdup_printf("%" G_GUINT64_FORMAT " s", us / 1000000);
+	/* a whole number of minutes or hours reads "5 min", not "5 min 0 s" */
 	if (us < 3600000000ULL)
-		return g_strdup_printf("%" G_GUINT64_FORMAT " min %" G_GUINT64_FORMAT " s",
-				       us / 60000000, us / 1000000 % 60);
-	return g_strdup_printf("%" G_GUINT64_FORMAT " h %" G_GUINT64_FORMAT " min",
-			       us / UINT64_C(3600000000), us / 60000000 % 60);
+		return us / 1000000 % 60
+			? g_strdup_printf("%" G_GUINT64_FORMAT " min %" G_GUINT64_FORMAT " s",
+					  us / 60000000, us / 1000000 % 60)
+			: g_strdup_printf("%" G_GUINT64_FORMAT " min", us / 60000000);
+	return us / 60000000 % 60
+		? g_strdup_printf("%" G_GUINT64_FORMAT " h %" G_GUINT64_FORMAT " min",
+				  us / UINT64_C(3600000000), us / 60000000 % 60)
+		: g_strdup_printf("%" G_GUINT64_FORMAT " h", us / UINT64_C(3600000000));
 }
