@@ -106,7 +106,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import args as harg, report  # noqa: E402
+from harness import args as harg, report, sanitizers  # noqa: E402
 from harness.env import MIB, ROOT  # noqa: E402
 from harness.qmp import QMPError  # noqa: E402
 from harness.report import Failed  # noqa: E402
@@ -182,7 +182,6 @@ QDAMON_FRAME = re.compile(r"(?:\bqdamon/|%s/)(?:src/(?:qemu|core|ops)|include/da
                           % re.escape(ROOT))
 TSAN_START = "WARNING: ThreadSanitizer:"
 TSAN_SUMMARY = re.compile(r"^SUMMARY: ThreadSanitizer: (.*)$", re.M)
-ASAN_RE = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer")
 
 
 def parse_args():
@@ -220,7 +219,7 @@ def sanitizer_env(build, workdir):
     env = {}
     if build == "asan":
         env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1:quarantine_size_mb=16"
-        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        env["UBSAN_OPTIONS"] = sanitizers.UBSAN_OPTIONS
     elif build == "tsan":
         # history_size=7: the older access's stack too, or a report
         # could hide a qdamon frame behind "failed to restore the stack"
@@ -289,9 +288,9 @@ class Sanitizer:
                     bad = bad or TSAN_START + body
                 else:
                     self.qemu_only += 1
-        m = ASAN_RE.search(text)
+        m = sanitizers.REPORT_RE.search(text)
         if m:
-            lines = ASAN_RE.findall(text)
+            lines = sanitizers.REPORT_RE.findall(text)
             self.reports += len(lines)
             self.qdamon += len(lines)   # every ASan/UBSan/LSan report fails
             bad = bad or text[max(0, m.start() - 200):m.start() + 4000]

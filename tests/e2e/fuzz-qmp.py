@@ -65,6 +65,7 @@ import base64
 import collections
 import json
 import os
+import re
 import random
 import sys
 import threading
@@ -72,7 +73,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import args as harg, fuzz, pattern, report, steps  # noqa: E402
+from harness import args as harg, fuzz, pattern, report, sanitizers, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.fuzz import Unit, must_fail  # noqa: E402
 from harness.report import Failed  # noqa: E402
@@ -81,8 +82,7 @@ from harness.vm import WorkloadVM  # noqa: E402
 SHARED = ["s0", "s1", "damon0"]
 OWN = [["a0", "a1", "a2"], ["b0", "b1", "b2"]]
 MAX_FAIL_LINES = 10
-SAN_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
-                "SUMMARY: UndefinedBehaviorSanitizer")
+SAN_RE = re.compile(sanitizers.REPORT + "|SUMMARY: UndefinedBehaviorSanitizer")
 
 
 def parse_args():
@@ -607,7 +607,7 @@ def step_guest(vm, args, rep, run):
 
 def step_sanitizer(vm, args, rep):
     text = vm.stderr_text()
-    hits = [line for line in text.splitlines() if any(p in line for p in SAN_PATTERNS)]
+    hits = [line for line in text.splitlines() if SAN_RE.search(line)]
     if hits:
         rep.fail("sanitizer", "seed=%d: %s" % (args.seed, hits[0]))
         for line in text.splitlines()[:40]:
@@ -623,10 +623,8 @@ def run_test(args, rep):
               "fill_size": "all", "verify_secs": 5}
     stats, model, log = Stats(), Model(), Logger(args.log)
     run = {"stats": stats, "model": model}
-    env = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
     vm = WorkloadVM(args.qemu, args.firmware, mem_mib=args.mem, config=config,
-                    keep_workdir=args.keep, env=env)
+                    keep_workdir=args.keep, env=sanitizers.ASAN_ENV)
     # one socket per client: a QMP chardev serves one connection at a time,
     # and vm.qmp keeps the first for the harness's own steps
     paths = [vm.in_workdir("fuzz%d.sock" % k) for k in range(args.clients)]

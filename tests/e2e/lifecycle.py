@@ -52,7 +52,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import args as harg, pattern, ramcmp, report  # noqa: E402
+from harness import args as harg, pattern, ramcmp, report, sanitizers  # noqa: E402
 from harness.env import MIB, PAGE  # noqa: E402
 from harness.qmp import QMPError  # noqa: E402
 from harness.report import Failed  # noqa: E402
@@ -83,10 +83,7 @@ MONITORS = monitor_list(256)    # replaced by --mem's in main
 REALTIME = ["bitmap", "hash", "tcg"]
 SCHEME_MONITOR = "hash"
 DIMM_MIB = 128
-SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
-                          r"ERROR: LeakSanitizer|ThreadSanitizer")
-SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+SANITIZER_RE = re.compile(sanitizers.REPORT + "|ThreadSanitizer")
 BOOT_LINE = "qdamon-workload: start\n"
 MIG_BANDWIDTH = 24 * MIB        # bytes/s: slow enough to kill it half-way
 MIG_KILL_AT = 32 * MIB          # bytes sent when the destination dies
@@ -116,7 +113,7 @@ def new_vm(args, extra=()):
     return WorkloadVM(args.qemu, args.firmware, mem_mib=args.mem, config=vm_config(args),
                       extra_args=["-m", "%d,slots=2,maxmem=%dM" % (args.mem, args.mem + 512),
                                   "-no-shutdown"] + list(extra),
-                      keep_workdir=args.keep, env=SAN_ENV, no_reboot=False)
+                      keep_workdir=args.keep, env=sanitizers.ASAN_ENV, no_reboot=False)
 
 
 def sanitizer_report(vm, rep=None, lines=40):
