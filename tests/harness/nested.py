@@ -74,6 +74,7 @@ import time
 
 from harness import env, proc
 from harness.qmp import QMPClient, QMPProtocolError, QMPTimeout
+from harness import report
 from harness.report import EXIT_SKIP
 from harness.vm import GuestConsole, VMError, config_args
 
@@ -1004,3 +1005,16 @@ class NestedHost(proc.WorkDir):
 
 class _OuterStartFailed(NestedError):
     """The outer QEMU exited before connecting its serial ports."""
+
+
+def main(label, run, args):
+    """report.main() for a nested test whose run(args, rep) may raise
+    NestedError (the outer VM broke, or a command in it failed): that
+    is one FAIL line, "harness", and the RESULT line follows."""
+    def body(rep):
+        try:
+            return run(args, rep)
+        except NestedError as e:
+            rep.fail("harness", str(e))
+            return 1
+    report.main(label, body)

@@ -71,7 +71,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import args as harg, hotset, report, steps  # noqa: E402
+from harness import args as harg, hotset, nested, steps  # noqa: E402
 from harness.env import MIB, PAGE  # noqa: E402
 from harness.hotset import WSS_ERR_MAX_NESTED  # noqa: E402
 from harness.nested import (HmpPipe, NestedError, NestedHost, compare_dumps,  # noqa: E402
@@ -429,14 +429,5 @@ def run(args, rep):
     return 1 if rep.failed else 0
 
 
-def main(args, rep):
-    try:
-        return run(args, rep)
-    except NestedError as e:
-        rep.fail("harness", str(e))
-        return 1
-
-
 if __name__ == "__main__":
-    ARGS = parse_args()
-    report.main("kvm-migration", lambda rep: main(ARGS, rep))
+    nested.main("kvm-migration", run, parse_args())

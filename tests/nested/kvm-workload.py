@@ -55,7 +55,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import args as harg, report, steps  # noqa: E402
+from harness import args as harg, nested, steps  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.hotset import WSS_ERR_MAX_NESTED  # noqa: E402
 from harness.nested import KERNELS, NestedError, NestedHost, start_or_report  # noqa: E402
@@ -297,14 +297,5 @@ def run(args, rep):
     return 1 if rep.failed else 0
 
 
-def main(args, rep):
-    try:
-        return run(args, rep)
-    except NestedError as e:
-        rep.fail("harness", str(e))
-        return 1
-
-
 if __name__ == "__main__":
-    ARGS = parse_args()
-    report.main("kvm-workload", lambda rep: main(ARGS, rep))
+    nested.main("kvm-workload", run, parse_args())
