@@ -28,6 +28,8 @@ import re
 import socket
 import time
 
+from harness.qmp import QMPProtocolError, connect_socket
+
 U64 = (1 << 64) - 1
 U32 = (1 << 32) - 1
 PAGE = 4096
@@ -117,17 +119,10 @@ class RawQMP:
 
     @classmethod
     def connect(cls, path, timeout=60.0, name="c"):
-        deadline = time.monotonic() + timeout
-        while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                s.close()
-                if time.monotonic() >= deadline:
-                    raise ProtocolError("cannot connect to %s" % path)
-                time.sleep(0.05)
+        try:
+            s = connect_socket(path, time.monotonic() + timeout)
+        except QMPProtocolError as e:
+            raise ProtocolError(str(e)) from e
         c = cls(s, timeout)
         c.name = name
         greeting = c.read_message()

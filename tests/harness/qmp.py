@@ -23,7 +23,7 @@ import time
 
 from harness.proc import Closing
 
-__all__ = ["QMPClient", "QMPError", "QMPProtocolError", "QMPTimeout"]
+__all__ = ["QMPClient", "QMPError", "QMPProtocolError", "QMPTimeout", "connect_socket"]
 
 
 class QMPProtocolError(Exception):
@@ -49,6 +49,23 @@ class QMPError(Exception):
         self.desc = desc
 
 
+def connect_socket(path, deadline):
+    """A socket connected to the unix socket at path, retrying until it
+    exists and accepts (QEMU may still be starting) or time.monotonic()
+    passes deadline, which raises QMPProtocolError."""
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise QMPProtocolError(
+                    "cannot connect to QMP socket %s: %s" % (path, e)) from e
+            time.sleep(0.05)
+
+
 class QMPClient(Closing):
     """One QMP connection.  Not thread-safe: use it from one thread."""
 
@@ -67,18 +84,7 @@ class QMPClient(Closing):
         seconds.  Then read the greeting and, with negotiate, leave
         capabilities-negotiation mode."""
         deadline = time.monotonic() + timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError) as e:
-                sock.close()
-                if time.monotonic() >= deadline:
-                    raise QMPProtocolError(
-                        "cannot connect to QMP socket %s: %s" % (path, e)) from e
-                time.sleep(0.05)
-        client = cls(sock, timeout)
+        client = cls(connect_socket(path, deadline), timeout)
         try:
             client.greeting = client._read_message(deadline)
             if "QMP" not in client.greeting:
