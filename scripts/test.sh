@@ -167,6 +167,12 @@ count_e2e() {
 	ok=$(grep -cE '^PASS ' "$log" || true)
 	bad=$(grep -cE '^FAIL ' "$log" || true)
 	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	# The steps' detail lines (a sanitizer report, a traceback) are all
+	# a CI log keeps of a failure that does not reproduce here.
+	if [ "$bad" -ne 0 ]; then
+		echo "-- details of the failed run (log lines that are not PASS):"
+		grep -vE '^PASS ' "$log" | head -150 | sed 's/^/  | /'
+	fi
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 }
