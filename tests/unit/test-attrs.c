@@ -13,21 +13,28 @@ struct attrs_case {
 	const char *needle;	/* the field the error text must name */
 };
 
+/* the five attributes every case sets; the rest keep their zero default */
+#define ATTRS(sample, aggr, update, min_nr, max_nr) {			\
+	.sample_interval = (sample), .aggr_interval = (aggr),		\
+	.ops_update_interval = (update),				\
+	.min_nr_regions = (min_nr), .max_nr_regions = (max_nr),	\
+}
+
 static const struct attrs_case attrs_cases[] = {
-	{ "defaults", { 5000, 100000, 1000000, 10, 1000 }, 0, NULL },
-	{ "min-3", { 5000, 100000, 1000000, 3, 3 }, 0, NULL },
-	{ "min-too-small", { 5000, 100000, 1000000, 2, 1000 }, -EINVAL,
+	{ "defaults", ATTRS(5000, 100000, 1000000, 10, 1000), 0, NULL },
+	{ "min-3", ATTRS(5000, 100000, 1000000, 3, 3), 0, NULL },
+	{ "min-too-small", ATTRS(5000, 100000, 1000000, 2, 1000), -EINVAL,
 		"min_nr_regions must be >= 3" },
-	{ "max-below-min", { 5000, 100000, 1000000, 10, 9 }, -EINVAL,
+	{ "max-below-min", ATTRS(5000, 100000, 1000000, 10, 9), -EINVAL,
 		"max_nr_regions must be >= min_nr_regions" },
-	{ "sample-zero", { 0, 100000, 1000000, 10, 1000 }, -EINVAL,
+	{ "sample-zero", ATTRS(0, 100000, 1000000, 10, 1000), -EINVAL,
 		"sample_interval must be > 0" },
-	{ "aggr-below-sample", { 5000, 4999, 1000000, 10, 1000 }, -EINVAL,
+	{ "aggr-below-sample", ATTRS(5000, 4999, 1000000, 10, 1000), -EINVAL,
 		"aggr_interval must be >= sample_interval" },
-	{ "aggr-equals-sample", { 5000, 5000, 5000, 10, 1000 }, 0, NULL },
-	{ "update-below-sample", { 5000, 100000, 4000, 10, 1000 }, -EINVAL,
+	{ "aggr-equals-sample", ATTRS(5000, 5000, 5000, 10, 1000), 0, NULL },
+	{ "update-below-sample", ATTRS(5000, 100000, 4000, 10, 1000), -EINVAL,
 		"ops_update_interval must be >= sample_interval" },
-	{ "too-many-samples", { 1, 2000000, 2000000, 10, 1000 }, -EINVAL,
+	{ "too-many-samples", ATTRS(1, 2000000, 2000000, 10, 1000), -EINVAL,
 		"aggr_interval must be <=" },
 };
 
@@ -115,7 +122,11 @@ static struct damon_region *one_region_ctx(struct damon_ctx **ctxp,
 		uint64_t aggr, unsigned int nr, unsigned int age)
 {
 	const uint64_t in[][2] = { { 0, 64 * 4096 } };
-	struct damon_attrs a = { 1000, aggr, 1000000, 3, 10 };
+	struct damon_attrs a = {
+		.sample_interval = 1000, .aggr_interval = aggr,
+		.ops_update_interval = 1000000,
+		.min_nr_regions = 3, .max_nr_regions = 10,
+	};
 	struct damon_ctx *ctx = damon_new_ctx();
 	struct damon_region *r;
 
@@ -157,7 +168,11 @@ static void test_rescale_truncates_in_bp(gconstpointer begin)
 
 	for (i = 0; i < G_N_ELEMENTS(rescale_cases); i++) {
 		const struct rescale_case *c = &rescale_cases[i];
-		struct damon_attrs a = { 1000, c->new_aggr, 1000000, 3, 10 };
+		struct damon_attrs a = {
+			.sample_interval = 1000, .aggr_interval = c->new_aggr,
+			.ops_update_interval = 1000000,
+			.min_nr_regions = 3, .max_nr_regions = 10,
+		};
 		struct tu_hot_ops h = { .valid = true };
 		struct tu_clock clk = { 0 };
 		struct damon_ctx *ctx;

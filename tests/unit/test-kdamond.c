@@ -385,7 +385,11 @@ static unsigned int pieces_of(struct damon_target *t, uint64_t i)
 
 static void test_split_above_half_max(void)
 {
-	struct damon_attrs a = { 5000, 100000, 1000000, 10, 100 };
+	struct damon_attrs a = {
+		.sample_interval = 5000, .aggr_interval = 100000,
+		.ops_update_interval = 1000000,
+		.min_nr_regions = 10, .max_nr_regions = 100,
+	};
 	struct fixture f;
 	uint64_t i;
 
@@ -441,7 +445,11 @@ static int tune_after_aggregation(struct damon_ctx *ctx)
  */
 static void test_set_attrs_after_aggregation(void)
 {
-	struct damon_attrs a = { 1000, 20000, 1000000, 3, 3 };
+	struct damon_attrs a = {
+		.sample_interval = 1000, .aggr_interval = 20000,
+		.ops_update_interval = 1000000,
+		.min_nr_regions = 3, .max_nr_regions = 3,
+	};
 	struct tune_at_aggr s = { 0 };
 	struct fixture f;
 
