@@ -68,6 +68,12 @@ struct damon_addr_range {
  * @last_nr_writes:	@nr_writes of the previous aggregation interval.
  * @age:		aggregation intervals for which the access
  *			frequency of the region stayed similar.
+ * @hint_start:		start of the hint box: the bounding range of the
+ *			addresses the operations set saw accessed in the
+ *			region since the last aggregation
+ *			(damon_region_hint()).
+ * @hint_end:		end of the hint box; the box is empty when
+ *			@hint_end <= @hint_start.
  * @list:		list head for the target's regions.
  *
  * @nr_accesses is reset at every aggregation, so it is meaningful only
@@ -80,6 +86,14 @@ struct damon_addr_range {
  * accesses.  It rides along: merged, split, reset and rescaled like
  * @nr_accesses, but ages, merges, splits and DAMOS never look at it, so
  * the region algorithm stays the kernel's.
+ *
+ * The hint box is not in Linux DAMON either.  Sources that see accessed
+ * addresses anyway (a dirty ring, a synced dirty bitmap, TLB fills)
+ * report them, and in %DAMON_SPLIT_AIMED mode the aggregation's split
+ * step cuts a region at its box's edges instead of at random points.
+ * Hints only place splits: @nr_accesses still comes only from the access
+ * checks.  Merges union the boxes, splits give each piece its share, and
+ * the split step empties every box once it has used them.
  */
 struct damon_region {
 	struct damon_addr_range ar;
@@ -90,6 +104,8 @@ struct damon_region {
 	unsigned int nr_writes;
 	unsigned int last_nr_writes;
 	unsigned int age;
+	uint64_t hint_start;
+	uint64_t hint_end;
 	struct damon_list list;
 };
 
@@ -453,15 +469,102 @@ struct damon_callback {
 };
 
 /**
+ * enum damon_split_mode - Where the aggregation's split step cuts regions.
+ * @DAMON_SPLIT_AIMED:	at the edges of a region's hint box when the box
+ *			is clearly smaller than the region; regions
+ *			without one are cut at random, as in Linux.
+ * @DAMON_SPLIT_RANDOM:	always at random points, as Linux DAMON does;
+ *			hints are ignored.
+ * @NR_DAMON_SPLIT_MODES: number of modes.
+ */
+enum damon_split_mode {
+	DAMON_SPLIT_AIMED,
+	DAMON_SPLIT_RANDOM,
+	NR_DAMON_SPLIT_MODES,
+};
+
+/**
+ * struct damon_intervals_goal - Goal of the intervals auto-tuning.
+ * @access_bp:		share of the most access events an aggregation can
+ *			observe that the tuner aims at, in basis points
+ *			(1 to 10000).
+ * @aggrs:		tune every this many aggregations; 0 turns tuning
+ *			off (the default).
+ * @min_sample_us:	smallest sampling interval the tuner may set.
+ * @max_sample_us:	largest sampling interval the tuner may set.
+ * @max_cpu_permille:	share of one host core, in thousandths (1 to 1000),
+ *			that sampling may cost; 0 means no bound.  Not in
+ *			Linux: the tuner never sets a sampling interval
+ *			shorter than the measured cost of a sample
+ *			(damon_report_sample_cost()) divided by this share,
+ *			and this bound wins over @max_sample_us.
+ *
+ * As Linux 6.15's intervals_goal: every @aggrs aggregations the tuner
+ * compares the access events observed over them (the sum of region size
+ * times nr_accesses) with @access_bp of the most it could have observed
+ * (size times samples per aggregation), lengthens the sampling interval
+ * when it saw fewer and shortens it when it saw more, and keeps the
+ * aggregation interval at the same number of samples.
+ */
+struct damon_intervals_goal {
+	unsigned int access_bp;
+	unsigned int aggrs;
+	uint64_t min_sample_us;
+	uint64_t max_sample_us;
+	unsigned int max_cpu_permille;
+};
+
+/**
+ * enum damon_intervals_limit - What decided the last tuned intervals.
+ * @DAMON_INTERVALS_LIMIT_GOAL:		the feedback loop alone.
+ * @DAMON_INTERVALS_LIMIT_MIN_SAMPLE:	clamped up to min_sample_us.
+ * @DAMON_INTERVALS_LIMIT_MAX_SAMPLE:	clamped down to max_sample_us.
+ * @DAMON_INTERVALS_LIMIT_CPU_BUDGET:	raised to what max_cpu_permille
+ *					allows.
+ */
+enum damon_intervals_limit {
+	DAMON_INTERVALS_LIMIT_GOAL,
+	DAMON_INTERVALS_LIMIT_MIN_SAMPLE,
+	DAMON_INTERVALS_LIMIT_MAX_SAMPLE,
+	DAMON_INTERVALS_LIMIT_CPU_BUDGET,
+};
+
+/**
+ * struct damon_intervals_status - What the intervals tuner did last.
+ * @nr_tunes:		tuning rounds since the context began.
+ * @last_score_bp:	observed access events of the last round, in basis
+ *			points of the goal's (10000: goal met).
+ * @last_adaptation_bp:	factor the feedback loop applied to the sampling
+ *			interval, in basis points, before the clamps.
+ * @limited_by:		what decided the intervals of the last round.
+ * @sample_cost_ns:	moving average of the host CPU one sample interval
+ *			costs, as the driver reported it (0: none yet).
+ * @budget_min_sample_us: shortest sampling interval the CPU budget
+ *			allows now (0: no budget or no cost known).
+ */
+struct damon_intervals_status {
+	uint64_t nr_tunes;
+	uint64_t last_score_bp;
+	uint64_t last_adaptation_bp;
+	enum damon_intervals_limit limited_by;
+	uint64_t sample_cost_ns;
+	uint64_t budget_min_sample_us;
+};
+
+/**
  * struct damon_attrs - Monitoring attributes.
  * @sample_interval:	sampling interval, in microseconds.
  * @aggr_interval:	aggregation interval, in microseconds.
  * @ops_update_interval: operations update interval, in microseconds.
  * @min_nr_regions:	minimum number of regions.
  * @max_nr_regions:	maximum number of regions.
+ * @split_mode:		how regions are split at aggregations.
+ * @intervals_goal:	auto-tuning of the two intervals (off when its
+ *			aggrs is 0).
  *
  * Linux DAMON defaults are 5 ms, 100 ms, 1 s, 10 and 1000; see
- * damon_attrs_default().
+ * damon_attrs_default().  @split_mode defaults to %DAMON_SPLIT_AIMED,
+ * which behaves as Linux when no operations set gives hints.
  */
 struct damon_attrs {
 	uint64_t sample_interval;
@@ -469,6 +572,8 @@ struct damon_attrs {
 	uint64_t ops_update_interval;
 	unsigned int min_nr_regions;
 	unsigned int max_nr_regions;
+	enum damon_split_mode split_mode;
+	struct damon_intervals_goal intervals_goal;
 };
 
 /**
@@ -544,6 +649,7 @@ struct damon_call_control {
  * @nr_aggregations:	aggregations done since begin.
  * @last_aggregation_us: step time of the last aggregation.
  * @stop_reason:	why the context stopped.
+ * @intervals_status:	what the intervals tuner did last.
  *
  * Locking: the thread that calls damon_ctx_begin() becomes the context's
  * driver and owns every field until damon_ctx_end(); before begin and
@@ -565,7 +671,12 @@ struct damon_ctx {
 	uint64_t nr_aggregations;
 	uint64_t last_aggregation_us;
 	enum damon_stop_reason stop_reason;
+	struct damon_intervals_status intervals_status;
 /* private: */
+	/* intervals tuner: aggregations and access events of its round */
+	unsigned int intervals_aggrs;
+	uint64_t intervals_events;
+	uint64_t intervals_max_events;
 	/* step-machine state, owned by the driver */
 	uint64_t now_us;
 	uint64_t next_deadline_us;
@@ -664,6 +775,7 @@ int damon_set_regions(struct damon_target *t,
 int damon_evenly_split_region(struct damon_target *t, struct damon_region *r,
 		unsigned int nr_pieces, uint64_t min_sz_region);
 int damon_split_to_min_nr_regions(struct damon_ctx *ctx);
+void damon_region_hint(struct damon_region *r, uint64_t start, uint64_t end);
 
 struct damon_target *damon_new_target(void *priv);
 void damon_add_target(struct damon_ctx *ctx, struct damon_target *t);
@@ -687,6 +799,13 @@ unsigned int damon_max_nr_accesses(const struct damon_attrs *attrs);
 void damon_update_region_access_rate(struct damon_region *r, bool accessed,
 		const struct damon_attrs *attrs);
 void damon_update_region_writes(struct damon_region *r, bool written);
+
+/* ---- intervals auto-tuning (src/core/intervals.c) ---- */
+
+int damon_validate_intervals_goal(const struct damon_intervals_goal *goal,
+		char *err, size_t errlen);
+void damon_report_sample_cost(struct damon_ctx *ctx, uint64_t cost_ns);
+const char *damon_intervals_limit_name(enum damon_intervals_limit limit);
 
 /* ---- schemes (src/core/damos.c) ---- */
 

@@ -39,7 +39,9 @@ uint64_t damon_clock_read(const struct damon_ctx *ctx)
 /**
  * damon_attrs_default() - Fill @attrs with Linux DAMON's defaults.
  * @attrs:	attributes to fill: 5 ms sampling, 100 ms aggregation,
- *		1 s ops update, 10 to 1000 regions.
+ *		1 s ops update, 10 to 1000 regions, aimed splits (which
+ *		split as Linux does while the operations set gives no
+ *		hints).
  */
 void damon_attrs_default(struct damon_attrs *attrs)
 {
@@ -48,6 +50,9 @@ void damon_attrs_default(struct damon_attrs *attrs)
 	attrs->ops_update_interval = 1000000;
 	attrs->min_nr_regions = 10;
 	attrs->max_nr_regions = 1000;
+	/* as Linux: no intervals tuning until a goal is set */
+	attrs->intervals_goal = (struct damon_intervals_goal){ 0 };
+	attrs->split_mode = DAMON_SPLIT_AIMED;
 }
 
 /**
@@ -131,6 +136,13 @@ int damon_validate_attrs(const struct damon_attrs *attrs, char *err,
 		return damon_err(err, errlen,
 			"ops_update_interval must be >= sample_interval (%" PRIu64 " us) (got %" PRIu64 ")",
 			attrs->sample_interval, attrs->ops_update_interval);
+	if (damon_validate_intervals_goal(&attrs->intervals_goal, err, errlen))
+		return -EINVAL;
+	if ((unsigned int)attrs->split_mode >= NR_DAMON_SPLIT_MODES)
+		return damon_err(err, errlen,
+			"split_mode must be 0 (aimed) to %u (random) (got %u)",
+			NR_DAMON_SPLIT_MODES - 1,
+			(unsigned int)attrs->split_mode);
 	return 0;
 }
 
@@ -223,6 +235,7 @@ int damon_set_attrs(struct damon_ctx *ctx, const struct damon_attrs *attrs,
 		return rc;
 	rescale_results(ctx, &old, attrs, aggregating);
 	ctx->attrs = *attrs;
+	damon_intervals_restart(ctx);
 	ctx->next_aggregation_sis = ctx->passed_sample_intervals +
 		attrs->aggr_interval / attrs->sample_interval;
 	ctx->next_ops_update_sis = ctx->passed_sample_intervals +

@@ -515,7 +515,7 @@ static bool damos_quota_exhausted(const struct damon_ctx *ctx,
  * minimum so that the loop can recover, and the minimum at once when the
  * score is twice the goal or more.
  */
-static uint64_t damos_feed_loop_next_input(uint64_t last, uint64_t score)
+uint64_t damos_feed_loop_next_input(uint64_t last, uint64_t score)
 {
 	const uint64_t goal = DAMOS_GOAL_SCORE_BP;
 	uint64_t diff, comp;

@@ -27,6 +27,14 @@ void damon_merge_regions_of(struct damon_target *t, unsigned int thres,
 void damon_split_region_randomly(struct damon_ctx *ctx,
 		struct damon_target *t, struct damon_region *r,
 		unsigned int nr_subs);
+/* Cuts (0 to 2) @r's hint box asks for; 0 when it gives no useful cut. */
+unsigned int damon_region_hint_nr_cuts(const struct damon_ctx *ctx,
+		const struct damon_region *r);
+/* Cut @r at the edges of its hint box, adding at most @max_new regions;
+ * returns the number added, 0 when the box gives no useful cut. */
+unsigned int damon_split_region_at_hint(struct damon_ctx *ctx,
+		struct damon_target *t, struct damon_region *r,
+		unsigned int max_new);
 /* Split every region of @t into @nr_subs pieces at random 10-90% points. */
 void damon_split_regions_of(struct damon_ctx *ctx, struct damon_target *t,
 		unsigned int nr_subs);
@@ -55,6 +63,16 @@ void kdamond_merge_regions(struct damon_ctx *ctx, unsigned int threshold,
 void kdamond_split_regions(struct damon_ctx *ctx);
 void kdamond_reset_aggregated(struct damon_ctx *ctx);
 
+/* ---- intervals.c: the intervals tuner ---- */
+
+/* At each aggregation, before the reset: account the window and, every
+ * intervals_goal.aggrs of them, tune the intervals. */
+void kdamond_intervals_aggregated(struct damon_ctx *ctx, uint64_t due_sis);
+/* Start a new tuning round (damon_set_attrs() does at every change). */
+void damon_intervals_restart(struct damon_ctx *ctx);
+/* Reset the tuner's status when a context begins. */
+void damon_intervals_begin(struct damon_ctx *ctx);
+
 /* ---- call.c: damon_call() ---- */
 
 /* Run (or, with @cancel, cancel) the queued damon_call() requests; on
@@ -82,5 +100,8 @@ void damos_attrs_changed(struct damon_ctx *ctx,
  * damon_destroy_target() should call it before freeing @t. */
 void damos_forget_target(struct damon_ctx *ctx,
 		const struct damon_target *t);
+/* The goal tuners' feedback loop: the next input from @last and a score
+ * in basis points of the goal (10000: met). */
+uint64_t damos_feed_loop_next_input(uint64_t last, uint64_t score);
 
 #endif /* DAMON_CORE_INTERNAL_H */

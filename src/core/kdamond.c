@@ -87,6 +87,52 @@ void kdamond_merge_regions(struct damon_ctx *ctx, unsigned int threshold,
 }
 
 /*
+ * The split pass.  Regions whose turn has come (the first @share from
+ * index @from on, wrapping) split at random into @nr_subs pieces.  In
+ * aimed mode a region whose hint box asks for cuts is cut there instead,
+ * whether or not its turn has come: the hints say where a split pays off
+ * now, the turns only guess.  The count never passes max_nr_regions,
+ * and the room the aimed cuts need is kept for them, wherever they come
+ * in the list.
+ */
+static void kdamond_split_pass(struct damon_ctx *ctx, unsigned int nr_regions,
+		unsigned int nr_subs, unsigned int share, unsigned int from)
+{
+	bool aimed = ctx->attrs.split_mode == DAMON_SPLIT_AIMED;
+	unsigned int room = ctx->attrs.max_nr_regions - nr_regions;
+	unsigned int reserve = 0, idx = 0;
+	struct damon_region *r, *next;
+	struct damon_target *t;
+
+	if (aimed)
+		damon_for_each_target(t, ctx)
+			damon_for_each_region(r, t)
+				reserve += damon_region_hint_nr_cuts(ctx, r);
+	damon_for_each_target(t, ctx) {
+		damon_for_each_region_safe(r, next, t) {
+			unsigned int cuts = aimed ?
+				damon_region_hint_nr_cuts(ctx, r) : 0;
+			bool turn = (idx++ + nr_regions - from) % nr_regions <
+				share;
+			unsigned int before = t->nr_regions, subs = nr_subs;
+
+			if (cuts) {
+				reserve -= cuts;
+				room -= damon_split_region_at_hint(ctx, t, r,
+						room < 2 ? room : 2);
+				continue;
+			}
+			if (!turn || room <= reserve)
+				continue;
+			if (subs - 1 > room - reserve)
+				subs = room - reserve + 1;
+			damon_split_region_randomly(ctx, t, r, subs);
+			room -= t->nr_regions - before;
+		}
+	}
+}
+
+/*
  * Split in two as many regions as still fit under max_nr_regions, taking
  * them in turn from a cursor that moves on at every aggregation, so that
  * over a few aggregations every region gets its chance.
@@ -95,17 +141,24 @@ static void kdamond_split_some_regions(struct damon_ctx *ctx,
 		unsigned int nr_regions)
 {
 	unsigned int share = ctx->attrs.max_nr_regions - nr_regions;
-	unsigned int from = ctx->split_cursor % nr_regions, idx = 0;
-	struct damon_region *r, *next;
+	unsigned int from = ctx->split_cursor % nr_regions;
+
+	kdamond_split_pass(ctx, nr_regions, 2, share, from);
+	ctx->split_cursor = (from + share) % nr_regions;
+}
+
+/* The boxes served this aggregation's split; the next one collects anew. */
+static void kdamond_clear_hints(struct damon_ctx *ctx)
+{
+	struct damon_region *r;
 	struct damon_target *t;
 
 	damon_for_each_target(t, ctx) {
-		damon_for_each_region_safe(r, next, t) {
-			if ((idx++ + nr_regions - from) % nr_regions < share)
-				damon_split_region_randomly(ctx, t, r, 2);
+		damon_for_each_region(r, t) {
+			r->hint_start = 0;
+			r->hint_end = 0;
 		}
 	}
-	ctx->split_cursor = (from + share) % nr_regions;
 }
 
 /**
@@ -118,26 +171,31 @@ static void kdamond_split_some_regions(struct damon_ctx *ctx,
  * Linux, splitting goes on for a rotating share of the regions, as many
  * as still fit under max_nr_regions, so that adaptivity does not freeze
  * in large address spaces; only at max_nr_regions does it stop.
+ *
+ * In %DAMON_SPLIT_AIMED mode, a region whose hint box is clearly smaller
+ * than itself is cut at the box's edges instead (two cuts at most, never
+ * past max_nr_regions); the others split at random as above.  Every hint
+ * box is emptied afterwards, in either mode.
  */
 void kdamond_split_regions(struct damon_ctx *ctx)
 {
 	unsigned int nr_regions = damon_nr_regions_total(ctx);
 	unsigned int nr_subs = 2;
-	struct damon_target *t;
 
 	if (!nr_regions || nr_regions >= ctx->attrs.max_nr_regions)
-		return;
+		goto out;
 	if (nr_regions > ctx->attrs.max_nr_regions / 2) {
 		kdamond_split_some_regions(ctx, nr_regions);
 		ctx->last_nr_regions = nr_regions;
-		return;
+		goto out;
 	}
 	if (ctx->last_nr_regions == nr_regions &&
 	    nr_regions < ctx->attrs.max_nr_regions / 3)
 		nr_subs = 3;
-	damon_for_each_target(t, ctx)
-		damon_split_regions_of(ctx, t, nr_subs);
+	kdamond_split_pass(ctx, nr_regions, nr_subs, nr_regions, 0);
 	ctx->last_nr_regions = nr_regions;
+out:
+	kdamond_clear_hints(ctx);
 }
 
 /**
@@ -179,6 +237,7 @@ static int kdamond_arm(struct damon_ctx *ctx)
  */
 static void kdamond_aggregate_end(struct damon_ctx *ctx, uint64_t due_sis)
 {
+	kdamond_intervals_aggregated(ctx, due_sis);
 	ctx->next_aggregation_sis = due_sis + intervals_in_samples(&ctx->attrs,
 			ctx->attrs.aggr_interval);
 	kdamond_reset_aggregated(ctx);
@@ -259,6 +318,7 @@ int damon_ctx_begin(struct damon_ctx *ctx, uint64_t now_us)
 	ctx->stop_reason = DAMON_STOP_NONE;
 	ctx->last_nr_regions = 0;
 	ctx->next_deadline_us = now_us;
+	damon_intervals_begin(ctx);
 	if (ctx->ops.init) {
 		rc = ctx->ops.init(ctx);
 		if (rc) {

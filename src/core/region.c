@@ -80,6 +80,59 @@ void damon_destroy_region(struct damon_region *r, struct damon_target *t)
 	free(r);
 }
 
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool hint_empty(const struct damon_region *r)
+{
+	return r->hint_end <= r->hint_start;
+}
+
+/* Keep @r's hint box inside @r, after @r shrank. */
+static void hint_clip(struct damon_region *r)
+{
+	if (hint_empty(r))
+		return;
+	r->hint_start = max_u64(r->hint_start, r->ar.start);
+	r->hint_end = min_u64(r->hint_end, r->ar.end);
+	if (hint_empty(r))
+		r->hint_start = r->hint_end = 0;
+}
+
+/**
+ * damon_region_hint() - Note that [@start, @end) of @r was seen accessed.
+ * @r:		region.
+ * @start:	first address seen accessed.
+ * @end:	first address past it.
+ *
+ * Widens @r's hint box to cover the range, clamped to @r; a range that
+ * misses @r is ignored.  Operations sets call it while checking accesses,
+ * for addresses they learn anyway (written pages of a dirty ring or
+ * bitmap, TLB fills).  It never touches @r's access counts: where a
+ * region is cut is a hint's only effect.
+ */
+void damon_region_hint(struct damon_region *r, uint64_t start, uint64_t end)
+{
+	start = max_u64(start, r->ar.start);
+	end = min_u64(end, r->ar.end);
+	if (start >= end)
+		return;
+	if (hint_empty(r)) {
+		r->hint_start = start;
+		r->hint_end = end;
+		return;
+	}
+	r->hint_start = min_u64(r->hint_start, start);
+	r->hint_end = max_u64(r->hint_end, end);
+}
+
 static bool ranges_intersect(const struct damon_addr_range *a,
 		const struct damon_addr_range *b)
 {
@@ -161,6 +214,8 @@ static int fit_range(struct damon_target *t, const struct damon_addr_range *rg,
 	}
 	first->ar.start = ar.start;
 	last->ar.end = ar.end;
+	hint_clip(first);
+	hint_clip(last);
 	return fill_holes(t, first, last);
 }
 
@@ -328,6 +383,11 @@ void damon_split_region_at(struct damon_target *t, struct damon_region *r,
 	n->nr_accesses_bp = r->nr_accesses_bp;
 	n->nr_writes = r->nr_writes;
 	n->last_nr_writes = r->last_nr_writes;
+	/* each part keeps the share of the box that lies in it */
+	n->hint_start = r->hint_start;
+	n->hint_end = r->hint_end;
+	hint_clip(n);
+	hint_clip(r);
 	damon_insert_region(n, r, damon_next_region(r), t);
 }
 
@@ -339,7 +399,8 @@ void damon_split_region_at(struct damon_target *t, struct damon_region *r,
  *
  * nr_accesses, nr_writes and age become size-weighted averages, so a
  * large cold region absorbing a small hot one stays cold and vice versa
- * (and nr_writes stays at most nr_accesses, both averaged alike).
+ * (and nr_writes stays at most nr_accesses, both averaged alike).  The
+ * hint boxes are united: the merged region's box bounds both.
  */
 void damon_merge_two_regions(struct damon_target *t, struct damon_region *l,
 		struct damon_region *r)
@@ -355,6 +416,8 @@ void damon_merge_two_regions(struct damon_target *t, struct damon_region *l,
 	l->age = (unsigned int)(((uint64_t)l->age * sz_l +
 			(uint64_t)r->age * sz_r) / sz);
 	l->ar.end = r->ar.end;
+	if (!hint_empty(r))
+		damon_region_hint(l, r->hint_start, r->hint_end);
 	damon_destroy_region(r, t);
 }
 
@@ -436,6 +499,88 @@ void damon_split_region_randomly(struct damon_ctx *ctx,
 		damon_split_region_at(t, r, sz_sub);
 		sz = sz_sub;
 	}
+}
+
+/*
+ * Where @r's hint box says to cut: the bytes of @r left (*@left) and
+ * right (*@right) of the box widened to min_sz_region alignment, 0 for
+ * an edge that needs no cut.  Returns false when the box gives no cut.
+ */
+static bool hint_cuts(const struct damon_ctx *ctx,
+		const struct damon_region *r, uint64_t *left, uint64_t *right)
+{
+	uint64_t min_sz = ctx->min_sz_region, sz = damon_sz_region(r);
+	uint64_t hs, he;
+
+	if (hint_empty(r))
+		return false;
+	hs = max_u64(align_down(r->hint_start, min_sz), r->ar.start);
+	he = min_u64(align_up(r->hint_end, min_sz), r->ar.end);
+	if (he <= hs)
+		return false;
+	*left = hs - r->ar.start;
+	*right = r->ar.end - he;
+	/* a box this large says nothing a random 10-90% cut would not */
+	return *left + *right >= sz / 10 && *left + *right >= min_sz;
+}
+
+/**
+ * damon_region_hint_nr_cuts() - How many cuts @r's hint box asks for.
+ * @ctx:	context, for its minimum region size.
+ * @r:		region.
+ *
+ * Return: 0, 1 or 2: what damon_split_region_at_hint() would add with
+ * room enough.
+ */
+unsigned int damon_region_hint_nr_cuts(const struct damon_ctx *ctx,
+		const struct damon_region *r)
+{
+	uint64_t left, right;
+
+	if (!hint_cuts(ctx, r, &left, &right))
+		return 0;
+	return (left != 0) + (right != 0);
+}
+
+/**
+ * damon_split_region_at_hint() - Cut @r at the edges of its hint box.
+ * @ctx:	context, for its minimum region size.
+ * @t:		target of @r.
+ * @r:		region.
+ * @max_new:	most regions to add (1 or 2); 0 adds none.
+ *
+ * The box is widened to min_sz_region alignment.  A box that leaves
+ * less than a tenth of @r outside it says nothing a random cut would
+ * not (the random cut points lie between 10% and 90%), so such a region
+ * is not cut here.  Otherwise @r is cut at both box edges that lie
+ * inside it; with room for one new region only, at the edge that
+ * separates more memory from the box.  The box itself stays in the
+ * middle piece.
+ *
+ * Return: the regions added: 0 when the box is empty or too large.
+ */
+unsigned int damon_split_region_at_hint(struct damon_ctx *ctx,
+		struct damon_target *t, struct damon_region *r,
+		unsigned int max_new)
+{
+	unsigned int before = t->nr_regions;
+	uint64_t left, right, cut_right;
+
+	if (!max_new || !hint_cuts(ctx, r, &left, &right))
+		return 0;
+	if (max_new < 2 && left && right) {
+		if (left >= right)
+			right = 0;
+		else
+			left = 0;
+	}
+	cut_right = damon_sz_region(r) - right;
+	/* the right cut first, so that @r stays the leftmost piece */
+	if (right)
+		damon_split_region_at(t, r, cut_right);
+	if (left)
+		damon_split_region_at(t, r, left);
+	return t->nr_regions - before;
 }
 
 /**

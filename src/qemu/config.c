@@ -18,6 +18,8 @@
 #define QDAMON_UPDATE_US_MAX    3600000000ULL
 #define QDAMON_NR_REGIONS_MAX   100000U
 #define QDAMON_NR_RANGES_MAX    4096U
+#define QDAMON_TUNE_AGGRS_MAX   10000U
+#define QDAMON_TUNE_MIN_SAMPLE_DEFAULT  5000ULL
 
 bool qdamon_check_id(const char *id, Error **errp)
 {
@@ -49,6 +51,60 @@ bool qdamon_check_u64(const char *name, uint64_t v, uint64_t lo,
     return true;
 }
 
+/* The engine's goal fields, with QMP's names and ranges. */
+static bool check_intervals_goal(const struct damon_intervals_goal *g,
+                                 Error **errp)
+{
+    if (!g->aggrs) {
+        return true;
+    }
+    return qdamon_check_u64("intervals-goal.access-bp", g->access_bp, 1,
+                            10000, errp) &&
+        qdamon_check_u64("intervals-goal.aggrs", g->aggrs, 0,
+                         QDAMON_TUNE_AGGRS_MAX, errp) &&
+        qdamon_check_u64("intervals-goal.min-sample-us", g->min_sample_us,
+                         QDAMON_SAMPLE_US_MIN, QDAMON_SAMPLE_US_MAX, errp) &&
+        qdamon_check_u64("intervals-goal.max-sample-us", g->max_sample_us,
+                         g->min_sample_us, QDAMON_SAMPLE_US_MAX, errp) &&
+        qdamon_check_u64("intervals-goal.max-cpu-permille",
+                         g->max_cpu_permille, 0, 1000, errp);
+}
+
+bool qdamon_intervals_goal_from_qapi(const DamonIntervalsGoal *q,
+                                     struct damon_intervals_goal *g,
+                                     Error **errp)
+{
+    /* 0 is "no bound" inside; asked for, it would mean a zero share */
+    if (q->has_max_cpu_permille &&
+        !qdamon_check_u64("intervals-goal.max-cpu-permille",
+                          q->max_cpu_permille, 1, 1000, errp)) {
+        return false;
+    }
+    g->access_bp = q->access_bp;
+    g->aggrs = q->aggrs;
+    g->min_sample_us = q->has_min_sample_us ? q->min_sample_us :
+        QDAMON_TUNE_MIN_SAMPLE_DEFAULT;
+    g->max_sample_us = q->has_max_sample_us ? q->max_sample_us :
+        QDAMON_SAMPLE_US_MAX;
+    g->max_cpu_permille = q->has_max_cpu_permille ? q->max_cpu_permille : 0;
+    return check_intervals_goal(g, errp);
+}
+
+DamonIntervalsGoal *qdamon_intervals_goal_to_qapi(
+    const struct damon_intervals_goal *g)
+{
+    DamonIntervalsGoal *q = g_new0(DamonIntervalsGoal, 1);
+
+    q->access_bp = g->access_bp;
+    q->aggrs = g->aggrs;
+    q->has_min_sample_us = q->has_max_sample_us = true;
+    q->min_sample_us = g->min_sample_us;
+    q->max_sample_us = g->max_sample_us;
+    q->has_max_cpu_permille = g->max_cpu_permille != 0;
+    q->max_cpu_permille = g->max_cpu_permille;
+    return q;
+}
+
 bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp)
 {
     return qdamon_check_u64("sample-us", a->sample_interval,
@@ -61,7 +117,8 @@ bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp)
         qdamon_check_u64("min-nr-regions", a->min_nr_regions, 3,
                          QDAMON_NR_REGIONS_MAX, errp) &&
         qdamon_check_u64("max-nr-regions", a->max_nr_regions,
-                         a->min_nr_regions, QDAMON_NR_REGIONS_MAX, errp);
+                         a->min_nr_regions, QDAMON_NR_REGIONS_MAX, errp) &&
+        check_intervals_goal(&a->intervals_goal, errp);
 }
 
 bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,

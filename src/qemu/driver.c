@@ -19,6 +19,8 @@
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "qemu/lockable.h"
+#include "qemu/timer.h"
+#include "qemu/event_notifier.h"
 #include "system/runstate.h"
 #include "monitor-int.h"
 #include "trace.h"
@@ -61,13 +63,23 @@ DamonStopReason qdamon_reason_of(struct damon_ctx *ctx)
         DAMON_STOP_REASON_REQUESTED : DAMON_STOP_REASON_ERROR;
 }
 
-/* One step, its cost counted; true when the context has ended. */
+/*
+ * One step, its cost counted; true when the context has ended.  A step
+ * that closed a sample interval (checks, syncs, the aggregation when
+ * one was due, and the next arm) is what the intervals tuner's CPU
+ * budget divides; steps that only served calls are not samples.
+ */
 static bool driver_step(QdamonMonitor *m)
 {
+    uint64_t sis = m->ctx->passed_sample_intervals;
     uint64_t t0 = thread_cpu_ns();
     int rc = damon_ctx_step(m->ctx, driver_now_us(m));
+    uint64_t cost = thread_cpu_ns() - t0;
 
-    qdamon_tally_step(m, thread_cpu_ns() - t0);
+    if (m->ctx->passed_sample_intervals != sis) {
+        damon_report_sample_cost(m->ctx, cost);
+    }
+    qdamon_tally_step(m, cost);
     return rc != 0;
 }
 
@@ -116,34 +128,38 @@ void qdamon_driver_kick(struct damon_ctx *ctx)
                                 qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
         return;
     }
-    QEMU_LOCK_GUARD(&m->lock);
-    m->kicked = true;
-    qemu_cond_broadcast(&m->cond);
+    /* the eventfd's counter is the flag: a kick is never lost */
+    event_notifier_set(&m->wake);
 }
 
 /* ---- realtime ---- */
 
-/* Sleep until the next deadline or a kick. */
+/*
+ * Sleep until the next deadline or a kick: one wake-up per sample.
+ * ppoll() sleeps to the microsecond; a condition variable's timed wait
+ * counts in milliseconds here, which needed a second, short sleep for
+ * the rest of nearly every interval (two wake-ups, and a thread switch
+ * each, per 5 ms sample).
+ */
 static void thread_wait(QdamonMonitor *m)
 {
-    QEMU_LOCK_GUARD(&m->lock);
-    while (!m->kicked) {
+    GPollFD pfd = {
+        .fd = event_notifier_get_fd(&m->wake),
+        .events = G_IO_IN,
+    };
+
+    for (;;) {
         uint64_t now = driver_now_us(m);
         uint64_t deadline = damon_ctx_next_deadline_us(m->ctx);
 
         if (now >= deadline) {
-            break;
+            return;
         }
-        if (deadline - now >= 1000) {
-            /* the condition variable counts in milliseconds */
-            qemu_cond_timedwait(&m->cond, &m->lock, (deadline - now) / 1000);
-        } else {
-            qemu_mutex_unlock(&m->lock);
-            g_usleep(deadline - now);
-            qemu_mutex_lock(&m->lock);
+        if (qemu_poll_ns(&pfd, 1, (deadline - now) * SCALE_US) > 0) {
+            event_notifier_test_and_clear(&m->wake);
+            return;
         }
     }
-    m->kicked = false;
 }
 
 static void reap_bh(void *opaque)
@@ -198,7 +214,13 @@ static void thread_join(QdamonMonitor *m)
 static bool start_thread(QdamonMonitor *m, Error **errp)
 {
     g_autofree char *name = g_strdup_printf("damon/%s", m->cfg.id);
+    int rc = event_notifier_init(&m->wake, false);
 
+    if (rc < 0) {
+        error_setg_errno(errp, -rc, "cannot start monitor '%s': no eventfd "
+                         "for its thread's wake-ups", m->cfg.id);
+        return false;
+    }
     m->thread_running = true;
     qemu_thread_create(&m->thread, name, monitor_thread, m,
                        QEMU_THREAD_JOINABLE);

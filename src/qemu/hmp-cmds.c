@@ -33,8 +33,8 @@ void hmp_damon_start(Monitor *mon, const QDict *qdict)
     if (!err) {
         qmp_damon_start(id, source != NULL, kind, wsource != NULL, wkind,
                         NULL, NULL, false, 0, false, 0,
-                        false, 0, false, 0, false, 0, false, NULL, false, 0,
-                        false, NULL, &err);
+                        false, 0, false, 0, false, 0, NULL, false, NULL,
+                        false, 0, false, NULL, false, 0, &err);
     }
     hmp_handle_error(mon, err);
 }
@@ -158,10 +158,28 @@ void hmp_info_damon(Monitor *mon, const QDict *qdict)
                            DamonSourceKind_str(i->write_source));
         }
         monitor_printf(mon, "  sample %" PRIu64 " us, aggr %" PRIu64
-                       " us, update %" PRIu64 " us, regions %u (%u..%u)\n",
+                       " us, update %" PRIu64 " us, regions %u (%u..%u), "
+                       "%s splits\n",
                        i->attrs->sample_us, i->attrs->aggr_us,
                        i->attrs->update_us, i->nr_regions,
-                       i->attrs->min_nr_regions, i->attrs->max_nr_regions);
+                       i->attrs->min_nr_regions, i->attrs->max_nr_regions,
+                       DamonSplitMode_str(i->attrs->split));
+        if (i->intervals_tuning) {
+            DamonIntervalsTuning *it = i->intervals_tuning;
+
+            monitor_printf(mon, "  tuned to sample %" PRIu64 " us, aggr %"
+                           PRIu64 " us (goal %u bp every %u aggregations; "
+                           "%" PRIu64 " rounds",
+                           it->sample_us, it->aggr_us, it->goal->access_bp,
+                           it->goal->aggrs, it->nr_tunes);
+            if (it->has_limited_by) {
+                monitor_printf(mon, ", last score %" PRIu64 " bp, by %s",
+                               it->last_score_bp,
+                               DamonTuningLimit_str(it->limited_by));
+            }
+            monitor_printf(mon, "; %" PRIu64 " ns per sample)\n",
+                           it->sample_cost_ns);
+        }
         monitor_printf(mon, "  aggregations %" PRIu64 ", samples %" PRIu64
                        ", monitor cpu %" PRIu64 " ms\n", i->nr_aggregations,
                        i->nr_samples, i->cpu_ns / 1000000);

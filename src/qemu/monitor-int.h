@@ -23,6 +23,7 @@
 
 #include "qemu/thread.h"
 #include "qemu/timer.h"
+#include "qemu/event_notifier.h"
 #include "qemu/queue.h"
 #include "monitor.h"
 #include "ops-paddr.h"
@@ -32,6 +33,9 @@
 typedef struct QdamonTally {
     GArray *snapshot;               /* QdamonSnapRegion, last aggregation */
     struct damon_attrs snap_attrs;  /* what @snapshot was counted with */
+    /* the engine's attrs and intervals tuner status after the last step */
+    struct damon_attrs attrs_now;
+    struct damon_intervals_status intervals;
     uint64_t snap_total_bytes;      /* what @snapshot covers */
     GPtrArray *history;             /* GArray of QdamonWssBin, oldest first */
     uint64_t nr_aggregations, nr_samples, cpu_ns;
@@ -57,10 +61,12 @@ struct QdamonMonitor {
     uint64_t vclock_skew_us, vclock_last_us;
     QemuThread thread;          /* the realtime driver */
     bool thread_running;
-    /* lock guards kicked, begun, begin_rc and done; cond signals them */
+    /* wakes the realtime driver (a damon_call() is queued); set up by
+     * its start, closed when @m is freed */
+    EventNotifier wake;
+    /* lock guards begun, begin_rc and done; cond signals them */
     QemuMutex lock;
     QemuCond cond;
-    bool kicked;
     bool begun;
     int begin_rc;
     bool done;

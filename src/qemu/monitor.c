@@ -71,6 +71,7 @@ static void monitor_free(QdamonMonitor *m)
     qdamon_tally_destroy(&m->tally);
     qemu_cond_destroy(&m->cond);
     qemu_mutex_destroy(&m->lock);
+    event_notifier_cleanup(&m->wake);
     g_free(m);
 }
 

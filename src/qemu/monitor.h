@@ -67,6 +67,8 @@ typedef struct QdamonResults {
     DamonClock clock;
     struct damon_attrs attrs;
     struct damon_attrs snap_attrs;      /* @regions and @history's */
+    struct damon_attrs attrs_now;       /* in force, maybe auto-tuned */
+    struct damon_intervals_status intervals;    /* the tuner's status */
     uint64_t nr_aggregations, nr_samples, cpu_ns;
     bool has_last_aggregation;
     uint64_t last_aggregation_age_us;
@@ -74,6 +76,8 @@ typedef struct QdamonResults {
     uint64_t snap_total_bytes;  /* covered by @regions */
     bool has_syncs;             /* the source's syncs, while running */
     uint64_t nr_syncs, sync_ns;
+    bool has_clear_ioctls;      /* the source's KVM clears, while running */
+    uint64_t nr_clear_ioctls;
     uint64_t *vcpu_writes;      /* NULL, or pages written per vCPU */
     size_t nr_vcpu_writes;
     DamonIdlePageInfo *idle_page;   /* NULL unless source idle-page */
@@ -88,6 +92,15 @@ bool qdamon_check_u64(const char *name, uint64_t v, uint64_t lo,
                       uint64_t hi, Error **errp);
 bool qdamon_check_id(const char *id, Error **errp);
 bool qdamon_check_attrs(const struct damon_attrs *a, Error **errp);
+/*
+ * An intervals goal from QMP, defaults filled in and checked; the
+ * errors name 'intervals-goal.MEMBER'.
+ */
+bool qdamon_intervals_goal_from_qapi(const DamonIntervalsGoal *q,
+                                     struct damon_intervals_goal *g,
+                                     Error **errp);
+DamonIntervalsGoal *qdamon_intervals_goal_to_qapi(
+    const struct damon_intervals_goal *g);
 bool qdamon_check_ranges(const struct damon_addr_range *r, unsigned int nr,
                          Error **errp);
 /*

@@ -23,6 +23,12 @@
  * same sampled pages; each region then also counts the samples the
  * write source found written (damon_region.nr_writes), which rides
  * along with nr_accesses and never steers the region algorithm.
+ *
+ * A source that sees the address of every access it counts (dirty-ring)
+ * is told the regions of each prepare and, after the check, where in
+ * each region it saw accesses; those boxes go to the engine as split
+ * hints (damon_region_hint()), which only place the aggregation's
+ * splits and never count as accesses.
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
@@ -55,6 +61,7 @@ struct QdamonPaddr {
     GArray *gpas;               /* sampled addresses of the last prepare */
     GArray *accessed;           /* bool per gpa */
     GArray *written;            /* bool per gpa, with a write source */
+    GArray *starts, *ends;      /* the regions of the last prepare */
 };
 
 bool qdamon_mr_is_guest_ram(MemoryRegion *mr)
@@ -216,6 +223,8 @@ QdamonPaddr *qdamon_pa_new(QdamonSource *src, QdamonSource *wsrc,
     p->sections = g_array_new(false, false, sizeof(struct damon_addr_range));
     p->layout = g_array_new(false, false, sizeof(struct damon_addr_range));
     p->gpas = g_array_new(false, false, sizeof(uint64_t));
+    p->starts = g_array_new(false, false, sizeof(uint64_t));
+    p->ends = g_array_new(false, false, sizeof(uint64_t));
     p->accessed = g_array_new(false, true, sizeof(bool));
     p->written = g_array_new(false, true, sizeof(bool));
     qemu_mutex_init(&p->lock);
@@ -252,6 +261,8 @@ void qdamon_pa_free(QdamonPaddr *p)
         g_array_unref(p->explicit);
     }
     g_array_unref(p->gpas);
+    g_array_unref(p->starts);
+    g_array_unref(p->ends);
     g_array_unref(p->accessed);
     g_array_unref(p->written);
     qemu_mutex_destroy(&p->lock);
@@ -340,6 +351,8 @@ static void qdamon_pa_prepare_access_checks(struct damon_ctx *ctx)
     struct damon_region *r;
 
     g_array_set_size(p->gpas, 0);
+    g_array_set_size(p->starts, 0);
+    g_array_set_size(p->ends, 0);
     damon_for_each_target(t, ctx) {
         damon_for_each_region(r, t) {
             uint64_t pages = damon_sz_region(r) / QDAMON_PAGE_SIZE;
@@ -348,12 +361,32 @@ static void qdamon_pa_prepare_access_checks(struct damon_ctx *ctx)
 
             r->sampling_addr = gpa;
             g_array_append_val(p->gpas, gpa);
+            g_array_append_val(p->starts, r->ar.start);
+            g_array_append_val(p->ends, r->ar.end);
         }
     }
+    qdamon_source_set_hint_regions(p->src, (uint64_t *)p->starts->data,
+                                   (uint64_t *)p->ends->data, p->starts->len);
     qdamon_source_prepare(p->src, (uint64_t *)p->gpas->data, p->gpas->len);
     if (p->wsrc) {
+        qdamon_source_set_hint_regions(p->wsrc, (uint64_t *)p->starts->data,
+                                       (uint64_t *)p->ends->data,
+                                       p->starts->len);
         qdamon_source_prepare(p->wsrc, (uint64_t *)p->gpas->data,
                               p->gpas->len);
+    }
+}
+
+/* Pass on where the sources saw accesses in region @r, batch index @i. */
+static void qdamon_pa_hint(QdamonPaddr *p, struct damon_region *r, guint i)
+{
+    QdamonHintRange box;
+
+    if (qdamon_source_hint(p->src, i, &box)) {
+        damon_region_hint(r, box.start, box.end);
+    }
+    if (p->wsrc && qdamon_source_hint(p->wsrc, i, &box)) {
+        damon_region_hint(r, box.start, box.end);
     }
 }
 
@@ -390,6 +423,9 @@ static unsigned int qdamon_pa_check_accesses(struct damon_ctx *ctx)
                                             &ctx->attrs);
             if (wr) {
                 damon_update_region_writes(r, written);
+            }
+            if (same) {
+                qdamon_pa_hint(p, r, i);
             }
             max = MAX(max, r->nr_accesses);
             i++;

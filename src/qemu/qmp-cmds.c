@@ -141,9 +141,11 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
                      bool has_update_us, uint64_t update_us,
                      bool has_min_nr_regions, uint32_t min_nr_regions,
                      bool has_max_nr_regions, uint32_t max_nr_regions,
+                     DamonIntervalsGoal *intervals_goal,
                      bool has_regions, DamonRangeList *regions,
                      bool has_clock, DamonClock clock,
                      bool has_schemes, DamonSchemeList *schemes,
+                     bool has_split, DamonSplitMode split,
                      Error **errp)
 {
     QdamonConfig cfg = { 0 };
@@ -166,10 +168,16 @@ void qmp_damon_start(const char *id, bool has_source, DamonSourceKind source,
     cfg.clock = has_clock ? clock : DAMON_CLOCK_REALTIME;
     cfg.schemes = schemes ? QAPI_CLONE(DamonSchemeList, schemes) : NULL;
     damon_attrs_default(&cfg.attrs);
+    if (has_split && split == DAMON_SPLIT_MODE_RANDOM) {
+        cfg.attrs.split_mode = DAMON_SPLIT_RANDOM;
+    }
     attrs_apply(&cfg.attrs, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
     if (qdamon_check_id(cfg.id, errp) &&
+        (!intervals_goal ||
+         qdamon_intervals_goal_from_qapi(intervals_goal,
+                                         &cfg.attrs.intervals_goal, errp)) &&
         check_source_opts(&cfg, &opts, errp) &&
         qdamon_check_write_source(&cfg, errp) &&
         qdamon_check_attrs(&cfg.attrs, errp) &&
@@ -190,6 +198,7 @@ void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
                     bool has_update_us, uint64_t update_us,
                     bool has_min_nr_regions, uint32_t min_nr_regions,
                     bool has_max_nr_regions, uint32_t max_nr_regions,
+                    DamonIntervalsGoal *intervals_goal,
                     bool has_schemes, DamonSchemeList *schemes,
                     Error **errp)
 {
@@ -202,6 +211,11 @@ void qmp_damon_tune(const char *id, bool has_sample_us, uint64_t sample_us,
     attrs_apply(&a, has_sample_us, sample_us, has_aggr_us, aggr_us,
                 has_update_us, update_us, has_min_nr_regions, min_nr_regions,
                 has_max_nr_regions, max_nr_regions);
+    if (intervals_goal &&
+        !qdamon_intervals_goal_from_qapi(intervals_goal, &a.intervals_goal,
+                                         errp)) {
+        return;
+    }
     qdamon_monitor_tune(name, &a, has_schemes, schemes, errp);
 }
 
@@ -221,6 +235,40 @@ static DamonAttrs *attrs_to_qapi(const struct damon_attrs *a)
     q->update_us = a->ops_update_interval;
     q->min_nr_regions = a->min_nr_regions;
     q->max_nr_regions = a->max_nr_regions;
+    q->split = a->split_mode == DAMON_SPLIT_RANDOM ?
+        DAMON_SPLIT_MODE_RANDOM : DAMON_SPLIT_MODE_AIMED;
+    return q;
+}
+
+static DamonIntervalsTuning *intervals_to_qapi(const QdamonResults *r)
+{
+    DamonIntervalsTuning *q = g_new0(DamonIntervalsTuning, 1);
+    const struct damon_intervals_status *st = &r->intervals;
+
+    q->goal = qdamon_intervals_goal_to_qapi(&r->attrs.intervals_goal);
+    q->sample_us = r->attrs_now.sample_interval;
+    q->aggr_us = r->attrs_now.aggr_interval;
+    q->nr_tunes = st->nr_tunes;
+    q->has_last_score_bp = q->has_last_adaptation_bp = q->has_limited_by =
+        st->nr_tunes > 0;
+    q->last_score_bp = st->last_score_bp;
+    q->last_adaptation_bp = st->last_adaptation_bp;
+    switch (st->limited_by) {
+    case DAMON_INTERVALS_LIMIT_MIN_SAMPLE:
+        q->limited_by = DAMON_TUNING_LIMIT_MIN_SAMPLE_US;
+        break;
+    case DAMON_INTERVALS_LIMIT_MAX_SAMPLE:
+        q->limited_by = DAMON_TUNING_LIMIT_MAX_SAMPLE_US;
+        break;
+    case DAMON_INTERVALS_LIMIT_CPU_BUDGET:
+        q->limited_by = DAMON_TUNING_LIMIT_CPU_BUDGET;
+        break;
+    default:
+        q->limited_by = DAMON_TUNING_LIMIT_GOAL;
+    }
+    q->sample_cost_ns = st->sample_cost_ns;
+    q->has_budget_min_sample_us = st->budget_min_sample_us != 0;
+    q->budget_min_sample_us = st->budget_min_sample_us;
     return q;
 }
 
@@ -239,6 +287,9 @@ static DamonInfo *info_of(QdamonResults *r)
     i->write_source = r->write_source;
     i->clock = r->clock;
     i->attrs = attrs_to_qapi(&r->attrs);
+    if (r->attrs.intervals_goal.aggrs) {
+        i->intervals_tuning = intervals_to_qapi(r);
+    }
     i->nr_regions = r->regions->len;
     i->monitored_bytes = r->total_bytes;
     i->nr_aggregations = r->nr_aggregations;
@@ -249,6 +300,8 @@ static DamonInfo *info_of(QdamonResults *r)
     i->has_nr_syncs = i->has_sync_ns = r->has_syncs;
     i->nr_syncs = r->nr_syncs;
     i->sync_ns = r->sync_ns;
+    i->has_nr_clear_ioctls = r->has_clear_ioctls;
+    i->nr_clear_ioctls = r->nr_clear_ioctls;
     if (r->vcpu_writes) {
         uint64List **tail = &i->vcpu_dirty_pages;
         size_t k;

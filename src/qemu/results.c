@@ -139,6 +139,9 @@ void qdamon_tally_step(QdamonMonitor *m, uint64_t cpu_ns)
 
     t->cpu_ns += cpu_ns;
     t->nr_samples = m->ctx->passed_sample_intervals;
+    /* the tuner may have changed the intervals in this step */
+    t->attrs_now = m->ctx->attrs;
+    t->intervals = m->ctx->intervals_status;
     t->now_us = damon_ctx_now_us(m->ctx);
     /* monitored bytes change with hotplug, not only at aggregations */
     t->total_bytes = damon_sz_total(m->ctx);
@@ -159,6 +162,9 @@ static int tally_copy(struct damon_ctx *ctx, void *data)
     guint i;
 
     res->snap_attrs = t->nr_aggregations ? t->snap_attrs : res->attrs;
+    /* before the first step the committed attributes are in force */
+    res->attrs_now = t->attrs_now.sample_interval ? t->attrs_now : res->attrs;
+    res->intervals = t->intervals;
     res->nr_aggregations = t->nr_aggregations;
     res->nr_samples = t->nr_samples;
     res->cpu_ns = t->cpu_ns;
@@ -200,6 +206,10 @@ QdamonResults *qdamon_results_of(QdamonMonitor *m, bool with_history)
         res->has_syncs = true;
         res->nr_syncs = m->src->nr_syncs;
         res->sync_ns = m->src->sync_ns;
+    }
+    if (m->src && m->src->has_clear_ioctls) {
+        res->has_clear_ioctls = true;
+        res->nr_clear_ioctls = m->src->nr_clear_ioctls;
     }
     if (!m->ctx || qdamon_monitor_query(m, tally_copy, &c) == -ECANCELED) {
         /* no driver any more: the tally is frozen */

@@ -88,4 +88,15 @@ bool qdamon_source_dirty_log_get(QdamonSource *src, Error **errp);
 /* Release what qdamon_source_dirty_log_get() took.  BQL held. */
 void qdamon_source_dirty_log_put(void);
 
+/*
+ * Split hints (QdamonSource.has_hints).  A source that gives them sets
+ * has_hints at init; its prepare calls qdamon_source_hints_arm(), its
+ * observer qdamon_source_hints_see() for each page it sees accessed, and
+ * its check qdamon_source_hints_collect(), all under the one lock that
+ * orders them.
+ */
+void qdamon_source_hints_arm(QdamonSource *src);
+void qdamon_source_hints_see(QdamonSource *src, uint64_t gpa);
+void qdamon_source_hints_collect(QdamonSource *src);
+
 #endif /* QDAMON_SOURCE_COMMON_H */

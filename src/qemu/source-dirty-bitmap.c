@@ -13,11 +13,12 @@
  * Migration safety: this file only ever clears DIRTY_MEMORY_DAMON bits.
  * Clearing one also re-arms the page below QEMU: under TCG the TLB
  * entries get TLB_NOTDIRTY again, so the next store takes the notdirty
- * path, which sets every client's bit but CODE; under KVM it issues
- * KVM_CLEAR_DIRTY_LOG for that page, and KVM clears only the bits the
- * last sync already copied into every client's bitmap (VGA always,
- * MIGRATION while any global flag is on, DAMON while ours is), so
- * migration, dirty rate, dirty limit and displays keep all they need.
+ * path, which sets every client's bit but CODE; under KVM with manual
+ * dirty-log protection the page is write-protected again with
+ * KVM_CLEAR_DIRTY_LOG, and KVM clears only the bits the last sync
+ * already copied into every client's bitmap (VGA always, MIGRATION
+ * while any global flag is on, DAMON while ours is), so migration,
+ * dirty rate, dirty limit and displays keep all they need.
  * The one exception is the fault-injection switch below, for tests.
  *
  * Several monitors: all dirty-bitmap sources of the VM share the one
@@ -30,13 +31,25 @@
  *
  * Cost per sample interval and monitor: one dirty-log sync (at check;
  * the prepare that follows at once reuses it), one bitmap read per
- * sampled page, and one clear per sampled page that was written.  With
+ * sampled page, and one clear per sampled page that was written (under
+ * KVM, one ioctl per slot for all of them, see below).  With
  * TCG and qtest the sync is free.  With KVM's dirty log it copies the
  * kernel's bitmap of every logged slot, so it grows with guest RAM
  * (a bit per 4 KiB page: 32 KiB per GiB).  Only written sampled pages
  * are re-protected, so the guest takes write faults on at most one page
  * per region per sample interval; pages qdamon does not sample stay
  * writable.  Nothing here snapshots whole blocks.
+ *
+ * Under KVM the clears are batched: QEMU's clear of one page is a
+ * KVM_CLEAR_DIRTY_LOG of its own (per KVM address space, so two with
+ * SMM), and a prepare re-arms up to one page per region.  So a prepare
+ * clears the DAMON bits alone, then re-protects all its written pages
+ * with kvm_dirty_log_clear_pages() (qemu-patches/0008-qdamon-kvm-clear-
+ * pages.patch): one ioctl per slot and address space, whose bitmap has
+ * just those pages.  A range clear over them would be one ioctl too,
+ * but it would re-protect every page written in the range, and the
+ * guest would fault on its whole hot set every sample.  The ioctls are
+ * counted (query-damon's nr-clear-ioctls).
  *
  * A RAMBlock starts all dirty when it is added or resized.  The first
  * prepare of each page clears whatever the bit held, so that initial
@@ -70,6 +83,15 @@
  */
 #define DIRTY_BITMAP_STEAL_ENV "QDAMON_TEST_STEAL_MIGRATION_BITS"
 
+/*
+ * For benchmarks only: when this environment variable is "1" at init,
+ * the source re-arms each written page under KVM on its own, through
+ * QEMU's clear of one page (one KVM_CLEAR_DIRTY_LOG per page and KVM
+ * address space), as it did before the batched clear; tests/nested/
+ * kvm-bitmap-clear.py compares the two.  Both lose nothing.
+ */
+#define DIRTY_BITMAP_PER_PAGE_ENV "QDAMON_BENCH_PER_PAGE_CLEAR"
+
 /* What the last prepare found for one armed page. */
 typedef struct DirtyBitmapPage {
     ram_addr_t addr;    /* RAM_ADDR_INVALID: not guest RAM at prepare */
@@ -90,13 +112,17 @@ struct DirtyBitmapSource {
     /* the last call was a check, whose sync the next prepare may use */
     bool synced;
     bool steal_migration;           /* DIRTY_BITMAP_STEAL_ENV */
+    bool per_page;                  /* DIRTY_BITMAP_PER_PAGE_ENV */
 };
 
 /* The hub: every dirty-bitmap source of the VM.  Protected by the BQL. */
 static QLIST_HEAD(, DirtyBitmapSource) dirty_bitmap_sources =
     QLIST_HEAD_INITIALIZER(dirty_bitmap_sources);
 static unsigned int dirty_bitmap_nr_sources;
-/* scratch of prepare: the pages whose bit it cleared, to hand on */
+/*
+ * scratch of prepare: the pages whose bit it cleared, to hand on and,
+ * under KVM, to re-protect
+ */
 static GArray *dirty_bitmap_cleared;
 
 /* ram_addr_t of the guest RAM page at @gpa, or RAM_ADDR_INVALID. */
@@ -118,18 +144,32 @@ static bool dirty_bitmap_written(ram_addr_t addr)
 }
 
 /*
- * Clear the page's DAMON bit and re-arm its write tracking.  Reading
- * first spares pages that were not written the clear's costs (a
- * KVM_CLEAR_DIRTY_LOG ioctl, a walk of every vCPU's TLB).
+ * Clear the page's DAMON bit; under TCG and qtest also re-arm its write
+ * tracking there and then.  Reading first spares pages that were not
+ * written the clear's costs (a walk of every vCPU's TLB under TCG).
+ * Under KVM only the bit goes here: the caller re-protects the pages
+ * whose bit was set all at once (dirty_bitmap_rearm_kvm()).
  *
  * Returns: whether the bit was set.
  * Context: BQL and RCU read lock held; @addr translated under both.
  */
-static bool dirty_bitmap_clear(ram_addr_t addr)
+static bool dirty_bitmap_clear(DirtyBitmapSource *s, ram_addr_t addr)
 {
-    return dirty_bitmap_written(addr) &&
-        cpu_physical_memory_test_and_clear_dirty(addr, QDAMON_PAGE_SIZE,
-                                                 DIRTY_MEMORY_DAMON);
+    DirtyMemoryBlocks *blocks;
+    unsigned long page = addr >> TARGET_PAGE_BITS;
+
+    if (!dirty_bitmap_written(addr)) {
+        return false;
+    }
+    if (!kvm_enabled() || s->per_page) {
+        return cpu_physical_memory_test_and_clear_dirty(addr,
+                                                        QDAMON_PAGE_SIZE,
+                                                        DIRTY_MEMORY_DAMON);
+    }
+    blocks = qatomic_rcu_read(&ram_list.dirty_memory[DIRTY_MEMORY_DAMON]);
+    return bitmap_test_and_clear_atomic(
+        blocks->blocks[page / DIRTY_MEMORY_BLOCK_SIZE],
+        page % DIRTY_MEMORY_BLOCK_SIZE, 1);
 }
 
 /* Fault injection (DIRTY_BITMAP_STEAL_ENV): eat migration's bit. */
@@ -151,15 +191,15 @@ static int dirty_bitmap_cmp_addr(gconstpointer a, gconstpointer b)
 }
 
 /*
- * @self cleared the bits of the pages in @cleared: tell every other
- * source that has one of them armed that it was written.  BQL held.
+ * @self cleared the bits of the pages in @cleared (sorted): tell every
+ * other source that has one of them armed that it was written.  BQL
+ * held.
  */
 static void dirty_bitmap_hand_on(DirtyBitmapSource *self, GArray *cleared)
 {
     DirtyBitmapSource *o;
     size_t i;
 
-    g_array_sort(cleared, dirty_bitmap_cmp_addr);
     QLIST_FOREACH(o, &dirty_bitmap_sources, next) {
         if (o == self) {
             continue;
@@ -197,6 +237,7 @@ static bool dirty_bitmap_init(QdamonSource *src,
 {
     DirtyBitmapSource *s = container_of(src, DirtyBitmapSource, base);
     const char *steal = getenv(DIRTY_BITMAP_STEAL_ENV);
+    const char *per_page = getenv(DIRTY_BITMAP_PER_PAGE_ENV);
 
     assert(bql_locked());
     /*
@@ -210,7 +251,9 @@ static bool dirty_bitmap_init(QdamonSource *src,
     if (!dirty_bitmap_nr_sources) {
         dirty_bitmap_cleared = g_array_new(false, false, sizeof(ram_addr_t));
     }
+    src->has_clear_ioctls = true;
     s->steal_migration = steal && !strcmp(steal, "1");
+    s->per_page = per_page && !strcmp(per_page, "1");
     if (s->steal_migration) {
         warn_report("qdamon: %s=1: the dirty-bitmap source clears "
                     "migration's dirty bits (test fault injection); "
@@ -253,8 +296,8 @@ static uint64_t dirty_bitmap_sync(void)
 
 /*
  * Arm @gpa[i]: clear its page's bit, and note it in @cleared when
- * other sources may have it armed too.  Returns whether it was set.
- * BQL and RCU read lock held.
+ * other sources may have it armed too or KVM must re-protect it.
+ * Returns whether it was set.  BQL and RCU read lock held.
  */
 static bool dirty_bitmap_arm(DirtyBitmapSource *s, size_t i, uint64_t gpa,
                              GArray *cleared)
@@ -267,13 +310,27 @@ static bool dirty_bitmap_arm(DirtyBitmapSource *s, size_t i, uint64_t gpa,
         return false;
     }
     dirty_bitmap_steal(s, e->addr);
-    if (!dirty_bitmap_clear(e->addr)) {
+    if (!dirty_bitmap_clear(s, e->addr)) {
         return false;
     }
-    if (dirty_bitmap_nr_sources > 1) {
+    if (dirty_bitmap_nr_sources > 1 || (kvm_enabled() && !s->per_page)) {
         g_array_append_val(cleared, e->addr);
     }
     return true;
+}
+
+/*
+ * Write-protect again in KVM the pages whose DAMON bit @s just cleared
+ * (sorted @cleared), one KVM_CLEAR_DIRTY_LOG per slot.  BQL held.
+ */
+static void dirty_bitmap_rearm_kvm(DirtyBitmapSource *s, GArray *cleared)
+{
+    QEMU_BUILD_BUG_ON(sizeof(ram_addr_t) != sizeof(uint64_t));
+    if (kvm_enabled() && !s->per_page && cleared->len) {
+        s->base.nr_clear_ioctls +=
+            kvm_dirty_log_clear_pages((const uint64_t *)cleared->data,
+                                      cleared->len);
+    }
 }
 
 static void dirty_bitmap_prepare(QdamonSource *src, const uint64_t *gpa,
@@ -306,6 +363,10 @@ static void dirty_bitmap_prepare(QdamonSource *src, const uint64_t *gpa,
     }
     qdamon_source_arm(src, gpa, n);
     if (cleared->len) {
+        g_array_sort(cleared, dirty_bitmap_cmp_addr);
+        dirty_bitmap_rearm_kvm(s, cleared);
+    }
+    if (cleared->len && dirty_bitmap_nr_sources > 1) {
         dirty_bitmap_hand_on(s, cleared);
     }
     trace_qdamon_source_dirty_bitmap_prepare(s, n, nr_cleared);

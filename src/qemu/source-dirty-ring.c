@@ -25,6 +25,12 @@
  * counts in a later interval.  On AMD, and with PML off, KVM pushes an
  * entry at the write fault itself.
  *
+ * Split hints: since every written page passes the observer, it also
+ * widens the hint box of the region the page lies in (source.c), so
+ * that aggregations can split regions where the writes land
+ * (DamonSplitMode aimed).  That is a second binary search per entry,
+ * over the regions, and two addresses per region.
+ *
  * Cost: the observer does one binary search over the armed pages per
  * harvested entry, so it grows with the pages the guest writes, not
  * with guest RAM.  The guest pays what any dirty-ring user makes it
@@ -92,6 +98,7 @@ static void dirty_ring_observe(CPUState *cpu, int as_id, hwaddr gpa)
         DirtyRingPage *p;
 
         qdamon_source_count_vcpu_write(&s->base, cpu->cpu_index);
+        qdamon_source_hints_see(&s->base, gpa);
         p = bsearch(&key, s->by_gpa, s->base.nr_armed, sizeof(*s->by_gpa),
                     dirty_ring_cmp_page);
         if (p) {
@@ -117,6 +124,7 @@ static bool dirty_ring_init(QdamonSource *src,
         return false;
     }
     src->has_vcpu_writes = true;
+    src->has_hints = true;
     if (QLIST_EMPTY(&dirty_ring_sources)) {
         kvm_dirty_ring_set_observer(dirty_ring_observe);
     }
@@ -164,6 +172,7 @@ static void dirty_ring_prepare(QdamonSource *src, const uint64_t *gpa,
         qsort(s->by_gpa, n, sizeof(*s->by_gpa), dirty_ring_cmp_page);
     }
     qdamon_source_arm(src, gpa, n);
+    qdamon_source_hints_arm(src);
     trace_qdamon_source_dirty_ring_prepare(s, n, reaped);
 }
 
@@ -179,6 +188,7 @@ static void dirty_ring_check(QdamonSource *src, const uint64_t *gpa,
     for (i = 0; i < n; i++) {
         accessed[i] = qdamon_source_armed(src, i, gpa[i]) && s->hit[i];
     }
+    qdamon_source_hints_collect(src);
     trace_qdamon_source_dirty_ring_check(s, reaped);
 }
 

@@ -142,6 +142,10 @@ void qdamon_source_free(QdamonSource *src)
     }
     g_free(src->armed);
     g_free(src->vcpu_writes);
+    g_free(src->hint_next);
+    g_free(src->hint_regions);
+    g_free(src->hint_box);
+    g_free(src->hint_out);
     g_free(src);
 }
 
@@ -183,6 +187,120 @@ void qdamon_source_arm(QdamonSource *src, const uint64_t *gpa, size_t n)
         memcpy(src->armed, gpa, n * sizeof(*gpa));
     }
     src->nr_armed = n;
+}
+
+/* ---- split hints ---- */
+
+void qdamon_source_set_hint_regions(QdamonSource *src, const uint64_t *start,
+                                    const uint64_t *end, size_t n)
+{
+    size_t i;
+
+    if (!src->has_hints) {
+        return;
+    }
+    /* only this array: the observer may be reading the others */
+    if (n > src->hint_next_alloc) {
+        src->hint_next_alloc = MAX(n, src->hint_next_alloc * 2);
+        src->hint_next = g_renew(QdamonHintRegion, src->hint_next,
+                                 src->hint_next_alloc);
+    }
+    for (i = 0; i < n; i++) {
+        src->hint_next[i].range.start = start[i];
+        src->hint_next[i].range.end = end[i];
+        src->hint_next[i].index = i;
+    }
+    src->nr_hint_next = n;
+}
+
+static int hint_region_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const QdamonHintRegion *)a)->range.start;
+    uint64_t y = ((const QdamonHintRegion *)b)->range.start;
+
+    return x < y ? -1 : x > y;
+}
+
+void qdamon_source_hints_arm(QdamonSource *src)
+{
+    size_t i, n = src->nr_hint_next;
+    bool sorted = true;
+
+    if (!src->has_hints) {
+        return;
+    }
+    if (n > src->hint_alloc) {
+        src->hint_alloc = MAX(n, src->hint_alloc * 2);
+        src->hint_regions = g_renew(QdamonHintRegion, src->hint_regions,
+                                    src->hint_alloc);
+        src->hint_box = g_renew(QdamonHintRange, src->hint_box,
+                                src->hint_alloc);
+        src->hint_out = g_renew(QdamonHintRange, src->hint_out,
+                                src->hint_alloc);
+    }
+    for (i = 0; i < n; i++) {
+        src->hint_regions[i] = src->hint_next[i];
+        src->hint_box[i].start = src->hint_box[i].end = 0;
+        sorted = sorted && (!i || src->hint_next[i - 1].range.start <=
+                            src->hint_next[i].range.start);
+    }
+    /* one target's regions come sorted; several targets' may not */
+    if (!sorted) {
+        qsort(src->hint_regions, n, sizeof(*src->hint_regions),
+              hint_region_cmp);
+    }
+    src->nr_hint_regions = n;
+}
+
+void qdamon_source_hints_see(QdamonSource *src, uint64_t gpa)
+{
+    size_t lo = 0, hi = src->nr_hint_regions;
+    const QdamonHintRegion *r;
+    QdamonHintRange *box;
+
+    /* the last region that starts at or below @gpa */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (src->hint_regions[mid].range.start <= gpa) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (!lo) {
+        return;
+    }
+    r = &src->hint_regions[lo - 1];
+    if (gpa >= r->range.end) {
+        return;
+    }
+    gpa &= ~(QDAMON_PAGE_SIZE - 1);
+    box = &src->hint_box[r->index];
+    if (box->end <= box->start) {
+        box->start = gpa;
+        box->end = gpa + QDAMON_PAGE_SIZE;
+    } else {
+        box->start = MIN(box->start, gpa);
+        box->end = MAX(box->end, gpa + QDAMON_PAGE_SIZE);
+    }
+}
+
+void qdamon_source_hints_collect(QdamonSource *src)
+{
+    if (src->has_hints && src->nr_hint_regions) {
+        memcpy(src->hint_out, src->hint_box,
+               src->nr_hint_regions * sizeof(*src->hint_out));
+    }
+}
+
+bool qdamon_source_hint(QdamonSource *src, size_t i, QdamonHintRange *box)
+{
+    if (!src->has_hints || i >= src->nr_hint_regions) {
+        return false;
+    }
+    *box = src->hint_out[i];
+    return box->end > box->start;
 }
 
 /* ---- statistics ---- */

@@ -29,6 +29,18 @@
 
 typedef struct QdamonSource QdamonSource;
 
+/* A guest-physical range [start, end): a region, or a split hint. */
+typedef struct QdamonHintRange {
+    uint64_t start;
+    uint64_t end;
+} QdamonHintRange;
+
+/* A region of the coming prepare and its index in the batch. */
+typedef struct QdamonHintRegion {
+    QdamonHintRange range;
+    size_t index;
+} QdamonHintRegion;
+
 /*
  * What damon-start gives a source besides its kind: files it cannot
  * open itself, as descriptors the caller owns (-1: none).  Only
@@ -114,12 +126,39 @@ struct QdamonSource {
     uint64_t nr_syncs;
     uint64_t sync_ns;
     /*
+     * KVM_CLEAR_DIRTY_LOG ioctls that re-armed sampled pages, counted by
+     * the source that issues them (dirty-bitmap).  BQL.
+     */
+    bool has_clear_ioctls;
+    uint64_t nr_clear_ioctls;
+    /*
      * Pages written per vCPU index while the source existed, kept by
      * the sources that learn the writing vCPU (dirty-ring).  BQL.
      */
     bool has_vcpu_writes;
     uint64_t *vcpu_writes;
     size_t nr_vcpus;
+    /*
+     * Split hints, from the sources that see the address of every
+     * access they count (dirty-ring): for each region of the last
+     * prepare, the bounding range of the pages seen accessed in it
+     * since.  The operations set writes @hint_next (the regions of its
+     * next prepare) and reads @hint_out (filled by check), both on the
+     * driver.  The source's prepare copies @hint_next to @hint_regions
+     * (sorted by address) and empties @hint_box, and its observer widens
+     * @hint_box, both under the lock the observer runs with (the BQL for
+     * dirty-ring), which is also where @hint_regions, @hint_box and
+     * @hint_out grow; @hint_box and @hint_out are by batch index.
+     */
+    bool has_hints;
+    QdamonHintRegion *hint_next;
+    QdamonHintRegion *hint_regions;
+    QdamonHintRange *hint_box;
+    QdamonHintRange *hint_out;
+    size_t nr_hint_next;
+    size_t nr_hint_regions;
+    size_t hint_next_alloc;
+    size_t hint_alloc;
 };
 
 extern const QdamonSourceClass qdamon_source_dirty_bitmap;
@@ -190,6 +229,31 @@ void qdamon_source_prepare(QdamonSource *src, const uint64_t *gpa,
  */
 void qdamon_source_check(QdamonSource *src, const uint64_t *gpa, size_t n,
                          bool *accessed);
+
+/**
+ * qdamon_source_set_hint_regions: the regions of the coming prepare.
+ * @src: the source.
+ * @start: the start of each region, in batch order.
+ * @end: the end of each region.
+ * @n: the number of regions: the batch size of the coming prepare.
+ *
+ * Sources without hints ignore them.
+ * Context: the monitor's driver, before qdamon_source_prepare().
+ */
+void qdamon_source_set_hint_regions(QdamonSource *src, const uint64_t *start,
+                                    const uint64_t *end, size_t n);
+
+/**
+ * qdamon_source_hint: where in region @i accesses were seen.
+ * @src: the source.
+ * @i: a batch index of the last prepare.
+ * @box: set to the bounding range of the pages seen accessed in region
+ *     @i between the last prepare and the last check.
+ *
+ * Returns: false when @src gives no hints or saw nothing in region @i.
+ * Context: the monitor's driver, after qdamon_source_check().
+ */
+bool qdamon_source_hint(QdamonSource *src, size_t i, QdamonHintRange *box);
 
 /**
  * qdamon_source_vcpu_writes: pages each vCPU wrote while @src existed.

@@ -51,6 +51,11 @@ Steps:
              counter moves on its console
   damon-stop the source's monitors stop with their event
 
+--ring-size 0 runs both QEMUs with -accel kvm instead (KVM's dirty log
+with manual protection) and dirty-bitmap monitors only (damon0 one):
+their batched KVM_CLEAR_DIRTY_LOG re-arming (qemu-patches/0008) beside
+migration's own dirty-log clears must lose no page either.
+
 --let-destination-run is the negative control: the destination starts
 without -S, so the guest runs on it from the end of the migration and
 writes its hot set before the dumps: the comparison must find
@@ -88,12 +93,15 @@ def parse_args():
     ap = harg.parser(__doc__)
     harg.add_vm(ap, mem=256, hot_start=16 * MIB, hot_size=4 * MIB)
     ap.add_argument("--ring-size", type=int, default=4096, metavar="N",
-                    help="dirty-ring-size of both QEMUs (default: %(default)s)")
-    ap.add_argument("--monitors", default="dirty-ring,dirty-bitmap",
+                    help="dirty-ring-size of both QEMUs (default: %(default)s); 0: "
+                    "-accel kvm, KVM's dirty log with manual protection, where the "
+                    "dirty-bitmap source re-protects pages with KVM_CLEAR_DIRTY_LOG")
+    ap.add_argument("--monitors", default=None,
                     help="sources of the monitors running on the source, comma-"
-                    "separated, the first dirty-ring (damon0); the others get ids "
-                    "mon1, mon2, ... (default: %(default)s; dirty-ring alone: the "
-                    "ring's observer only)")
+                    "separated, the first dirty-ring (damon0; dirty-bitmap with "
+                    "--ring-size 0); the others get ids mon1, mon2, ... (default: "
+                    "dirty-ring,dirty-bitmap; with --ring-size 0 dirty-bitmap; "
+                    "dirty-ring alone: the ring's observer only)")
     ap.add_argument("--sample-us", type=int, default=100000,
                     help="damon-start sample-us (default: %(default)s; why: "
                     "docs/notes/nested-harness.md)")
@@ -113,9 +121,12 @@ def parse_args():
                     "before its RAM is dumped, so the comparison must find mismatches")
     harg.add_run(ap, timeout=90.0, keep_what="the work directory (consoles, QEMU stderr)")
     args = ap.parse_args()
+    first = "dirty-ring" if args.ring_size else "dirty-bitmap"
+    if args.monitors is None:
+        args.monitors = "dirty-ring,dirty-bitmap" if args.ring_size else "dirty-bitmap"
     args.sources = [s for s in args.monitors.split(",") if s]
-    if not args.sources or args.sources[0] != "dirty-ring":
-        ap.error("--monitors: the first must be dirty-ring, got %r" % args.monitors)
+    if not args.sources or args.sources[0] != first:
+        ap.error("--monitors: the first must be %s, got %r" % (first, args.monitors))
     bad = [s for s in args.sources if s not in SOURCES]
     if bad:
         ap.error("--monitors: unknown source %s (allowed: %s)" % (bad[0], ", ".join(SOURCES)))
@@ -123,7 +134,7 @@ def parse_args():
         ap.error("--bandwidth and --min-aggregations must be at least 1")
     if args.hot_start % PAGE or args.hot_size % PAGE:
         ap.error("the hot range must be page aligned")
-    args.accel = "kvm,dirty-ring-size=%d" % args.ring_size
+    args.accel = "kvm,dirty-ring-size=%d" % args.ring_size if args.ring_size else "kvm"
     return args
 
 
@@ -192,7 +203,7 @@ class Run:
 
     def step_monitor(self):
         args, src = self.args, self.src
-        steps.step_damon_start(src, self.rep, "dirty-ring", attrs(args))
+        steps.step_damon_start(src, self.rep, args.sources[0], attrs(args))
         steps.step_find_hot_set(src, self.rep, args.hot_start, args.hot_size, args.timeout,
                                 args.verbose, WSS_ERR_MAX_NESTED)
         # the others start after damon0 has found the hot set: each

@@ -585,8 +585,11 @@ static void test_hot_range(const void *opaque)
     if (!strcmp(source, "dirty-bitmap")) {
         g_assert_cmpuint(get_u64(info, "nr-syncs"), ==, ran / SAMPLE_NS + 1);
         g_assert_cmpuint(get_u64(info, "sync-ns"), >, 0);
+        /* re-arming a written page is a TLB flush here, no KVM ioctl */
+        g_assert_cmpuint(get_u64(info, "nr-clear-ioctls"), ==, 0);
     } else {
         g_assert(!qdict_haskey(info, "nr-syncs"));
+        g_assert(!qdict_haskey(info, "nr-clear-ioctls"));
     }
     g_assert(!qdict_haskey(info, "vcpu-dirty-pages"));
     attrs = qdict_get_qdict(info, "attrs");
@@ -945,6 +948,8 @@ static const BadArgs bad_args[] = {
       { "{'id': 'x', 'source': 'tcg-accessed'}",
         "{'id': 'x', 'source': 'tcg-accessed', 'clock': 'virtual'}" } },
     { "damon-start", "'clock'", { "{'id': 'x', 'clock': 'sundial'}" } },
+    { "damon-start", "'split'", { "{'id': 'x', 'split': 'sideways'}",
+      "{'id': 'x', 'split': 1}" } },
     /* write sources: each error names 'write-source' and says why */
     { "damon-start", "'write-source'",
       { "{'id': 'x', 'write-source': 'nonsense'}" } },
@@ -1049,6 +1054,55 @@ static void test_bad_args(void)
     g_assert_cmpuint(info_attr(qts, "ok", "min-nr-regions"), ==, 10);
     g_assert_cmpuint(info_attr(qts, "ok", "max-nr-regions"), ==, 1000);
     run_aggregations(qts, "ok", true, 5);
+    qtest_quit(qts);
+}
+
+/* ---- 5b. the split mode ---- */
+
+static char *info_split(QTestState *qts, const char *id)
+{
+    g_autoptr(QDict) info = damon_query_one(qts, id);
+
+    return g_strdup(qdict_get_str(qdict_get_qdict(info, "attrs"), "split"));
+}
+
+/*
+ * damon-start's split mode shows in query-damon, aimed by default, and
+ * a tune keeps it.  (No source qtest can run gives hints, so here both
+ * modes split alike; bench/engine and tests/unit/test-split.c show the
+ * difference.)
+ */
+static void test_split_mode(void)
+{
+    static const struct {
+        const char *id, *args, *want;
+    } cases[] = {
+        { "dflt", "", "aimed" },
+        { "aim", ", 'split': 'aimed'", "aimed" },
+        { "rnd", ", 'split': 'random'", "random" },
+    };
+    QTestState *qts = qtest_init(NONE_ARGS);
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "{'id': '%s', 'clock': 'virtual', 'sample-us': 1000, "
+            "'aggr-us': 10000%s}", cases[i].id, cases[i].args);
+        g_autofree char *got = NULL;
+
+        damon_start(qts, args);
+        got = info_split(qts, cases[i].id);
+        g_assert_cmpstr(got, ==, cases[i].want);
+    }
+    run_aggregations(qts, "rnd", true, 5);
+    damon_tune(qts, "{'id': 'rnd', 'aggr-us': 20000}");
+    run_aggregations(qts, "rnd", true, 3);
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autofree char *got = info_split(qts, cases[i].id);
+
+        g_assert_cmpstr(got, ==, cases[i].want);
+        damon_stop_wait(qts, cases[i].id);
+    }
     qtest_quit(qts);
 }
 
@@ -1880,6 +1934,192 @@ static void test_idle_age(const void *opaque)
     qtest_quit(qts);
 }
 
+/* ---- intervals auto-tuning ---- */
+
+/* The intervals tuner's part of query-damon for @id; the caller unrefs. */
+static QDict *intervals_tuning(QTestState *qts, const char *id,
+                               uint64_t *nr_aggrs, uint64_t *nr_samples)
+{
+    g_autoptr(QDict) info = damon_query_one(qts, id);
+    QDict *it = qdict_get_qdict(info, "intervals-tuning");
+
+    g_assert(it);
+    if (nr_aggrs) {
+        *nr_aggrs = get_u64(info, "nr-aggregations");
+    }
+    if (nr_samples) {
+        *nr_samples = get_u64(info, "nr-samples");
+    }
+    qobject_ref(it);
+    return it;
+}
+
+/*
+ * Step the virtual clock a sample interval of the test at a time,
+ * writing @hot (when not NULL) each time, until monitor @id has done one
+ * more aggregation; return its intervals tuning after it.
+ */
+static QDict *step_one_aggregation(QTestState *qts, const char *id,
+                                   const GpaRange *hot)
+{
+    uint64_t start, now;
+    unsigned int steps = 0;
+
+    qobject_unref(intervals_tuning(qts, id, &start, NULL));
+    do {
+        if (hot) {
+            write_hot(qts, hot, 1, SAMPLE_NS);
+        } else {
+            qtest_clock_step(qts, SAMPLE_NS);
+        }
+        /* the longest aggregation the goal allows is 20 * 80 ms */
+        g_assert_cmpuint(++steps, <=, 2 * 20 * 80000 / SAMPLE_US);
+        qobject_unref(intervals_tuning(qts, id, &now, NULL));
+    } while (now == start);
+    return intervals_tuning(qts, id, NULL, NULL);
+}
+
+/* Samples per virtual second of monitor @id over the next @ns. */
+static double samples_per_s(QTestState *qts, const char *id, int64_t ns,
+                            uint64_t *cpu_ns)
+{
+    uint64_t s0, s1, c0;
+    g_autoptr(QDict) i0 = damon_query_one(qts, id);
+    g_autoptr(QDict) i1 = NULL;
+
+    s0 = get_u64(i0, "nr-samples");
+    c0 = get_u64(i0, "cpu-ns");
+    qtest_clock_step(qts, ns);
+    i1 = damon_query_one(qts, id);
+    s1 = get_u64(i1, "nr-samples");
+    *cpu_ns = get_u64(i1, "cpu-ns") - c0;
+    return (s1 - s0) * 1e9 / ns;
+}
+
+/*
+ * An idle guest: nothing writes the monitored range, every round scores
+ * 0 and the sampling interval doubles up to max-sample-us, so samples
+ * per second fall.  Then the guest writes a quarter of it in every
+ * sample interval, six times the goal: the interval halves each round
+ * back to min-sample-us within a few aggregations.  The aggregation
+ * interval keeps its 20 samples throughout.
+ */
+static void test_intervals_goal(const void *opaque)
+{
+    const char *source = opaque;
+    const GpaRange mon = { 16 * MiB, 24 * MiB };
+    const GpaRange hot = { 16 * MiB, 18 * MiB };
+    QTestState *qts = qtest_init(NONE_ARGS);
+    g_autoptr(QDict) it = NULL;
+    g_autoptr(QDict) info = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *hmp = NULL;
+    uint64_t prev = SAMPLE_US, sample, cpu_fast, cpu_slow;
+    double rate_fast, rate_slow;
+    unsigned int rounds;
+
+    err = damon_error(qts, "damon-start", "{'clock': 'virtual', "
+                      "'intervals-goal': {'access-bp': 0, 'aggrs': 1}}");
+    g_assert(strstr(err, "'intervals-goal.access-bp' must be 1 to 10000"));
+    g_free(err);
+    err = damon_error(qts, "damon-start", "{'clock': 'virtual', "
+                      "'intervals-goal': {'access-bp': 400, 'aggrs': 1, "
+                      "'min-sample-us': 5000, 'max-sample-us': 4000}}");
+    g_assert(strstr(err, "'intervals-goal.max-sample-us' must be 5000 to"));
+    g_free(err);
+    err = damon_error(qts, "damon-start", "{'clock': 'virtual', "
+                      "'intervals-goal': {'access-bp': 400, 'aggrs': 1, "
+                      "'max-cpu-permille': 0}}");
+    g_assert(strstr(err, "'intervals-goal.max-cpu-permille' must be 1 to "
+                    "1000 (got 0)"));
+
+    args = g_strdup_printf("{'id': 'tune', 'source': '%s', "
+                           "'clock': 'virtual', 'sample-us': %d, "
+                           "'aggr-us': %d, 'regions': [{'start': %" PRIu64
+                           ", 'end': %" PRIu64 "}], 'intervals-goal': "
+                           "{'access-bp': 400, 'aggrs': 1, "
+                           "'min-sample-us': %d, 'max-sample-us': 80000, "
+                           "'max-cpu-permille': 1000}}",
+                           source, SAMPLE_US, AGGR_US, mon.start, mon.end,
+                           SAMPLE_US);
+    damon_start(qts, args);
+    it = intervals_tuning(qts, "tune", NULL, NULL);
+    g_assert_cmpuint(get_u64(it, "sample-us"), ==, SAMPLE_US);
+    g_assert_cmpuint(get_u64(it, "nr-tunes"), ==, 0);
+    g_assert(!qdict_haskey(it, "limited-by"));
+    g_assert_cmpuint(get_u64(qdict_get_qdict(it, "goal"), "max-cpu-permille"),
+                     ==, 1000);
+    rate_fast = samples_per_s(qts, "tune", AGGR_NS, &cpu_fast);
+
+    /* idle: it only grows, and reaches the maximum */
+    for (rounds = 1; prev < 80000; rounds++) {
+        qobject_unref(it);
+        it = step_one_aggregation(qts, "tune", NULL);
+        sample = get_u64(it, "sample-us");
+        g_test_message("idle round %u: sample %" PRIu64 " us, aggr %"
+                       PRIu64 " us, score %" PRIu64 " bp, by %s, "
+                       "%" PRIu64 " ns per sample", rounds, sample,
+                       get_u64(it, "aggr-us"), get_u64(it, "last-score-bp"),
+                       qdict_get_str(it, "limited-by"),
+                       get_u64(it, "sample-cost-ns"));
+        g_assert_cmpuint(sample, >, prev);
+        g_assert_cmpuint(sample, <=, 80000);
+        g_assert_cmpuint(get_u64(it, "aggr-us"), ==, sample * 20);
+        g_assert_cmpuint(get_u64(it, "last-score-bp"), ==, 0);
+        g_assert_cmpuint(rounds, <=, 6);
+        prev = sample;
+    }
+    /* one more: held at the maximum, and that is why */
+    qobject_unref(it);
+    it = step_one_aggregation(qts, "tune", NULL);
+    g_assert_cmpuint(get_u64(it, "sample-us"), ==, 80000);
+    g_assert_cmpstr(qdict_get_str(it, "limited-by"), ==, "max-sample-us");
+    g_assert_cmpuint(get_u64(it, "sample-cost-ns"), >, 0);
+    g_assert(qdict_haskey(it, "budget-min-sample-us"));
+    rate_slow = samples_per_s(qts, "tune", 20 * AGGR_NS, &cpu_slow);
+    g_test_message("idle: %.1f samples/s at %d us, %.1f at 80000 us; "
+                   "monitor cpu %" PRIu64 " ns per 0.1 s, then %" PRIu64,
+                   rate_fast, SAMPLE_US, rate_slow, cpu_fast, cpu_slow / 20);
+    g_assert_cmpfloat(rate_slow * 8, <=, rate_fast);
+    /* the configured attributes are what damon-start gave */
+    info = damon_query_one(qts, "tune");
+    g_assert_cmpuint(get_u64(qdict_get_qdict(info, "attrs"), "sample-us"),
+                     ==, SAMPLE_US);
+    hmp = qtest_hmp(qts, "info damon");
+    g_assert(strstr(hmp, "tuned to sample 80000 us, aggr 1600000 us"));
+
+    /* awake: it only shrinks, back to the minimum in a few rounds */
+    for (rounds = 1; prev > SAMPLE_US; rounds++) {
+        qobject_unref(it);
+        it = step_one_aggregation(qts, "tune", &hot);
+        sample = get_u64(it, "sample-us");
+        g_test_message("busy round %u: sample %" PRIu64 " us, score %"
+                       PRIu64 " bp, by %s", rounds, sample,
+                       get_u64(it, "last-score-bp"),
+                       qdict_get_str(it, "limited-by"));
+        g_assert_cmpuint(sample, <, prev);
+        g_assert_cmpuint(sample, >=, SAMPLE_US);
+        g_assert_cmpuint(get_u64(it, "aggr-us"), ==, sample * 20);
+        g_assert_cmpuint(get_u64(it, "last-score-bp"), >, 10000);
+        g_assert_cmpuint(rounds, <=, 6);
+        prev = sample;
+    }
+
+    /* aggrs 0 turns it off, at the intervals damon-start gave */
+    damon_tune(qts, "{'id': 'tune', 'intervals-goal': "
+               "{'access-bp': 400, 'aggrs': 0}}");
+    qobject_unref(info);
+    info = damon_query_one(qts, "tune");
+    g_assert(!qdict_haskey(info, "intervals-tuning"));
+    rate_fast = samples_per_s(qts, "tune", 10 * AGGR_NS, &cpu_fast);
+    g_test_message("tuning off: %.1f samples/s", rate_fast);
+    g_assert_cmpfloat(rate_fast, >=, 190.0);
+    g_assert_cmpfloat(rate_fast, <=, 210.0);
+    damon_stop_wait(qts, "tune");
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     static const char *const sources[] = { "dirty-bitmap", "page-hash" };
@@ -1916,11 +2156,14 @@ int main(int argc, char **argv)
     qtest_add_data_func("/damon/start-stop-tune/realtime", "realtime",
                         test_start_stop_tune);
     qtest_add_func("/damon/bad-args/none", test_bad_args);
+    qtest_add_func("/damon/split-mode", test_split_mode);
     qtest_add_func("/damon/sees", test_sees);
     qtest_add_func("/damon/hmp", test_hmp);
     qtest_add_func("/damon/write-source/pairs", test_write_source);
     qtest_add_func("/damon/quit/signal", test_quit_signal);
     qtest_add_func("/damon/quit/qmp", test_quit_qmp);
+    qtest_add_data_func("/damon/intervals-goal/dirty-bitmap", "dirty-bitmap",
+                        test_intervals_goal);
     for (i = 0; i < ARRAY_SIZE(sources); i++) {
         g_autofree char *path = g_strdup_printf("/damon/sparse-rss/%s",
                                                 sources[i]);

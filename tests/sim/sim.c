@@ -40,6 +40,8 @@ struct damon_sim {
 	unsigned int nr_layout;
 	bool invalid;
 	uint64_t rng;				/* splitmix64 state */
+	uint64_t hint_rng;			/* the hints' own PRNG */
+	unsigned int hints_per_check;		/* 0: no hints */
 	struct damon_sim_stats stats;
 	uint64_t start_us;			/* clock time phases count from */
 	bool started;
@@ -328,6 +330,7 @@ struct damon_sim *damon_sim_new(const struct damon_addr_range *layout,
 	}
 	sim->nr_layout = nr;
 	sim->rng = seed;
+	sim->hint_rng = seed ^ 0x6a09e667f3bcc909ULL;
 	return sim;
 }
 
@@ -377,6 +380,11 @@ int damon_sim_add_phase(struct damon_sim *sim, uint64_t duration_us,
 void damon_sim_set_loop(struct damon_sim *sim, bool loop)
 {
 	sim->loop = loop;
+}
+
+void damon_sim_set_hints(struct damon_sim *sim, unsigned int nr_per_check)
+{
+	sim->hints_per_check = nr_per_check;
 }
 
 int damon_sim_set_layout(struct damon_sim *sim,
@@ -545,6 +553,75 @@ static void damon_sim_prepare_access_checks(struct damon_ctx *ctx)
 	}
 }
 
+/*
+ * The address @off bytes into the memory of [@a, @b) that @ph's hot
+ * ranges with a probability above 0 cover; @off is below their total.
+ */
+static uint64_t sim_hot_addr_at(const struct sim_phase *ph, uint64_t a,
+		uint64_t b, uint64_t off)
+{
+	unsigned int i;
+
+	for (i = sim_phase_first(ph, a);
+	     i < ph->nr_ranges && ph->ranges[i].start < b; i++) {
+		const struct damon_sim_range *hr = &ph->ranges[i];
+		uint64_t s = hr->start > a ? hr->start : a;
+		uint64_t e = hr->end < b ? hr->end : b;
+
+		if (hr->prob <= 0.0)
+			continue;
+		if (off < e - s)
+			return s + off;
+		off -= e - s;
+	}
+	return a;
+}
+
+/*
+ * Report some accessed pages of @r, as a source that sees every accessed
+ * address would: candidates are drawn from the memory that can be
+ * accessed at all, and each is kept with its access probability.
+ * Returns the pages reported.
+ */
+static unsigned int sim_hint_region(struct damon_sim *sim,
+		const struct sim_phase *ph, struct damon_region *r)
+{
+	uint64_t a = r->ar.start, b = r->ar.end, total = 0;
+	unsigned int i, nr = 0;
+
+	if (!ph)
+		return 0;
+	if (ph->background <= 0.0) {
+		for (i = sim_phase_first(ph, a);
+		     i < ph->nr_ranges && ph->ranges[i].start < b; i++) {
+			const struct damon_sim_range *hr = &ph->ranges[i];
+
+			if (hr->prob > 0.0)
+				total += (hr->end < b ? hr->end : b) -
+					(hr->start > a ? hr->start : a);
+		}
+		if (!total)
+			return 0;
+	}
+	for (i = 0; i < sim->hints_per_check; i++) {
+		uint64_t addr;
+		double p;
+
+		if (ph->background > 0.0)
+			addr = a + sim_rand_u64(&sim->hint_rng) % (b - a);
+		else
+			addr = sim_hot_addr_at(ph, a, b,
+					sim_rand_u64(&sim->hint_rng) % total);
+		addr &= ~(DAMON_SIM_PAGE_SIZE - 1);
+		p = sim_prob_locked(sim, ph, addr);
+		if (p <= 0.0 || (p < 1.0 && sim_rand_unit(&sim->hint_rng) >= p))
+			continue;
+		damon_region_hint(r, addr, addr + DAMON_SIM_PAGE_SIZE);
+		nr++;
+	}
+	return nr;
+}
+
 /* Check every region of @t; returns the largest nr_accesses. */
 static unsigned int sim_check_target(struct damon_ctx *ctx,
 		struct damon_target *t)
@@ -565,6 +642,8 @@ static unsigned int sim_check_target(struct damon_ctx *ctx,
 
 		damon_update_region_access_rate(r, accessed, &ctx->attrs);
 		nr_accessed += accessed;
+		if (sim->hints_per_check)
+			sim->stats.nr_hints += sim_hint_region(sim, ph, r);
 		if (r->nr_accesses > max)
 			max = r->nr_accesses;
 	}

@@ -50,6 +50,8 @@ struct damon_sim_range {
  *			(access probability above 0) of the phase in force,
  *			per action: for %DAMOS_PAGEOUT, the mistakes.
  * @sz_paged_out:	bytes %DAMOS_PAGEOUT was applied to.
+ * @nr_hints:		accessed pages reported with damon_region_hint()
+ *			(see damon_sim_set_hints()).
  */
 struct damon_sim_stats {
 	uint64_t nr_checks;
@@ -58,6 +60,7 @@ struct damon_sim_stats {
 	uint64_t sz_applied[NR_DAMOS_ACTIONS];
 	uint64_t sz_applied_wss[NR_DAMOS_ACTIONS];
 	uint64_t sz_paged_out;
+	uint64_t nr_hints;
 };
 
 struct damon_sim;
@@ -78,6 +81,8 @@ struct damon_sim;
  *   each region with damon_rand().
  * - check_accesses: a region is accessed when a draw of the sim's PRNG is
  *   below the probability at its sampling address in the current phase.
+ *   With hints on (damon_sim_set_hints()), it also reports accessed pages
+ *   of each region with damon_region_hint(), as a dirty ring would.
  * - get_scheme_score: damon_cold_score() for %DAMOS_PAGEOUT, %DAMOS_COLD
  *   and %DAMOS_LRU_DEPRIO, damon_hot_score() for %DAMOS_WILLNEED,
  *   %DAMOS_LRU_PRIO and %DAMOS_HUGEPAGE, %DAMOS_MAX_SCORE otherwise.
@@ -145,6 +150,25 @@ int damon_sim_add_phase(struct damon_sim *sim, uint64_t duration_us,
  * Locking: call before the context using @sim begins.
  */
 void damon_sim_set_loop(struct damon_sim *sim, bool loop);
+
+/**
+ * damon_sim_set_hints() - Report accessed pages as split hints.
+ * @sim:		the sim.
+ * @nr_per_check:	pages to try per region per sample interval; 0
+ *			(the default) turns hints off.
+ *
+ * Models a source that sees the addresses of accesses, like a dirty
+ * ring: at every access check, for each region, @nr_per_check pages are
+ * drawn uniformly from the region's memory whose access probability is
+ * above 0 in the current phase, and each one is reported with
+ * damon_region_hint() when a draw says it was accessed in this sample
+ * interval (with its probability).  The draws use a PRNG of their own,
+ * seeded from the sim's seed, so turning hints on or off leaves the
+ * access draws, and so nr_accesses, as they were.
+ *
+ * Locking: call before the context using @sim begins.
+ */
+void damon_sim_set_hints(struct damon_sim *sim, unsigned int nr_per_check);
 
 /**
  * damon_sim_set_layout() - Change the address ranges that exist.
