@@ -674,7 +674,7 @@ static const RunCase run_cases[] = {
 	{ "qdamo status extra", QDAMO_ERROR_USAGE, "status: unexpected argument "
 	  "'extra' (see 'qdamo status --help')" },
 	{ "qdamo tune", QDAMO_ERROR_USAGE, "tune: nothing to change: give --sample, "
-	  "--aggr, --update, region limits or schemes (see 'qdamo tune --help')" },
+	  "--aggr, --update, region limits, --intervals-goal or schemes (see 'qdamo tune --help')" },
 	{ "qdamo -d vm1 start --nr-regions 1,2 --minr 1", QDAMO_ERROR_USAGE,
 	  "start: give --nr-regions or --min/max-nr-regions, not both (see "
 	  "'qdamo start --help')" },

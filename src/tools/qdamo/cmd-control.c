@@ -47,7 +47,18 @@
 	{ .name = "maxr", .short_name = 'm', .type = QDAMO_OPT_ALIAS, \
 	  .alias_of = "max-nr-regions", .help = "damo's name for --max-nr-regions" }, \
 	{ .name = "nr-regions", .type = QDAMO_OPT_STRING, .value_name = "MIN,MAX", \
-	  .help = "both limits at once, as damo's --monitoring_nr_regions_range" }
+	  .help = "both limits at once, as damo's --monitoring_nr_regions_range" }, \
+	{ .name = "intervals-goal", .type = QDAMO_OPT_STRING, \
+	  .value_name = "ACCESS,AGGRS[,MIN,MAX]", \
+	  .help = "tune the intervals: aim at ACCESS (e.g. 4%) of the possible " \
+		  "accesses seen, every AGGRS aggregations, sampling between MIN " \
+		  "and MAX (e.g. 4%,3,5ms,10s; AGGRS 0 turns tuning off)" }, \
+	{ .name = "monitoring-intervals-goal", .type = QDAMO_OPT_ALIAS, \
+	  .alias_of = "intervals-goal", \
+	  .help = "damo's name for --intervals-goal" }, \
+	{ .name = "max-cpu", .type = QDAMO_OPT_STRING, .value_name = "SHARE", \
+	  .help = "with --intervals-goal: the share of one core the monitor may " \
+		  "use, 0.1% to 100% (e.g. 1%); the tuner never samples faster" }
 
 /* damon-start/-tune arguments in microseconds, and their options */
 static const struct {
@@ -55,6 +66,54 @@ static const struct {
 } durations[] = {
 	{ "sample-us", "sample" }, { "aggr-us", "aggr" }, { "update-us", "update" },
 };
+
+/* --intervals-goal and --max-cpu as damon-start/-tune's intervals-goal. */
+static gboolean goal_arg(const QdamoCmd *cmd, JsonObject *args, GError **err)
+{
+	const char *text = qdamo_cmd_str(cmd, "intervals-goal");
+	const char *cpu = qdamo_cmd_str(cmd, "max-cpu");
+	g_auto(GStrv) parts = NULL;
+	g_autoptr(JsonObject) goal = NULL;
+	uint64_t bp, aggrs, lo, hi, cpu_bp;
+	guint n;
+
+	if (!text) {
+		if (cpu)
+			return qdamo_usage_error(err, cmd, "--max-cpu bounds the tuner: "
+						 "give --intervals-goal with it");
+		return TRUE;
+	}
+	parts = g_strsplit(text, ",", -1);
+	n = g_strv_length(parts);
+	if (n != 2 && n != 4)
+		return qdamo_usage_error(err, cmd, "--intervals-goal '%s' is not "
+					 "ACCESS,AGGRS[,MIN,MAX] (example: 4%%,3,5ms,10s)",
+					 text);
+	if (!qdamo_parse_bp(g_strstrip(parts[0]), 10000, &bp, err))
+		return FALSE;
+	if (!g_ascii_string_to_unsigned(g_strstrip(parts[1]), 10, 0, G_MAXUINT32,
+					&aggrs, NULL))
+		return qdamo_usage_error(err, cmd, "--intervals-goal: AGGRS '%s' is "
+					 "not a number of aggregations", parts[1]);
+	goal = json_object_new();
+	json_object_set_int_member(goal, "access-bp", (gint64)bp);
+	json_object_set_int_member(goal, "aggrs", (gint64)aggrs);
+	if (n == 4) {
+		if (!qdamo_parse_duration_us(g_strstrip(parts[2]), &lo, err) ||
+		    !qdamo_parse_duration_us(g_strstrip(parts[3]), &hi, err))
+			return FALSE;
+		json_object_set_int_member(goal, "min-sample-us", (gint64)lo);
+		json_object_set_int_member(goal, "max-sample-us", (gint64)hi);
+	}
+	if (cpu) {
+		if (!qdamo_parse_bp(cpu, 10000, &cpu_bp, err))
+			return FALSE;
+		/* QEMU counts permille and says the range */
+		json_object_set_int_member(goal, "max-cpu-permille", (gint64)(cpu_bp / 10));
+	}
+	json_object_set_object_member(args, "intervals-goal", g_steal_pointer(&goal));
+	return TRUE;
+}
 
 /* The options shared by start and tune, as damon-start/-tune arguments. */
 static gboolean interval_args(const QdamoCmd *cmd, JsonObject *args,
@@ -91,7 +150,7 @@ static gboolean interval_args(const QdamoCmd *cmd, JsonObject *args,
 		json_object_set_int_member(args, "min-nr-regions", min_nr);
 	if (max_nr >= 0)
 		json_object_set_int_member(args, "max-nr-regions", max_nr);
-	return TRUE;
+	return goal_arg(cmd, args, err);
 }
 
 static gboolean regions_arg(const QdamoCmd *cmd, JsonObject *args, GError **err)
@@ -149,6 +208,9 @@ static const QdamoOptDef opts_start[] = {
 		  "e.g. 16M-48M,1G-2G" },
 	{ .name = "clock", .type = QDAMO_OPT_STRING, .value_name = "CLOCK",
 	  .help = "realtime (default) or virtual (QEMU's virtual clock)" },
+	{ .name = "split", .type = QDAMO_OPT_STRING, .value_name = "MODE",
+	  .help = "where regions split: aimed (default: where the source saw "
+		  "accesses land) or random (as Linux)" },
 	QDAMO_SCHEME_OPTS,
 	{ NULL }
 };
@@ -162,6 +224,28 @@ static void print_schemes(JsonObject *args, const char *verb)
 		return;
 	text = qdamo_schemes_describe(json_object_get_array_member(args, "schemes"));
 	printf("%s %s\n", verb, text);
+}
+
+/* "intervals tuned toward 4.00% of accesses, ..." when they are */
+static void print_goal(JsonObject *m)
+{
+	JsonObject *tuning, *goal;
+	g_autofree char *lo = NULL, *hi = NULL;
+
+	if (!json_object_has_member(m, "intervals-tuning"))
+		return;
+	tuning = qdamo_json_obj(m, "intervals-tuning");
+	goal = qdamo_json_obj(tuning, "goal");
+	lo = qdamo_fmt_duration_us(qdamo_json_u64(goal, "min-sample-us", 0), FALSE);
+	hi = qdamo_fmt_duration_us(qdamo_json_u64(goal, "max-sample-us", 0), FALSE);
+	printf("intervals tuned toward %.2f%% of the possible accesses seen, every %"
+	       G_GUINT64_FORMAT " aggregations, sampling %s..%s",
+	       qdamo_json_u64(goal, "access-bp", 0) / 100.0,
+	       qdamo_json_u64(goal, "aggrs", 0), lo, hi);
+	if (json_object_has_member(goal, "max-cpu-permille"))
+		printf(", at most %.1f%% of a core",
+		       qdamo_json_u64(goal, "max-cpu-permille", 0) / 10.0);
+	printf("\n");
 }
 
 /*
@@ -216,6 +300,8 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 		json_object_set_string_member(args, "write-source", wsource);
 	if (clock)
 		json_object_set_string_member(args, "clock", clock);
+	if (qdamo_cmd_str(cmd, "split"))
+		json_object_set_string_member(args, "split", qdamo_cmd_str(cmd, "split"));
 	t = start(cmd, args, !g_strcmp0(source, "idle-page"), err);
 	/* Say what QEMU chose for what was left out */
 	m = t ? qdamo_find_monitor(t, id, err) : NULL;
@@ -232,6 +318,7 @@ static gboolean cmd_start(const QdamoCmd *cmd, GError **err)
 	       qdamo_json_str(m, "clock", "?"), sample, aggr,
 	       qdamo_json_u64(attrs, "min-nr-regions", 0),
 	       qdamo_json_u64(attrs, "max-nr-regions", 0), mon);
+	print_goal(m);
 	print_schemes(args, "with");
 	return TRUE;
 }
@@ -281,7 +368,8 @@ static gboolean cmd_tune(const QdamoCmd *cmd, GError **err)
 		return FALSE;
 	if (json_object_get_size(args) == 0)
 		return qdamo_usage_error(err, cmd, "nothing to change: give --sample, "
-					 "--aggr, --update, region limits or schemes");
+					 "--aggr, --update, region limits, --intervals-goal "
+					 "or schemes");
 	t = control(cmd, "damon-tune", args, err);
 	if (!t)
 		return FALSE;

@@ -18,6 +18,23 @@ static const QdamoOptDef opts_status[] = {
 	{ NULL }
 };
 
+/*
+ * An interval in force: the tuner's when intervals-goal tunes them
+ * ("12.5 ms auto"), else the attribute set.
+ */
+static char *interval_cell(JsonObject *m, JsonObject *attrs, const char *member,
+			   gboolean raw)
+{
+	JsonObject *tuning = json_object_has_member(m, "intervals-tuning") ?
+		qdamo_json_obj(m, "intervals-tuning") : NULL;
+	g_autofree char *text = NULL;
+
+	if (!tuning)
+		return qdamo_fmt_duration_us(qdamo_json_u64(attrs, member, 0), raw);
+	text = qdamo_fmt_duration_us(qdamo_json_u64(tuning, member, 0), raw);
+	return g_strdup_printf("%s auto", text);
+}
+
 static char **monitor_row(JsonObject *m, gboolean raw)
 {
 	JsonObject *a = qdamo_json_obj(m, "attrs");
@@ -32,8 +49,8 @@ static char **monitor_row(JsonObject *m, gboolean raw)
 	/* "tcg-accessed+dirty-bitmap" with a write source */
 	row[2] = qdamo_monitor_sources(m);
 	row[3] = g_strdup(qdamo_json_str(m, "clock", "?"));
-	row[4] = qdamo_fmt_duration_us(qdamo_json_u64(a, "sample-us", 0), raw);
-	row[5] = qdamo_fmt_duration_us(qdamo_json_u64(a, "aggr-us", 0), raw);
+	row[4] = interval_cell(m, a, "sample-us", raw);
+	row[5] = interval_cell(m, a, "aggr-us", raw);
 	row[6] = qdamo_fmt_duration_us(qdamo_json_u64(a, "update-us", 0), raw);
 	row[7] = g_strdup_printf("%" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
 				 "..%" G_GUINT64_FORMAT ")",

@@ -113,6 +113,32 @@ bad:
 	return FALSE;
 }
 
+gboolean qdamo_parse_bp(const char *text, uint64_t max, uint64_t *bp,
+			GError **err)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	v = g_ascii_strtod(text, &end);
+	if (end == text || errno || !(v >= 0))
+		goto bad;
+	if (!strcmp(end, "%"))
+		v *= 100;
+	else if (*end && strcmp(end, "bp"))
+		goto bad;
+	/* 0.01 % is the finest a basis point can say ("0.07%" is 7.000001) */
+	if (fabs(v - round(v)) > 1e-6 || round(v) > (double)max)
+		goto bad;
+	*bp = (uint64_t)round(v);
+	return TRUE;
+bad:
+	g_set_error(err, QDAMO_ERROR, QDAMO_ERROR_USAGE,
+		    "'%s' is not a share from 0 to %g%% in steps of 0.01%% "
+		    "(examples: 4%%, 0.5%%, 400bp)", text, max / 100.0);
+	return FALSE;
+}
+
 /*
  * Split @text at commas and read each item (blanks around it dropped)
  * with @one into an array of @size-byte elements.

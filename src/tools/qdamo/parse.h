@@ -42,6 +42,14 @@ gboolean qdamo_parse_pair(const char *text, uint64_t *a, uint64_t *b,
 /* "0,25,50" for --percentiles: each 0 to 100, at most 101 of them. */
 GArray *qdamo_parse_percentiles(const char *text, GError **err);
 
+/*
+ * A share in basis points (1/10000): "4%", "0.5%", "400bp", or a bare
+ * number of basis points ("400"), as damo writes access_bp.  Sets *bp;
+ * at most @max.
+ */
+gboolean qdamo_parse_bp(const char *text, uint64_t max, uint64_t *bp,
+			GError **err);
+
 /* "16.0 MiB", or the bare number with raw. */
 char *qdamo_fmt_size(uint64_t bytes, gboolean raw);
 
