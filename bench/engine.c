@@ -8,7 +8,12 @@
  * program prints human-readable tables, then one "RESULT key=value" line
  * per figure for scripts.
  *
- * Usage: engine [--seed N] [--quick]
+ * Usage: engine [--seed N] [--quick] [--split aimed|random]
+ *               [--only cost|accuracy|small-hot] [--trials N]
+ *
+ * --split picks the split mode of the cost and accuracy sections
+ * (default aimed, with the sim reporting hints as a dirty ring would);
+ * the small-hot section always runs both modes side by side.
  *
  * Copyright (c) 2026 The qdamon authors
  */
@@ -33,11 +38,27 @@
 #define HOT_SHARE	0.5
 /* Precision and recall that count as "converged". */
 #define GOOD_SCORE	0.9
+/* Pages the sim tries to report as hints per region per sample, in
+ * aimed mode: a bounded number, as the QEMU sources report. */
+#define HINTS_PER_CHECK	2
 
 struct bench_opts {
 	uint64_t seed;
 	bool quick;
+	enum damon_split_mode split;
+	const char *only;	/* run this section only; NULL: all */
+	unsigned int trials;	/* small-hot seeds; 0: the default */
 };
+
+static bool want(const struct bench_opts *o, const char *section)
+{
+	return !o->only || !strcmp(o->only, section);
+}
+
+static const char *split_name(enum damon_split_mode m)
+{
+	return m == DAMON_SPLIT_RANDOM ? "random" : "aimed";
+}
 
 /* One context monitoring one sim on simulated time. */
 struct bench_run {
@@ -65,13 +86,22 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
+/* Hint pages the sim tries per region per sample for a split mode:
+ * none in random mode, whose splits would not use them. */
+static unsigned int hints_for(enum damon_split_mode split)
+{
+	return split == DAMON_SPLIT_AIMED ? HINTS_PER_CHECK : 0;
+}
+
 /*
  * Begin monitoring @sim with default attributes except the region
- * bounds.  @cb, if not NULL, is the after_aggregation callback and @priv
- * its data.
+ * bounds and the split mode; the sim tries @hints hint pages per region
+ * per sample.  @cb, if not NULL, is the after_aggregation callback and
+ * @priv its data.
  */
 static void bench_begin(struct bench_run *b, struct damon_sim *sim,
 		unsigned int min_nr, unsigned int max_nr, uint64_t seed,
+		enum damon_split_mode split, unsigned int hints,
 		int (*cb)(struct damon_ctx *), void *priv)
 {
 	struct damon_attrs attrs;
@@ -88,6 +118,8 @@ static void bench_begin(struct bench_run *b, struct damon_sim *sim,
 	damon_attrs_default(&attrs);
 	attrs.min_nr_regions = min_nr;
 	attrs.max_nr_regions = max_nr;
+	attrs.split_mode = split;
+	damon_sim_set_hints(sim, hints);
 	rc = damon_set_attrs(b->ctx, &attrs, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "engine: %s\n", err);
@@ -152,6 +184,7 @@ struct cost_cfg {
 	const char *key;
 	uint64_t space;
 	unsigned int nr_regions;
+	unsigned int hints;
 	struct bench_run run;
 	double ns[COST_MAX_REPS];
 };
@@ -168,7 +201,7 @@ static double cost_block(struct bench_run *b, uint64_t nr_samples)
 		(double)(b->ctx->passed_sample_intervals - start_sis);
 }
 
-#define NR_COST_CFGS	5
+#define NR_COST_CFGS	6
 
 /* Print the cost table and RESULT lines; @ratio is 1 TiB vs 1 GiB. */
 static void print_cost(struct cost_cfg *cfgs, const double *med,
@@ -176,16 +209,21 @@ static void print_cost(struct cost_cfg *cfgs, const double *med,
 {
 	unsigned int i;
 
-	printf("== Cost: CPU time per sample interval (engine + sim ops) ==\n");
+	printf("== Cost: CPU time per sample interval (engine + sim ops), "
+	       "%s splits ==\n", split_name(cfgs[0].run.ctx->attrs.split_mode));
 	printf("   uniform pattern (p = 0.5 everywhere), min = max = N "
 	       "regions; median of %u\n   interleaved blocks of %" PRIu64
 	       " samples, thread CPU time\n", reps, block);
-	printf("   %-6s %10s %8s %14s\n", "config", "space", "regions",
-	       "ns/sample");
+	printf("   hints: pages the sim tries to report per region per "
+	       "sample (its model of a\n   dirty ring, part of the ops' "
+	       "cost, not the engine's)\n");
+	printf("   %-12s %10s %8s %6s %14s\n", "config", "space", "regions",
+	       "hints", "ns/sample");
 	for (i = 0; i < NR_COST_CFGS; i++)
-		printf("   %-6s %6" PRIu64 " GiB %8u %14.0f\n", cfgs[i].key,
-		       (uint64_t)(cfgs[i].space / GiB),
-		       damon_nr_regions_total(cfgs[i].run.ctx), med[i]);
+		printf("   %-12s %6" PRIu64 " GiB %8u %6u %14.0f\n",
+		       cfgs[i].key, (uint64_t)(cfgs[i].space / GiB),
+		       damon_nr_regions_total(cfgs[i].run.ctx), cfgs[i].hints,
+		       med[i]);
 	printf("   1 TiB vs 1 GiB at 1000 regions (median of paired "
 	       "blocks): x%.3f\n\n", ratio_1tib);
 	for (i = 0; i < 3; i++)
@@ -194,6 +232,7 @@ static void print_cost(struct cost_cfg *cfgs, const double *med,
 	printf("RESULT cost_ns_per_sample_1gib=%.0f\n", med[3]);
 	printf("RESULT cost_ns_per_sample_1tib=%.0f\n", med[4]);
 	printf("RESULT cost_ratio_1tib_vs_1gib=%.3f\n", ratio_1tib);
+	printf("RESULT cost_ns_per_sample_%s=%.0f\n", cfgs[5].key, med[5]);
 }
 
 /* Begin a context on a uniform sim for @cfg and warm it up. */
@@ -206,7 +245,7 @@ static void cost_begin(const struct bench_opts *o, struct cost_cfg *cfg,
 	if (!sim || damon_sim_add_phase(sim, 0, NULL, 0, 0.5))
 		die("creating the uniform sim", -ENOMEM);
 	bench_begin(&cfg->run, sim, cfg->nr_regions, cfg->nr_regions,
-			o->seed, NULL, NULL);
+			o->seed, o->split, cfg->hints, NULL, NULL);
 	/* warm up: caches, and the first updates and aggregations */
 	bench_run_samples(&cfg->run, 400);
 }
@@ -217,7 +256,9 @@ static void cost_begin(const struct bench_opts *o, struct cost_cfg *cfg,
  * count stays N.  Repetitions are interleaved across configurations so
  * that drifts of the machine hit all alike; the medians are reported,
  * and the 1 TiB / 1 GiB ratio is the median of the ratios of adjacent
- * blocks.
+ * blocks.  The sim reports no hints except in "1000_hints", which shows
+ * what modelling a dirty ring adds (mostly the sim's own draws; on a
+ * uniform pattern every box spans its region, so no aimed cut happens).
  */
 static void bench_cost(const struct bench_opts *o)
 {
@@ -227,6 +268,8 @@ static void bench_cost(const struct bench_opts *o)
 		{ .key = "1000", .space = GiB, .nr_regions = 1000 },
 		{ .key = "1gib", .space = GiB, .nr_regions = 1000 },
 		{ .key = "1tib", .space = TiB, .nr_regions = 1000 },
+		{ .key = "1000_hints", .space = GiB, .nr_regions = 1000,
+		  .hints = HINTS_PER_CHECK },
 	};
 	unsigned int reps = o->quick ? 5 : COST_MAX_REPS, i, rep;
 	uint64_t block = o->quick ? 400 : 2000;
@@ -386,7 +429,8 @@ static void bench_pattern(const struct bench_opts *o, const char *key,
 		die("allocating", -ENOMEM);
 	st->sim = sim;
 	st->max_aggrs = nr_aggrs;
-	bench_begin(&b, sim, 10, 1000, o->seed, acc_after_aggr, st);
+	bench_begin(&b, sim, 10, 1000, o->seed, o->split,
+			hints_for(o->split), acc_after_aggr, st);
 	while (bench_run_samples(&b, 1000))
 		;
 	memset(res, 0, sizeof(*res));
@@ -462,7 +506,8 @@ static void bench_accuracy(const struct bench_opts *o)
 				0.95, sim_seed), nr_aggrs, &res[2]);
 
 	printf("== Accuracy: 4 GiB, defaults (5 ms / 100 ms / 1 s, 10..1000 "
-	       "regions), %" PRIu64 " aggregations ==\n", nr_aggrs);
+	       "regions), %s splits, %" PRIu64 " aggregations ==\n",
+	       split_name(o->split), nr_aggrs);
 	printf("   Scored at every aggregation from the first one where hot "
 	       "precision and\n"
 	       "   recall both reach %.2f (converge), skipping aggregations "
@@ -485,6 +530,7 @@ static void bench_accuracy(const struct bench_opts *o)
 /* ---- the hard case: a small hot range in a huge space ---- */
 
 #define SMALL_HOT_TRIALS	11
+#define SMALL_HOT_MAX_TRIALS	101
 
 struct small_state {
 	uint64_t hot_start, hot_end;
@@ -523,9 +569,13 @@ static int small_after_aggr(struct damon_ctx *ctx)
 	return ctx->nr_aggregations >= st->max_aggrs;
 }
 
-/* One trial of the small-hot case; returns the aggregations it took to
- * find the range, or 0 when it was not found within st->max_aggrs. */
-static uint64_t small_hot_trial(uint64_t seed, struct small_state *st)
+/* One trial of the small-hot case in @split mode; returns the
+ * aggregations it took to find the range, or 0 when it was not found
+ * within st->max_aggrs (then *@best_recall and *@nr_regions say how
+ * close it came). */
+static uint64_t small_hot_trial(uint64_t seed, enum damon_split_mode split,
+		struct small_state *st, double *best_recall,
+		unsigned int *nr_regions)
 {
 	const struct damon_addr_range space = { 0, 160 * GiB };
 	struct damon_sim_range hot = { st->hot_start, st->hot_end, 0.95 };
@@ -536,28 +586,64 @@ static uint64_t small_hot_trial(uint64_t seed, struct small_state *st)
 	st->best_recall = 0;
 	if (!sim || damon_sim_add_phase(sim, 0, &hot, 1, 0.0))
 		die("creating the small-hot sim", -ENOMEM);
-	bench_begin(&b, sim, 10, 1000, seed, small_after_aggr, st);
+	bench_begin(&b, sim, 10, 1000, seed, split, hints_for(split),
+			small_after_aggr, st);
 	while (bench_run_samples(&b, 1000))
 		;
-	if (st->found_at)
-		printf("   seed %-6" PRIu64 " found after %" PRIu64
-		       " aggregations\n", seed, st->found_at);
-	else
-		printf("   seed %-6" PRIu64 " not found in %" PRIu64
-		       " aggregations (best recall %.3f, %u regions)\n",
-		       seed, st->max_aggrs, st->best_recall,
-		       damon_nr_regions_total(b.ctx));
+	*best_recall = st->best_recall;
+	*nr_regions = damon_nr_regions_total(b.ctx);
 	bench_end(&b);
 	return st->found_at;
 }
 
+/* Print @v, a count of aggregations, or "never". */
+static void print_aggrs(double v)
+{
+	if (isinf(v))
+		printf("never");
+	else
+		printf("%.0f", v);
+}
+
+/* Median and worst of the trials of one mode, sorting @found. */
+static void small_hot_summary(const char *mode, double *found,
+		unsigned int trials, unsigned int never)
+{
+	printf("   %-6s median ", mode);
+	print_aggrs(median(found, trials));
+	printf(", worst ");
+	print_aggrs(found[trials - 1]);
+	printf(" (not found in %u of %u)\n", never, trials);
+}
+
+/* RESULT lines of one mode; @found is sorted. */
+static void small_hot_results(const char *mode, const double *found,
+		unsigned int trials, unsigned int never)
+{
+	double med = trials % 2 ? found[trials / 2] :
+		(found[trials / 2 - 1] + found[trials / 2]) / 2;
+
+	if (isinf(med))
+		printf("RESULT small_hot_found_aggrs_%s=never\n", mode);
+	else
+		printf("RESULT small_hot_found_aggrs_%s=%.0f\n", mode, med);
+	if (isinf(found[trials - 1]))
+		printf("RESULT small_hot_found_aggrs_max_%s=never\n", mode);
+	else
+		printf("RESULT small_hot_found_aggrs_max_%s=%.0f\n", mode,
+		       found[trials - 1]);
+	printf("RESULT small_hot_never_%s=%u\n", mode, never);
+}
+
 /*
  * A 200 MiB range accessed with probability 0.95 per sample, in a
- * 160 GiB space that is otherwise idle, at default attributes.  How long
- * finding it takes depends much on luck (the random splits must cut a
- * region small enough around it), so several trials run, with seeds
- * seed, seed + 1, ..., and the median is the figure; a trial that never
- * finds it counts as infinitely long.
+ * 160 GiB space that is otherwise idle, at default attributes.  With
+ * random splits, how long finding it takes depends much on luck (the
+ * splits must cut a region small enough around it); aimed splits cut at
+ * the pages the sim reports accessed.  Each seed of seed, seed + 1, ...
+ * runs in both modes (same seeds, same access draws); the median and the
+ * worst case of each mode are the figures, and a trial that never finds
+ * the range counts as infinitely long.
  */
 static void bench_small_hot(const struct bench_opts *o)
 {
@@ -566,34 +652,49 @@ static void bench_small_hot(const struct bench_opts *o)
 		.hot_end = 100 * GiB + 237 * MiB,
 		.max_aggrs = o->quick ? 1000 : 3000,
 	};
-	unsigned int trials = o->quick ? 3 : SMALL_HOT_TRIALS, i, never = 0;
-	double found[SMALL_HOT_TRIALS];
+	unsigned int trials = o->trials ? o->trials :
+		o->quick ? 3 : SMALL_HOT_TRIALS, i, m;
+	unsigned int never[2] = { 0, 0 };
+	static const enum damon_split_mode modes[2] = {
+		DAMON_SPLIT_AIMED, DAMON_SPLIT_RANDOM };
+	double found[2][SMALL_HOT_MAX_TRIALS];
 
 	printf("== Small hot set: 200 MiB at p=0.95 in 160 GiB, defaults ==\n");
 	printf("   found = >= %.0f%% of the range in regions with "
-	       "nr_accesses >= %.0f%% of max\n", GOOD_SCORE * 100,
-	       HOT_SHARE * 100);
+	       "nr_accesses >= %.0f%% of max;\n   aggregations to find it, "
+	       "aimed splits (%u hint pages tried per region per\n   sample) "
+	       "and random splits (Linux), same seeds\n",
+	       GOOD_SCORE * 100, HOT_SHARE * 100, HINTS_PER_CHECK);
+	printf("   %-8s %10s %10s\n", "seed", "aimed", "random");
 	for (i = 0; i < trials; i++) {
-		uint64_t at = small_hot_trial(o->seed + i, &st);
+		printf("   %-8" PRIu64, o->seed + i);
+		for (m = 0; m < 2; m++) {
+			double rec;
+			unsigned int nr;
+			uint64_t at = small_hot_trial(o->seed + i, modes[m],
+					&st, &rec, &nr);
 
-		found[i] = at ? (double)at : INFINITY;
-		never += !at;
+			found[m][i] = at ? (double)at : INFINITY;
+			never[m] += !at;
+			if (at)
+				printf(" %10" PRIu64, at);
+			else
+				printf(" %10s", "never");
+			if (!at)
+				printf(" (best recall %.3f, %u regions)", rec,
+				       nr);
+		}
+		printf("\n");
 	}
-	median(found, trials);
-	printf("   median of %u trials: ", trials);
-	if (isinf(found[trials / 2]))
-		printf("never\n\nRESULT small_hot_found_aggrs=never\n");
-	else
-		printf("%.0f aggregations\n\nRESULT small_hot_found_aggrs="
-		       "%.0f\n", found[trials / 2], found[trials / 2]);
+	for (m = 0; m < 2; m++)
+		small_hot_summary(split_name(modes[m]), found[m], trials,
+				never[m]);
+	printf("\n");
+	for (m = 0; m < 2; m++)
+		small_hot_results(split_name(modes[m]), found[m], trials,
+				never[m]);
 	printf("RESULT small_hot_tried_aggrs=%" PRIu64 "\n", st.max_aggrs);
 	printf("RESULT small_hot_trials=%u\n", trials);
-	printf("RESULT small_hot_never=%u\n", never);
-	if (isinf(found[trials - 1]))
-		printf("RESULT small_hot_found_aggrs_max=never\n");
-	else
-		printf("RESULT small_hot_found_aggrs_max=%.0f\n",
-		       found[trials - 1]);
 }
 
 static void parse_args(int argc, char **argv, struct bench_opts *o)
@@ -602,11 +703,48 @@ static void parse_args(int argc, char **argv, struct bench_opts *o)
 
 	o->seed = 42;
 	o->quick = false;
+	o->split = DAMON_SPLIT_AIMED;
+	o->only = NULL;
+	o->trials = 0;
 	for (i = 1; i < argc; i++) {
 		char *end;
 
 		if (!strcmp(argv[i], "--quick")) {
 			o->quick = true;
+		} else if (!strcmp(argv[i], "--split") && i + 1 < argc) {
+			i++;
+			if (!strcmp(argv[i], "aimed")) {
+				o->split = DAMON_SPLIT_AIMED;
+			} else if (!strcmp(argv[i], "random")) {
+				o->split = DAMON_SPLIT_RANDOM;
+			} else {
+				fprintf(stderr, "engine: --split must be aimed "
+					"or random (got '%s')\n", argv[i]);
+				exit(2);
+			}
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			o->only = argv[++i];
+			if (strcmp(o->only, "cost") &&
+			    strcmp(o->only, "accuracy") &&
+			    strcmp(o->only, "small-hot")) {
+				fprintf(stderr, "engine: --only must be cost, "
+					"accuracy or small-hot (got '%s')\n",
+					o->only);
+				exit(2);
+			}
+		} else if (!strcmp(argv[i], "--trials") && i + 1 < argc) {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(argv[++i], &end, 0);
+			if (errno || *end || end == argv[i] || v < 1 ||
+			    v > SMALL_HOT_MAX_TRIALS) {
+				fprintf(stderr, "engine: --trials must be 1 to "
+					"%u (got '%s')\n",
+					SMALL_HOT_MAX_TRIALS, argv[i]);
+				exit(2);
+			}
+			o->trials = (unsigned int)v;
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
 			errno = 0;
 			o->seed = strtoull(argv[++i], &end, 0);
@@ -616,7 +754,10 @@ static void parse_args(int argc, char **argv, struct bench_opts *o)
 				exit(2);
 			}
 		} else {
-			fprintf(stderr, "usage: engine [--seed N] [--quick]\n");
+			fprintf(stderr, "usage: engine [--seed N] [--quick] "
+				"[--split aimed|random] "
+				"[--only cost|accuracy|small-hot] "
+				"[--trials N]\n");
 			exit(2);
 		}
 	}
@@ -627,13 +768,19 @@ int main(int argc, char **argv)
 	struct bench_opts o;
 
 	parse_args(argc, argv, &o);
-	printf("qdamon engine benchmark: seed %" PRIu64 "%s\n\n", o.seed,
-	       o.quick ? " (quick)" : "");
-	bench_cost(&o);
-	printf("\n");
-	bench_accuracy(&o);
-	printf("\n");
-	bench_small_hot(&o);
+	printf("qdamon engine benchmark: seed %" PRIu64 "%s, %s splits\n\n",
+	       o.seed, o.quick ? " (quick)" : "", split_name(o.split));
+	if (want(&o, "cost")) {
+		bench_cost(&o);
+		printf("\n");
+	}
+	if (want(&o, "accuracy")) {
+		bench_accuracy(&o);
+		printf("\n");
+	}
+	if (want(&o, "small-hot"))
+		bench_small_hot(&o);
 	printf("RESULT seed=%" PRIu64 "\n", o.seed);
+	printf("RESULT split=%s\n", split_name(o.split));
 	return 0;
 }

@@ -33,12 +33,21 @@ of --hot-mib MiB.
 4. The dirty-bitmap source's dirty-log sync (KVM_GET_DIRTY_LOG of every
    slot) against guest size: query-damon's sync-ns / nr-syncs for guests
    of 256 MiB to 16 GiB (reserve=off: never-touched RAM costs nothing).
+5. With --tuning (only it with --tuning-only): bench/tuning.py's table
+   under KVM.  For each guest size of --tuning-sizes (reserve=off) and
+   each KVM source (dirty-ring in a guest with a dirty ring; dirty-bitmap
+   and page-hash in one without, each source's default setting), at the
+   default intervals and with the intervals goal (bench/tuning.py's
+   GOAL): monitor CPU, the sample-us in force at the end, guest slowdown
+   against the off windows around, WSS error and the time to find the
+   hot set, measured and scored exactly as bench/tuning.py does.
 
 Everything nested runs under TCG's emulation of SVM, where a write fault
 or a guest TLB flush costs tens of microseconds: absolute figures are
 far from bare metal; ratios on one run are what to read.
 """
 
+import argparse
 import os
 import statistics
 import sys
@@ -50,8 +59,10 @@ from harness import args as harg, hotset  # noqa: E402
 from harness.bench import out, pass_rate, result  # noqa: E402
 from harness.env import MIB  # noqa: E402
 from harness.kdamond import Kdamond  # noqa: E402
-from harness.nested import NestedHost, NestedSkip  # noqa: E402
+from harness.nested import NestedError, NestedHost, NestedSkip  # noqa: E402
 from harness.report import EXIT_SKIP  # noqa: E402
+
+import tuning  # noqa: E402  (bench/tuning.py, beside this file)
 
 HOT_START = 16 * MIB
 
@@ -217,6 +228,50 @@ def part_bitmap(host, args, hot):
         inner.quit()
 
 
+# ---- part 5: defaults against intervals auto-tuning ----------------------------
+
+TUNING_SOURCES = ("dirty-ring", "dirty-bitmap", "page-hash")
+
+
+def part_tuning(host, args):
+    targs = argparse.Namespace(goal=dict(tuning.GOAL), find_cap=args.tuning_find_cap,
+                               measure=args.tuning_measure, off=args.window,
+                               hot_size=args.hot_mib * MIB, rss_cap=0)
+    out("")
+    out("Part 5: defaults and intervals auto-tuning under KVM (hot set %d MiB); "
+        "host load average %.2f %.2f %.2f" % (args.hot_mib, *os.getloadavg()))
+    tuning.print_header(targs)
+    rows = []
+    cfg = {"hot_start": HOT_START, "hot_size": args.hot_mib * MIB}
+    for mem in args.tuning_sizes:
+        for accel, sources in (("kvm,dirty-ring-size=4096", ["dirty-ring"]),
+                               ("kvm", ["dirty-bitmap", "page-hash"])):
+            label = tuning.size_label(mem)
+            pairs = [(s, m) for s in sources if s in args.tuning_sources
+                     for m in args.tuning_modes]
+            # The inner guest sometimes resets itself under the nested
+            # emulation (docs/notes/nested-harness.md, "The inner guest
+            # that resets itself"): a second guest does the rows left.
+            for attempt in (1, 2):
+                done = [(s, m) for z, s, m, _ in rows if z == label]
+                left = [p for p in pairs if p not in done]
+                if not left:
+                    break
+                try:
+                    inner = host.start_inner(
+                        accel, mem_mib=mem, config=cfg,
+                        extra_args=["-object", "memory-backend-ram,id=m0,size=%dM,"
+                                    "reserve=off" % mem, "-machine", "memory-backend=m0"])
+                    inner.wait_console(r"pass=\d+ t=1$", timeout=60)
+                    tuning.series(inner, targs, label, left, rows)
+                    inner.quit()
+                except NestedError as e:
+                    out("  %s %s: the inner QEMU ended (attempt %d of 2): %s"
+                        % (label, accel, attempt, e))
+    out("host load average now %.2f %.2f %.2f" % os.getloadavg())
+    tuning.print_results(rows, prefix="nested_")
+
+
 def main():
     ap = harg.parser(__doc__)
     harg.add_qemu(ap)
@@ -229,8 +284,31 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sync-sizes", default="0.25,1,4,16",
                     help="guest sizes in GiB for part 4")
+    ap.add_argument("--tuning", action="store_true",
+                    help="also run part 5: each source at defaults and with the "
+                    "intervals goal, by guest size")
+    ap.add_argument("--tuning-only", action="store_true",
+                    help="run part 5 only")
+    ap.add_argument("--tuning-sizes", default="256,1024,4096", metavar="MIB,...",
+                    help="part 5: guest sizes in MiB (default: %(default)s)")
+    ap.add_argument("--tuning-sources", default=",".join(TUNING_SOURCES),
+                    metavar="SRC,...", help="part 5: sources (default: %(default)s)")
+    ap.add_argument("--tuning-modes", default=",".join(tuning.MODES),
+                    metavar="MODE,...", help="part 5: defaults and/or auto "
+                    "(default: %(default)s)")
+    ap.add_argument("--tuning-find-cap", type=float, default=20.0, metavar="S",
+                    help="part 5: seconds allowed to find the hot set "
+                    "(default: %(default)s)")
+    ap.add_argument("--tuning-measure", type=float, default=6.0, metavar="S",
+                    help="part 5: seconds measured per run (default: %(default)s)")
     args = ap.parse_args()
     args.sync_sizes = [float(x) for x in args.sync_sizes.split(",")]
+    args.tuning_sizes = [int(x) for x in args.tuning_sizes.split(",") if x]
+    args.tuning_sources = [x for x in args.tuning_sources.split(",") if x]
+    args.tuning_modes = [x for x in args.tuning_modes.split(",") if x]
+    bad = [m for m in args.tuning_modes if m not in tuning.MODES]
+    if bad:
+        ap.error("--tuning-modes: %s not one of %s" % (",".join(bad), ",".join(tuning.MODES)))
     hot = (HOT_START, HOT_START + args.hot_mib * MIB)
     t0 = time.monotonic()
     with NestedHost(qemu=args.qemu, firmware=args.firmware) as host:
@@ -239,10 +317,13 @@ def main():
         except NestedSkip as e:
             out("SKIP %s" % e)
             return EXIT_SKIP
-        out("attributes: sample %d us, aggr %d us; guest %d MiB, hot %d MiB"
-            % (args.sample_us, args.aggr_us, args.mem_mib, args.hot_mib))
-        part_side_by_side(host, args, hot)
-        part_bitmap(host, args, hot)
+        if not args.tuning_only:
+            out("attributes: sample %d us, aggr %d us; guest %d MiB, hot %d MiB"
+                % (args.sample_us, args.aggr_us, args.mem_mib, args.hot_mib))
+            part_side_by_side(host, args, hot)
+            part_bitmap(host, args, hot)
+        if args.tuning or args.tuning_only:
+            part_tuning(host, args)
         host.poweroff()
     result("bench_seconds", "%.0f" % (time.monotonic() - t0))
     return 0

@@ -268,6 +268,21 @@ qemu_tests() {
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
 	count_e2e "$log" "$rc"
+	# intervals auto-tuning on a guest that sleeps (QMP stop) and wakes
+	# (cont): the intervals grow to their maximum, then come back down
+	echo "== e2e intervals-goal"
+	timeout 120 python3 tests/e2e/intervals-goal.py >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT) ' "$log"
+	count_e2e "$log" "$rc"
+	# bench smoke: every TCG source at default intervals and auto-tuned
+	# on a 1 GiB guest, short windows; it asserts no figure and fails
+	# only when it cannot measure (docs/notes/tuning-bench.md)
+	echo "== bench tuning (smoke)"
+	timeout 300 python3 bench/tuning.py --sizes 1 --measure 3 --off 2 --find-cap 10 >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|RESULT|ERROR) ' "$log"
+	count_e2e "$log" "$rc"
 	# every scheme action, again and again on a running guest: its
 	# verifies and a dump of its RAM must find the pattern intact
 	echo "== e2e schemes"
@@ -327,6 +342,16 @@ qemu_tests() {
 	# ... and its negative control: the comparison can fail
 	nested_e2e "$log" "nested migration" 900 tests/nested/kvm-migration.py \
 		"--let-destination-run (negative control)" --let-destination-run
+	# dirty-bitmap under KVM's dirty log re-arms the sampled pages the
+	# guest wrote with one KVM_CLEAR_DIRTY_LOG per slot, not one per page
+	# (the old per-page path is the control the counts must tell apart)
+	nested_e2e "$log" "nested bitmap clear" 900 tests/nested/kvm-bitmap-clear.py \
+		"(batched KVM_CLEAR_DIRTY_LOG vs per page, under KVM's dirty log)"
+	# ... and a live migration under KVM's dirty log with two dirty-bitmap
+	# monitors re-arming that way: all RAM equal on both ends
+	nested_e2e "$log" "nested migration" 900 tests/nested/kvm-migration.py \
+		"--ring-size 0 (dirty log, two dirty-bitmap monitors)" \
+		--ring-size 0 --monitors dirty-bitmap,dirty-bitmap
 	# host accessed bits: our L1 kernel with page_idle (built the first
 	# time, some 13 minutes, then cached); idle-page under TCG and KVM,
 	# its refusals, qdamo's fd passing, and a migration with it running
