@@ -78,6 +78,8 @@ typedef struct QdamonResults {
     uint64_t nr_syncs, sync_ns;
     bool has_clear_ioctls;      /* the source's KVM clears, while running */
     uint64_t nr_clear_ioctls;
+    bool has_guest_cost;        /* what the source made the guest pay */
+    uint64_t nr_rearmed_pages, nr_vcpu_kicks;
     uint64_t *vcpu_writes;      /* NULL, or pages written per vCPU */
     size_t nr_vcpu_writes;
     DamonIdlePageInfo *idle_page;   /* NULL unless source idle-page */

@@ -302,6 +302,9 @@ static DamonInfo *info_of(QdamonResults *r)
     i->sync_ns = r->sync_ns;
     i->has_nr_clear_ioctls = r->has_clear_ioctls;
     i->nr_clear_ioctls = r->nr_clear_ioctls;
+    i->has_rearmed_pages = i->has_vcpu_kicks = r->has_guest_cost;
+    i->rearmed_pages = r->nr_rearmed_pages;
+    i->vcpu_kicks = r->nr_vcpu_kicks;
     if (r->vcpu_writes) {
         uint64List **tail = &i->vcpu_dirty_pages;
         size_t k;

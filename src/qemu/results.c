@@ -211,6 +211,11 @@ QdamonResults *qdamon_results_of(QdamonMonitor *m, bool with_history)
         res->has_clear_ioctls = true;
         res->nr_clear_ioctls = m->src->nr_clear_ioctls;
     }
+    if (m->src && m->src->has_guest_cost) {
+        res->has_guest_cost = true;
+        res->nr_rearmed_pages = m->src->nr_rearmed_pages;
+        res->nr_vcpu_kicks = m->src->nr_vcpu_kicks;
+    }
     if (!m->ctx || qdamon_monitor_query(m, tally_copy, &c) == -ECANCELED) {
         /* no driver any more: the tally is frozen */
         tally_copy(NULL, &c);

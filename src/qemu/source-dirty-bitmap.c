@@ -252,6 +252,7 @@ static bool dirty_bitmap_init(QdamonSource *src,
         dirty_bitmap_cleared = g_array_new(false, false, sizeof(ram_addr_t));
     }
     src->has_clear_ioctls = true;
+    src->has_guest_cost = true;
     s->steal_migration = steal && !strcmp(steal, "1");
     s->per_page = per_page && !strcmp(per_page, "1");
     if (s->steal_migration) {
@@ -369,6 +370,8 @@ static void dirty_bitmap_prepare(QdamonSource *src, const uint64_t *gpa,
     if (cleared->len && dirty_bitmap_nr_sources > 1) {
         dirty_bitmap_hand_on(s, cleared);
     }
+    /* a write fault (or TLB refill under TCG) each, at the next write */
+    src->nr_rearmed_pages += nr_cleared;
     trace_qdamon_source_dirty_bitmap_prepare(s, n, nr_cleared);
 }
 

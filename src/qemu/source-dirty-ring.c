@@ -98,6 +98,8 @@ static void dirty_ring_observe(CPUState *cpu, int as_id, hwaddr gpa)
         DirtyRingPage *p;
 
         qdamon_source_count_vcpu_write(&s->base, cpu->cpu_index);
+        /* the rings' reset write-protects every harvested page again */
+        s->base.nr_rearmed_pages++;
         qdamon_source_hints_see(&s->base, gpa);
         p = bsearch(&key, s->by_gpa, s->base.nr_armed, sizeof(*s->by_gpa),
                     dirty_ring_cmp_page);
@@ -124,6 +126,7 @@ static bool dirty_ring_init(QdamonSource *src,
         return false;
     }
     src->has_vcpu_writes = true;
+    src->has_guest_cost = true;
     src->has_hints = true;
     if (QLIST_EMPTY(&dirty_ring_sources)) {
         kvm_dirty_ring_set_observer(dirty_ring_observe);

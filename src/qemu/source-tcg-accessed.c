@@ -227,8 +227,12 @@ static void tcg_accessed_drop(CPUState *cpu, run_on_cpu_data data)
                                           get_clock() - start_ns);
 }
 
-/* Have every vCPU drop the armed pages' entries.  Returns: drops queued. */
-static unsigned int tcg_accessed_queue_drops(void)
+/*
+ * Have every vCPU drop the @nr_armed armed pages' entries, and count
+ * that cost to the guest in @src.  Returns: drops queued.
+ */
+static unsigned int tcg_accessed_queue_drops(QdamonSource *src,
+                                             size_t nr_armed)
 {
     unsigned int queued = 0;
     CPUState *cpu;
@@ -251,6 +255,8 @@ static unsigned int tcg_accessed_queue_drops(void)
             queued++;
         }
     }
+    src->nr_rearmed_pages += nr_armed;
+    src->nr_vcpu_kicks += queued;
     return queued;
 }
 
@@ -294,6 +300,7 @@ static bool tcg_accessed_init(QdamonSource *src,
         warn_report("qdamon: %s=1: source 'tcg-accessed' will not re-arm "
                     "its pages (fault injection for tests)", TCG_NO_REARM_ENV);
     }
+    src->has_guest_cost = true;
     s->tracker = g_new0(TcgTracker, 1);
     if (QLIST_EMPTY(&tcg_accessed_trackers)) {
         tlb_set_ram_fill_observer(tcg_accessed_observe);
@@ -363,7 +370,7 @@ static void tcg_accessed_prepare(QdamonSource *src, const uint64_t *gpa,
     if (old) {
         call_rcu(old, tcg_armed_set_free, rcu);
     }
-    queued = s->no_rearm ? 0 : tcg_accessed_queue_drops();
+    queued = s->no_rearm ? 0 : tcg_accessed_queue_drops(src, nr);
     trace_qdamon_source_tcg_accessed_prepare(s, n, nr, queued);
 }
 

@@ -132,6 +132,15 @@ struct QdamonSource {
     bool has_clear_ioctls;
     uint64_t nr_clear_ioctls;
     /*
+     * What sampling costs the guest, counted by the sources that make
+     * it trap (has_guest_cost): pages write-protected again (each costs
+     * one write fault at the guest's next write to it) and vCPU kicks
+     * (each takes a vCPU out of its code for queued work).  BQL.
+     */
+    bool has_guest_cost;
+    uint64_t nr_rearmed_pages;
+    uint64_t nr_vcpu_kicks;
+    /*
      * Pages written per vCPU index while the source existed, kept by
      * the sources that learn the writing vCPU (dirty-ring).  BQL.
      */

@@ -587,9 +587,25 @@ static void test_hot_range(const void *opaque)
         g_assert_cmpuint(get_u64(info, "sync-ns"), >, 0);
         /* re-arming a written page is a TLB flush here, no KVM ioctl */
         g_assert_cmpuint(get_u64(info, "nr-clear-ioctls"), ==, 0);
+        /*
+         * the test rewrote the hot range every sample, so a sampled
+         * page in it was written and is re-armed at the next prepare
+         * that picks it: once the range is found, most samples re-arm
+         * one; never more than one a region and sample; nobody kicked
+         */
+        g_assert_cmpuint(get_u64(info, "rearmed-pages"), >=, ran / SAMPLE_NS / 4);
+        g_assert_cmpuint(get_u64(info, "rearmed-pages"), <=,
+                         (ran / SAMPLE_NS + 1) *
+                         get_u64(qdict_get_qdict(info, "attrs"), "max-nr-regions"));
+        g_assert_cmpuint(get_u64(info, "vcpu-kicks"), ==, 0);
+        g_test_message("%s: %" PRIu64 " pages re-armed in %" PRId64 " samples",
+                       source, get_u64(info, "rearmed-pages"), ran / SAMPLE_NS);
     } else {
         g_assert(!qdict_haskey(info, "nr-syncs"));
         g_assert(!qdict_haskey(info, "nr-clear-ioctls"));
+        /* hashing makes the guest trap on nothing */
+        g_assert(!qdict_haskey(info, "rearmed-pages"));
+        g_assert(!qdict_haskey(info, "vcpu-kicks"));
     }
     g_assert(!qdict_haskey(info, "vcpu-dirty-pages"));
     attrs = qdict_get_qdict(info, "attrs");
