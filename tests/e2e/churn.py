@@ -80,11 +80,11 @@ per byte) and a history of past accesses (history_size=7), so its
 bound is 48 MiB: three times the plain one, still far below what a
 per-cycle leak over thousands of cycles would add under TSan.  TSan
 also keeps the contexts and access histories of finished threads (each
-monitor start makes one) until it reuses their slots; that grows RSS
-by 40-50 MiB between cycles 400 and 1000 and then stops (2000-cycle
-runs with a 400-cycle warm-up: +39.7, +48.5, +42.8 MiB; 10000 cycles
-with 500: -5.6 MiB), so under TSan the baseline is taken after
-min(1000, cycles / 2) cycles.
+monitor start makes one) until it reuses their slots, which grows RSS
+most early on: 2000-cycle runs with a 400-cycle warm-up grew +39.7,
++48.5 and +42.8 MiB, with a 1000-cycle one +12.0 to +29.5 MiB (four
+runs); 10000 cycles with 500 ended at -5.6 MiB.  So under TSan the
+baseline is taken after min(1000, cycles / 2) cycles.
 
 Sanitizer environment (unless already set in ours):
   ASan: ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16
