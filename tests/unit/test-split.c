@@ -49,6 +49,20 @@ static void assert_no_box(struct damon_target *t)
 		g_assert_true(box_empty(r));
 }
 
+/* @t and @ref hold the same regions: same count, same bounds. */
+static void assert_same_regions(struct damon_target *t,
+		struct damon_target *ref)
+{
+	struct damon_region *r, *r2 = damon_first_region(ref);
+
+	g_assert_cmpuint(t->nr_regions, ==, ref->nr_regions);
+	damon_for_each_region(r, t) {
+		g_assert_cmphex(r->ar.start, ==, r2->ar.start);
+		g_assert_cmphex(r->ar.end, ==, r2->ar.end);
+		r2 = damon_next_region(r2);
+	}
+}
+
 /* Hints widen the box, are clamped to the region, and never count. */
 static void test_hint_box(void)
 {
@@ -191,21 +205,14 @@ static void test_large_box_splits_randomly(void)
 	struct damon_target *t, *t2;
 	struct damon_ctx *ctx = new_ctx_with(in, 1, &t, DAMON_SPLIT_AIMED);
 	struct damon_ctx *ref = new_ctx_with(in, 1, &t2, DAMON_SPLIT_AIMED);
-	struct damon_region *r, *r2;
 
 	damon_set_seed(ctx, 7);
 	damon_set_seed(ref, 7);
 	damon_region_hint(damon_first_region(t), 5 * P, 96 * P);
 	kdamond_split_regions(ctx);
 	kdamond_split_regions(ref);
-	g_assert_cmpuint(t->nr_regions, ==, t2->nr_regions);
 	g_assert_cmpuint(t->nr_regions, >=, 2);
-	r2 = damon_first_region(t2);
-	damon_for_each_region(r, t) {
-		g_assert_cmphex(r->ar.start, ==, r2->ar.start);
-		g_assert_cmphex(r->ar.end, ==, r2->ar.end);
-		r2 = damon_next_region(r2);
-	}
+	assert_same_regions(t, t2);
 	damon_destroy_ctx(ctx);
 	damon_destroy_ctx(ref);
 }
@@ -218,7 +225,7 @@ static void test_random_mode_ignores_hints(void)
 	struct damon_target *t, *t2;
 	struct damon_ctx *ctx = new_ctx_with(in, 3, &t, DAMON_SPLIT_RANDOM);
 	struct damon_ctx *ref = new_ctx_with(in, 3, &t2, DAMON_SPLIT_RANDOM);
-	struct damon_region *r, *r2;
+	struct damon_region *r;
 	int round;
 
 	damon_set_seed(ctx, 99);
@@ -233,13 +240,7 @@ static void test_random_mode_ignores_hints(void)
 		kdamond_split_regions(ctx);
 		kdamond_split_regions(ref);
 		assert_no_box(t);
-		g_assert_cmpuint(t->nr_regions, ==, t2->nr_regions);
-		r2 = damon_first_region(t2);
-		damon_for_each_region(r, t) {
-			g_assert_cmphex(r->ar.start, ==, r2->ar.start);
-			g_assert_cmphex(r->ar.end, ==, r2->ar.end);
-			r2 = damon_next_region(r2);
-		}
+		assert_same_regions(t, t2);
 	}
 	damon_destroy_ctx(ctx);
 	damon_destroy_ctx(ref);
